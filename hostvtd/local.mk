@@ -1,0 +1,13 @@
+# Tag store, flush planner, flush engine, trace, and the host back ends.
+noinst_LIBRARIES += libhostvtd.a
+libhostvtd_a_SOURCES = \
+	hostvtd/host.h hostvtd/host.c \
+	hostvtd/backend.h \
+	hostvtd/tagstore.h hostvtd/tagstore.c \
+	hostvtd/plan.h hostvtd/plan.c \
+	hostvtd/flush.h hostvtd/flush.c \
+	hostvtd/flushtrace.h hostvtd/flushtrace.c \
+	hostvtd/simvtd.h hostvtd/simvtd.c
+
+# Link order: users first.
+TAGVMM_LIBS = libhostvtd.a libvtd.a
