@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The project's test command: installs what is missing, builds, and runs
+# `make check` twice (plain -Werror build, then ASan+UBSan), the tag-store
+# stress test under ThreadSanitizer, and a short libFuzzer run.
+# Idempotent; build trees live in build/, build-asan/, build-tsan/, build-fuzz/.
+#   FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips fuzzing)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+bash scripts/deps.sh
+[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
+
+passed=0 failed=0
+# Count the Automake results of one build tree and fail the script on failure.
+run_check() {
+	local dir=$1; shift
+	mkdir -p "$dir"
+	(cd "$dir" && { [ -f Makefile ] || ../configure --enable-werror "$@" >/dev/null; } &&
+	 make -j"$jobs" >/dev/null && make -j"$jobs" check) || status=1
+	local p f
+	p=$(sed -n 's/^# PASS: *//p' "$dir/test-suite.log" 2>/dev/null | head -1)
+	f=$(sed -n 's/^# FAIL: *//p' "$dir/test-suite.log" 2>/dev/null | head -1)
+	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+}
+
+status=0
+echo "== make check"
+run_check build
+echo "== make check (ASan+UBSan)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_check build-asan --enable-sanitizers
+
+echo "== tag-store stress under ThreadSanitizer"
+mkdir -p build-tsan
+if (cd build-tsan && { [ -f Makefile ] || ../configure --enable-werror --enable-tsan >/dev/null; } &&
+    make -j"$jobs" tests/unit/check_stress >/dev/null &&
+    TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_stress); then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); status=1
+fi
+
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+	echo "== fuzz (${FUZZ_SECONDS:-20}s per target)"
+	mkdir -p build-fuzz
+	if (cd build-fuzz && { [ -f Makefile ] || ../configure CC=clang --enable-fuzzing >/dev/null; } &&
+	    make -j"$jobs" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"); then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); status=1
+	fi
+fi
+
+echo "check: $passed passed, $failed failed"
+exit $status
