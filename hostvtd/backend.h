@@ -33,8 +33,10 @@ struct host_backend {
 	const char *name;
 	/*
 	 * Execute @n ops on @unit, in order, and wait for all of them.
-	 * Returns 0, or -1 with @err filled. After an error, ops before
-	 * err->op_index completed; the rest did not.
+	 * Returns 0, or -1 with @err filled: err->op_index is the first op
+	 * that failed. The back end still tries every other op (nothing
+	 * pending is dropped), but ops from op_index on may not have
+	 * completed, so a caller must not report them as done.
 	 */
 	int (*submit)(struct host_unit *unit, const struct flush_op *ops, size_t n,
 		      struct host_error *err);

@@ -7,7 +7,8 @@ libhostvtd_a_SOURCES = \
 	hostvtd/plan.h hostvtd/plan.c \
 	hostvtd/flush.h hostvtd/flush.c \
 	hostvtd/flushtrace.h hostvtd/flushtrace.c \
-	hostvtd/simvtd.h hostvtd/simvtd.c
+	hostvtd/simvtd.h hostvtd/simvtd.c \
+	hostvtd/simvtd-cache.h hostvtd/simvtd-cache.c
 
 # Link order: users first.
 TAGVMM_LIBS = libhostvtd.a libvtd.a

@@ -45,13 +45,25 @@ extern const struct host_backend simvtd_backend;
 /*
  * Register access, as a driver would do it. Writing IQT executes the ring
  * from IQH to the new tail synchronously; errors set FSTS.IQE/ITE and IQER
- * and leave IQH on the offending descriptor (IQE) or past it (ITE).
- * FSTS error bits are write-1-to-clear.
+ * and leave IQH on the offending descriptor (IQE) or past it (ITE, whose
+ * pending waits are aborted). While IQE or ITE is set the queue stalls
+ * (IQT writes are dropped under IQE); FSTS error bits are write-1-to-clear
+ * and clearing the last one resumes the queue from IQH, as the hardware
+ * does. Units start enabled as Linux leaves them: IQA = their own queue of
+ * 2^queue_order pages, DW set when ECAP.SMTS, IQH = IQT = 0, GSTS.QIES.
+ *
+ * The back end chunks large submissions so the tail never overruns the
+ * head. On an IQE it replaces the refused descriptor with a no-op wait, on
+ * an ITE it clears the error, and in both cases resumes the queue: the ops
+ * after err->op_index were still executed (re-flushing them is harmless).
  */
 uint64_t simvtd_reg_read(struct simvtd *sim, unsigned int unit, unsigned int off);
 void simvtd_reg_write(struct simvtd *sim, unsigned int unit, unsigned int off, uint64_t val);
 
-/* Simulated host memory: bounds-checked access, and a bump allocator. */
+/*
+ * Simulated host memory: bounds-checked access, and a bump allocator.
+ * Memory starts at a non-zero host address, so hpa 0 is never valid.
+ */
 void *simvtd_mem(struct simvtd *sim, uint64_t hpa, size_t len);
 uint64_t simvtd_mem_alloc(struct simvtd *sim, size_t len, size_t align);	/* 0 on failure */
 

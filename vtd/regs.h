@@ -170,12 +170,6 @@ enum vtd_iqei {
 	VTD_IQEI_TAIL_ALIGN = 6,	/* IQT not 256-bit aligned with IQA.DW */
 	VTD_IQEI_TTM = 7,		/* invalid translation table mode */
 };
-/* TRANSITIONAL, removed once simvtd.c is updated: */
-#define VTD_IQEI_UNSUPPORTED VTD_IQEI_RSVD
-#define VTD_IQEI_INVALID VTD_IQEI_RSVD
-#define VTD_IQEI_WAIT_ADDR VTD_IQEI_NONE
-#define VTD_IQEI_QUEUE_RSVD VTD_IQEI_NONE
-#define VTD_IQEI_TAIL_RSVD VTD_IQEI_TAIL
 
 /* Host and guest page size used by every invalidation address. */
 #define VTD_PAGE_SHIFT		12
