@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# CLI tests of `tagvmm replay`: the bundled real trace, an SVA fan-out
+# stream with an explicit topology, the flush trace, and bad input.
+set -u
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+tagvmm=$top_builddir/tagvmm
+data=$top_srcdir/tests/data/qemu-nvme-sm.trace
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 count=0
+
+ok() { count=$((count + 1)); echo "ok $count - $1"; }
+not_ok() { count=$((count + 1)); fails=$((fails + 1)); echo "not ok $count - $1"; }
+# expect STATUS DESCRIPTION -- command...: checks the exit status.
+expect() {
+	local want=$1 what=$2; shift 3
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	local got=$?
+	if [ "$got" -eq "$want" ]; then ok "$what"; else
+		not_ok "$what (exit $got, wanted $want)"; sed 's/^/# /' "$tmp/err" | head -5; fi
+}
+# The first "key":number in the output (top-level keys come before nested ones).
+json_field() { grep -o "\"$1\":[0-9]*" "$tmp/out" | head -1 | cut -d: -f2; }
+check_eq() { if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3 ('$1' != '$2')"; fi; }
+err_has() { if grep -q -- "$1" "$tmp/err"; then ok "$2"; else not_ok "$2"; sed 's/^/# /' "$tmp/err"; fi; }
+
+# 1. The bundled real trace, default topology.
+expect 0 "replay bundled trace" -- "$tagvmm" replay --qemu-trace "$data" --json
+check_eq "$(json_field guest_batches)" 302 "302 guest batches (one per wait)"
+check_eq "$(json_field guest_descriptors)" 593 "593 traced guest descriptors"
+check_eq "$(json_field host_invalidations)" "$(json_field unique_tag_bound)" \
+	"host invalidations equal the unique-tag bound"
+check_eq "$(json_field untraced_descriptors)" 11 "11 descriptors QEMU did not trace"
+check_eq "$(json_field host_errors)" 0 "no host errors"
+expect 0 "human summary" -- "$tagvmm" replay --qemu-trace "$data"
+grep -q "unique-tag bound" "$tmp/out" && ok "summary names the bound" || not_ok "summary names the bound"
+
+# 2. SVA fan-out: 8 ATS devices, one guest (DID 1, PASID 5), 2 host units;
+#    per flush, a P_IOTLB and a P_DEVTLB per device (Linux 6.1), one wait.
+sva=$tmp/sva.trace
+assign=()
+for i in 0 1 2 3 4 5 6 7; do
+	assign+=(--assign "sid=00:0$((i + 1)).0,did=1,pasid=5,unit=$((i % 2)),ats,nested")
+done
+{
+	tail=0
+	for f in 0 1 2; do
+		tail=$(((tail + 17) % 256))
+		echo "vtd_inv_qi_tail write tail $tail"
+		for i in 0 1 2 3 4 5 6 7; do
+			sid=$(((i + 1) << 3))
+			printf 'vtd_inv_desc invalidate desc type piotlb high 0x%x low 0x500010036\n' $(((f + 1) << 12))
+			printf 'vtd_inv_desc invalidate desc type pdevtlb high 0x%x low 0x%x\n' $(((f + 1) << 12)) \
+				$(((5 << 32) | (sid << 16) | 8))
+		done
+		echo "vtd_inv_desc invalidate desc type wait high 0x1000 low 0x200000025"
+	done
+} >"$sva"
+expect 0 "replay SVA fan-out merged" -- "$tagvmm" replay --qemu-trace "$sva" "${assign[@]}" --json \
+	--flush-trace "$tmp/flush.log"
+check_eq "$(json_field host_invalidations)" 6 "merged: 2 host IOTLB invalidations per flush"
+check_eq "$(json_field host_devtlb_invalidations)" 24 "merged: 8 device-TLB invalidations per flush"
+check_eq "$(json_field host_submissions)" 6 "merged: one submission per unit per flush"
+check_eq "$(json_field unique_tag_bound)" 30 "bound: 10 per flush"
+expect 0 "replay SVA fan-out unmerged" -- "$tagvmm" replay --qemu-trace "$sva" "${assign[@]}" --json --no-merge
+check_eq "$(json_field host_invalidations)" 192 "no-merge: 8 per guest P_IOTLB (one per device)"
+check_eq "$(json_field unique_tag_bound)" 30 "bound does not depend on the mode"
+
+# 3. The flush trace agrees with the replay summary.
+expect 0 "trace summary of the replay's flush trace" -- "$tagvmm" trace summary --json "$tmp/flush.log"
+check_eq "$(json_field invalidations)" 6 "trace: 6 IOTLB-class records"
+check_eq "$(json_field devtlb_invalidations)" 24 "trace: 24 device-TLB records"
+check_eq "$(json_field submissions)" 6 "trace: 6 submissions"
+expect 0 "JSON flush trace" -- "$tagvmm" replay --qemu-trace "$sva" "${assign[@]}" \
+	--flush-trace "$tmp/flush.json" --flush-trace-format json
+expect 0 "trace summary reads JSON lines" -- "$tagvmm" trace summary --json "$tmp/flush.json"
+check_eq "$(json_field invalidations)" 6 "JSON trace: 6 IOTLB-class records"
+
+# 4. Bad input: clear message with the line, non-zero exit, no crash.
+printf 'vtd_inv_qi_tail write tail 2\nvtd_inv_desc invalidate desc type iotlb high 0xzz low 0x1\n' >"$tmp/bad1"
+expect 3 "malformed descriptor line" -- "$tagvmm" replay --qemu-trace "$tmp/bad1"
+err_has "line 2:" "error names line 2"
+printf 'vtd_inv_desc invalidate desc type x high 0x0 low 0xf\n' >"$tmp/bad2"
+expect 3 "unknown descriptor type" -- "$tagvmm" replay --qemu-trace "$tmp/bad2"
+err_has "line 1:" "error names line 1"
+printf 'vtd_inv_desc invalidate desc type iotlb high 0x0 low 0x10032\n' >"$tmp/bad3"
+expect 3 "truncated: invalidation without a wait" -- "$tagvmm" replay --qemu-trace "$tmp/bad3"
+err_has "truncated" "error says truncated"
+head -c 2000 "$data" >"$tmp/bad4"
+expect 3 "file cut mid-line" -- "$tagvmm" replay --qemu-trace "$tmp/bad4"
+expect 1 "missing file" -- "$tagvmm" replay --qemu-trace "$tmp/nonexistent"
+expect 2 "no --qemu-trace" -- "$tagvmm" replay
+expect 2 "bad --assign" -- "$tagvmm" replay --qemu-trace "$data" --assign sid=zz,did=1
+expect 2 "unit beyond --units" -- "$tagvmm" replay --qemu-trace "$data" --units 1 --assign sid=1,did=1,unit=3
+expect 2 "bad trace format" -- "$tagvmm" replay --qemu-trace "$data" --flush-trace "$tmp/x" --flush-trace-format xml
+expect 0 "--help" -- "$tagvmm" replay --help
+expect 2 "unknown command" -- "$tagvmm" frobnicate
+head -c 100000 /dev/urandom >"$tmp/noise"
+"$tagvmm" replay --qemu-trace "$tmp/noise" >/dev/null 2>&1
+st=$?
+[ $st -lt 128 ] && ok "random bytes do not crash replay (exit $st)" || not_ok "random bytes crash replay (exit $st)"
+
+echo "$((count - fails)) passed, $fails failed"
+[ $fails -eq 0 ]

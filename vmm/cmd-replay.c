@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tagvmm replay: push a guest invalidation stream recorded by QEMU through
+ * the same flush path a live guest uses (tag store, planner, simulated host
+ * VT-d), and report what the host received.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostvtd/flush.h"
+#include "hostvtd/flushtrace.h"
+#include "hostvtd/simvtd.h"
+#include "vmm/cli.h"
+#include "vmm/qemu-trace.h"
+#include "vmm/topology.h"
+
+#define DEFAULT_QUEUE_ENTRIES 256
+
+struct replay {
+	const char *path;
+	struct topology topo;
+	bool auto_topology;
+	unsigned int nunits;
+	unsigned int queue_entries;
+	bool json;
+
+	struct simvtd *sim;
+	struct host_unit *units[SIMVTD_MAX_UNITS];
+	struct tag_store *ts;
+	struct flush_engine *fe;
+
+	struct vtd_desc *batch;
+	size_t nbatch, cap;
+	unsigned long batch_first_line;
+
+	/* What the trace itself says. */
+	uint64_t tail_writes, traced_since_tail, untraced, expected_since_tail;
+	uint32_t last_tail;
+	bool seen_tail;
+	bool auto_dids[0x10000];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tagvmm replay --qemu-trace FILE [options]\n"
+		"\n"
+		"Replays a guest VT-d invalidation stream recorded by QEMU with\n"
+		"  -trace 'vtd_inv_desc*' -trace vtd_inv_qi_tail -D FILE\n"
+		"through the tag store, the flush planner and the simulated host VT-d.\n"
+		"\n"
+		"options:\n"
+		"  --qemu-trace FILE        the recorded stream ('-' for stdin)\n"
+		"  --assign SPEC            an assigned device and one domain it is attached to;\n"
+		"                           repeatable. SPEC: sid=BDF,did=N[,pasid=N][,unit=N]\n"
+		"                           [,ats][,nested][,qdep=N][,host-sid=BDF][,host-did=N]\n"
+		"                           [,host-pasid=N][,viommu=N]\n"
+		"                           Without --assign, every guest DID seen is one domain\n"
+		"                           with one device (guest SID = DID) behind unit 0.\n"
+		"  --units N                host units to simulate (default: as many as named)\n"
+		"  --queue-entries N        guest queue size, to count untraced descriptors (256)\n"
+		"  --no-merge               forward one for one, one host invalidation per device\n"
+		"  --flush-trace OUT        write the host flush trace to OUT ('-' for stderr)\n"
+		"  --flush-trace-format F   text (default) or json\n"
+		"  --json                   print the summary as JSON\n"
+		"  -h, --help               this text\n"
+		"\n"
+		"Exit status: 0 done; 2 bad usage; 3 malformed or truncated trace; 4 host error.\n");
+}
+
+static int add_to_batch(struct replay *rp, const struct vtd_desc *d, unsigned long line)
+{
+	if (rp->nbatch == rp->cap) {
+		size_t n = rp->cap ? rp->cap * 2 : 64;
+		struct vtd_desc *p = realloc(rp->batch, n * sizeof(*p));
+
+		if (!p)
+			return -1;
+		rp->batch = p;
+		rp->cap = n;
+	}
+	if (!rp->nbatch)
+		rp->batch_first_line = line;
+	rp->batch[rp->nbatch++] = *d;
+	return 0;
+}
+
+/* Default topology: a domain per guest DID (and PASID) the stream names. */
+static int auto_attach(struct replay *rp, const struct vtd_desc *d)
+{
+	struct assignment a = { 0 };
+	char err[128];
+	struct topology one = { 0 };
+	int rc;
+
+	if (d->type == VTD_DESC_IOTLB && d->iotlb.gran != VTD_IOTLB_GLOBAL) {
+		a.did = d->iotlb.did;
+	} else if (d->type == VTD_DESC_PIOTLB) {
+		a.did = d->piotlb.did;
+		a.pasid = d->piotlb.pasid;
+		a.nested = true;
+	} else {
+		return 0;
+	}
+	if (!a.pasid && rp->auto_dids[a.did])
+		return 0;
+	if (a.pasid) {
+		struct guest_domain_key key = { 0, a.did, a.pasid };
+		bool known;
+
+		tag_store_read_lock(rp->ts);
+		known = tag_store_find(rp->ts, key) != NULL;
+		tag_store_read_unlock(rp->ts);
+		if (known)
+			return 0;
+	}
+	rp->auto_dids[a.did] = true;
+	a.guest_sid = a.host_sid = a.did;
+	a.host_did = a.did;
+	a.host_pasid = a.pasid;
+	/* Reuse the topology's device list so the DID's device is created once. */
+	one.devices = rp->topo.devices;
+	one.ndevices = rp->topo.ndevices;
+	one.assign = &a;
+	one.nassign = 1;
+	rc = topology_apply(&one, rp->ts, rp->units, rp->nunits, err, sizeof(err));
+	rp->topo.devices = one.devices;
+	rp->topo.ndevices = one.ndevices;
+	if (rc)
+		fprintf(stderr, "tagvmm: replay: %s\n", err);
+	return rc;
+}
+
+static int flush_batch(struct replay *rp, unsigned int waits, bool *host_failed)
+{
+	struct flush_result res;
+
+	if (!rp->nbatch && !waits)
+		return 0;
+	if (flush_engine_batch(rp->fe, 0, rp->batch, rp->nbatch, waits, &res)) {
+		*host_failed = true;
+		fprintf(stderr, "tagvmm: replay: batch from line %lu: host %s: %s\n",
+			rp->batch_first_line, host_error_name(res.err.kind), res.err.msg);
+	}
+	rp->nbatch = 0;
+	return 0;
+}
+
+/* QEMU processes the descriptors after the tail line; check the last window. */
+static void close_tail_window(struct replay *rp)
+{
+	if (rp->seen_tail && rp->expected_since_tail > rp->traced_since_tail)
+		rp->untraced += rp->expected_since_tail - rp->traced_since_tail;
+}
+
+static void on_tail(struct replay *rp, uint32_t tail)
+{
+	close_tail_window(rp);
+	rp->expected_since_tail = (tail - (rp->seen_tail ? rp->last_tail : 0) + rp->queue_entries) %
+				  rp->queue_entries;
+	rp->traced_since_tail = 0;
+	rp->last_tail = tail;
+	rp->seen_tail = true;
+	rp->tail_writes++;
+}
+
+static void print_summary(struct replay *rp, const struct flush_stats *st, bool no_merge)
+{
+	uint64_t host = st->host_invalidations + st->host_devtlb_invalidations;
+
+	if (rp->json) {
+		printf("{\"mode\":\"%s\",\"guest_descriptors\":%llu,\"guest_invalidations\":%llu,"
+		       "\"guest_batches\":%llu,\"host_invalidations\":%llu,"
+		       "\"host_devtlb_invalidations\":%llu,\"host_submissions\":%llu,"
+		       "\"unique_tag_bound\":%llu,\"no_target\":%llu,\"host_errors\":%llu,"
+		       "\"tail_writes\":%llu,\"untraced_descriptors\":%llu}\n",
+		       no_merge ? "no-merge" : "merge",
+		       (unsigned long long)st->guest_descriptors,
+		       (unsigned long long)st->guest_invalidations,
+		       (unsigned long long)st->guest_batches,
+		       (unsigned long long)st->host_invalidations,
+		       (unsigned long long)st->host_devtlb_invalidations,
+		       (unsigned long long)st->host_submissions,
+		       (unsigned long long)st->unique_tag_bound, (unsigned long long)st->no_target,
+		       (unsigned long long)st->host_errors, (unsigned long long)rp->tail_writes,
+		       (unsigned long long)rp->untraced);
+		return;
+	}
+	printf("replay of %s (%s)\n", rp->path, no_merge ? "no-merge" : "merged");
+	printf("  guest: %llu descriptors, %llu invalidations for the host, %llu batches, %llu tail writes\n",
+	       (unsigned long long)st->guest_descriptors,
+	       (unsigned long long)st->guest_invalidations,
+	       (unsigned long long)st->guest_batches, (unsigned long long)rp->tail_writes);
+	printf("  host:  %llu invalidations + %llu device-TLB invalidations in %llu submissions\n",
+	       (unsigned long long)st->host_invalidations,
+	       (unsigned long long)st->host_devtlb_invalidations,
+	       (unsigned long long)st->host_submissions);
+	printf("  unique-tag bound: %llu (host/bound = %.2f)\n",
+	       (unsigned long long)st->unique_tag_bound,
+	       st->unique_tag_bound ? (double)host / (double)st->unique_tag_bound : 0.0);
+	if (st->no_target)
+		printf("  %llu guest invalidations reached no assigned device\n",
+		       (unsigned long long)st->no_target);
+	if (rp->untraced)
+		printf("  note: %llu descriptors were queued but not traced by QEMU "
+		       "(QEMU 7.2 does not trace PASID-cache and PASID-IOTLB descriptors); "
+		       "they could not be replayed\n", (unsigned long long)rp->untraced);
+	if (st->host_errors)
+		printf("  host errors: %llu\n", (unsigned long long)st->host_errors);
+}
+
+static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
+{
+	struct qemu_trace_reader *rd = qemu_trace_open(in);
+	struct qemu_trace_event ev;
+	char err[256];
+	unsigned long last_line = 0;
+	int rc;
+
+	if (!rd) {
+		fprintf(stderr, "tagvmm: replay: out of memory\n");
+		return 1;
+	}
+	while ((rc = qemu_trace_next(rd, &ev, err, sizeof(err))) == 1) {
+		struct vtd_desc d;
+		enum vtd_desc_error de;
+
+		last_line = ev.line;
+		if (ev.kind == QEMU_TRACE_TAIL) {
+			on_tail(rp, ev.tail);
+			continue;
+		}
+		rp->traced_since_tail++;
+		de = vtd_desc_decode(&ev.raw, false, &d);
+		if (de != VTD_DESC_OK) {
+			flush_batch(rp, 0, host_failed);
+			fprintf(stderr, "tagvmm: %s: line %lu: %s descriptor (qw0 0x%llx qw1 0x%llx)\n",
+				rp->path, ev.line, vtd_desc_strerror(de),
+				(unsigned long long)ev.raw.qw[0], (unsigned long long)ev.raw.qw[1]);
+			qemu_trace_close(rd);
+			return EXIT_INPUT;
+		}
+		if (d.type == VTD_DESC_WAIT) {
+			flush_batch(rp, 1, host_failed);
+			continue;
+		}
+		if (rp->auto_topology && auto_attach(rp, &d)) {
+			qemu_trace_close(rd);
+			return 1;
+		}
+		if (add_to_batch(rp, &d, ev.line)) {
+			fprintf(stderr, "tagvmm: replay: out of memory\n");
+			qemu_trace_close(rd);
+			return 1;
+		}
+	}
+	qemu_trace_close(rd);
+	close_tail_window(rp);
+	if (rc < 0) {
+		flush_batch(rp, 0, host_failed);
+		fprintf(stderr, "tagvmm: %s: %s\n", rp->path, err);
+		return EXIT_INPUT;
+	}
+	if (rp->nbatch) {
+		/* Pending work is never dropped: flush it, then report the truncation. */
+		unsigned long first = rp->batch_first_line;
+		size_t n = rp->nbatch;
+
+		flush_batch(rp, 0, host_failed);
+		fprintf(stderr, "tagvmm: %s: line %lu: truncated: %zu descriptors from line %lu have no "
+			"wait descriptor after them\n", rp->path, last_line, n, first);
+		return EXIT_INPUT;
+	}
+	return 0;
+}
+
+static int setup(struct replay *rp, const char *trace_path, const char *trace_format,
+		 bool no_merge, struct flush_trace **trace)
+{
+	struct simvtd_config cfg = { 0 };
+	struct plan_options opt = { .no_merge = no_merge };
+	char err[256];
+	int max_unit = topology_max_unit(&rp->topo);
+
+	if (!rp->nunits)
+		rp->nunits = max_unit < 0 ? 1 : (unsigned int)max_unit + 1;
+	if (rp->nunits > SIMVTD_MAX_UNITS || (int)rp->nunits <= max_unit) {
+		fprintf(stderr, "tagvmm: replay: --units %u does not cover unit %d (1..%d units)\n",
+			rp->nunits, max_unit, SIMVTD_MAX_UNITS);
+		return EXIT_USAGE;
+	}
+	cfg.units = rp->nunits;
+	rp->sim = simvtd_new(&cfg);
+	rp->ts = tag_store_new();
+	if (!rp->sim || !rp->ts) {
+		fprintf(stderr, "tagvmm: replay: cannot set up the simulated host: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	for (unsigned int i = 0; i < rp->nunits; i++)
+		rp->units[i] = simvtd_unit(rp->sim, i);
+	if (topology_apply(&rp->topo, rp->ts, rp->units, rp->nunits, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: replay: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (trace_path) {
+		enum flush_trace_format fmt = FLUSH_TRACE_TEXT;
+
+		if (trace_format && !strcmp(trace_format, "json")) {
+			fmt = FLUSH_TRACE_JSON;
+		} else if (trace_format && strcmp(trace_format, "text")) {
+			fprintf(stderr, "tagvmm: replay: --flush-trace-format is text or json\n");
+			return EXIT_USAGE;
+		}
+		*trace = flush_trace_open(trace_path, fmt);
+		if (!*trace) {
+			fprintf(stderr, "tagvmm: replay: cannot open %s: %s\n", trace_path,
+				strerror(errno));
+			return 1;
+		}
+	}
+	rp->fe = flush_engine_new(rp->ts, *trace, &opt);
+	if (!rp->fe) {
+		fprintf(stderr, "tagvmm: replay: out of memory\n");
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "qemu-trace", required_argument, NULL, 'q' },
+		{ "assign", required_argument, NULL, 'a' },
+		{ "units", required_argument, NULL, 'u' },
+		{ "queue-entries", required_argument, NULL, 'Q' },
+		{ "no-merge", no_argument, NULL, 'n' },
+		{ "flush-trace", required_argument, NULL, 't' },
+		{ "flush-trace-format", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct replay *rp = calloc(1, sizeof(*rp));
+	const char *trace_path = NULL, *trace_format = NULL;
+	struct flush_trace *trace = NULL;
+	struct flush_stats st;
+	bool no_merge = false, host_failed = false;
+	char err[160], *end;
+	FILE *in = NULL;
+	int c, status = EXIT_USAGE;
+
+	if (!rp) {
+		fprintf(stderr, "tagvmm: replay: out of memory\n");
+		return 1;
+	}
+	rp->queue_entries = DEFAULT_QUEUE_ENTRIES;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		struct assignment a;
+		unsigned long v;
+
+		switch (c) {
+		case 'q':
+			rp->path = optarg;
+			break;
+		case 'a':
+			if (topology_parse_assign(optarg, &a, err, sizeof(err))) {
+				fprintf(stderr, "tagvmm: replay: --assign %s: %s\n", optarg, err);
+				goto out;
+			}
+			if (topology_add(&rp->topo, &a)) {
+				fprintf(stderr, "tagvmm: replay: out of memory\n");
+				status = 1;
+				goto out;
+			}
+			break;
+		case 'u':
+		case 'Q':
+			errno = 0;
+			v = strtoul(optarg, &end, 0);
+			if (errno || *end || !*optarg || v == 0 ||
+			    v > (c == 'u' ? SIMVTD_MAX_UNITS : 0x8000)) {
+				fprintf(stderr, "tagvmm: replay: bad value '%s' for --%s\n", optarg,
+					c == 'u' ? "units" : "queue-entries");
+				goto out;
+			}
+			if (c == 'u')
+				rp->nunits = (unsigned int)v;
+			else
+				rp->queue_entries = (unsigned int)v;
+			break;
+		case 'n':
+			no_merge = true;
+			break;
+		case 't':
+			trace_path = optarg;
+			break;
+		case 'f':
+			trace_format = optarg;
+			break;
+		case 'j':
+			rp->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			status = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind != argc || !rp->path) {
+		fprintf(stderr, "tagvmm: replay: %s\n",
+			optind != argc ? "unexpected argument" : "--qemu-trace FILE is required");
+		usage(stderr);
+		goto out;
+	}
+	rp->auto_topology = rp->topo.nassign == 0;
+	status = setup(rp, trace_path, trace_format, no_merge, &trace);
+	if (status)
+		goto out;
+	in = strcmp(rp->path, "-") ? fopen(rp->path, "r") : stdin;
+	if (!in) {
+		fprintf(stderr, "tagvmm: replay: cannot open %s: %s\n", rp->path, strerror(errno));
+		status = 1;
+		goto out;
+	}
+	status = replay_stream(rp, in, &host_failed);
+	flush_engine_stats(rp->fe, &st);
+	if (status == 0 || status == EXIT_INPUT)
+		print_summary(rp, &st, no_merge);
+	if (status == 0 && host_failed)
+		status = EXIT_HOST;
+out:
+	if (in && in != stdin)
+		fclose(in);
+	flush_engine_free(rp->fe);
+	if (flush_trace_close(trace) && status == 0) {
+		fprintf(stderr, "tagvmm: replay: writing the flush trace failed\n");
+		status = 1;
+	}
+	tag_store_free(rp->ts);
+	simvtd_free(rp->sim);
+	topology_free(&rp->topo);
+	free(rp->batch);
+	free(rp);
+	return status;
+}
