@@ -46,7 +46,8 @@ struct plan_scratch {
 	uint32_t *op_index;
 	size_t op_slots;
 	struct op_key *keys;	/* parallel to plan->ops */
-	size_t cap_keys;
+	uint32_t *sources;	/* parallel: the last fold source counted in ->absorbed */
+	size_t cap_keys, cap_sources;
 	uint32_t *order;	/* sort scratch */
 	size_t cap_order;
 	bool failed;		/* an allocation failed during this build */
@@ -176,6 +177,7 @@ void flush_plan_free(struct flush_plan *plan)
 		free(s->wants);
 		free(s->op_index);
 		free(s->keys);
+		free(s->sources);
 		free(s->order);
 		free(s);
 	}
@@ -256,9 +258,11 @@ static struct flush_op *op_for(struct flush_plan *plan, const struct op_key *key
 			h = (h + 1) & (s->op_slots - 1);
 	}
 	if (grow((void **)&plan->ops, &plan->cap, plan->nops + 1, sizeof(*plan->ops)) ||
-	    grow((void **)&s->keys, &s->cap_keys, plan->nops + 1, sizeof(*s->keys)))
+	    grow((void **)&s->keys, &s->cap_keys, plan->nops + 1, sizeof(*s->keys)) ||
+	    grow((void **)&s->sources, &s->cap_sources, plan->nops + 1, sizeof(*s->sources)))
 		goto nomem;
 	s->keys[plan->nops] = *key;
+	s->sources[plan->nops] = 0;
 	s->op_index[h] = (uint32_t)plan->nops + 1;
 	memset(&plan->ops[plan->nops], 0, sizeof(plan->ops[0]));
 	plan->ops[plan->nops].start = UINT64_MAX;	/* empty: start > end */
@@ -271,7 +275,7 @@ nomem:
 
 /* Fold a want (range or everything) into @op; a fresh op has start > end. */
 static void op_fold(struct flush_op *op, enum flush_scope scope, uint64_t start, uint64_t end,
-		    bool ih, unsigned int absorbed)
+		    bool ih)
 {
 	if (scope == FLUSH_ALL)
 		op->scope = FLUSH_ALL;
@@ -280,7 +284,6 @@ static void op_fold(struct flush_op *op, enum flush_scope scope, uint64_t start,
 	if (end > op->end)
 		op->end = end;
 	op->ih = op->ih && ih;
-	op->absorbed += absorbed;
 }
 
 struct fold_ctx {
@@ -289,7 +292,8 @@ struct fold_ctx {
 	enum flush_scope scope;
 	uint64_t start, end;
 	bool ih;
-	unsigned int requests;
+	unsigned int requests;	/* guest requests behind this want */
+	uint32_t source;	/* which want or request: counted once per op */
 };
 
 /* Fold a want on one tag into the op that can flush it. */
@@ -297,6 +301,7 @@ static void fold_tag(struct fold_ctx *c, const struct cache_tag *t)
 {
 	struct op_key key = { .unit = (uint16_t)t->unit->index, .did = t->did };
 	unsigned int per_request = 1, copies = 1;
+	uint32_t *sources;
 	struct flush_op *op;
 
 	switch (t->type) {
@@ -338,8 +343,15 @@ static void fold_tag(struct fold_ctx *c, const struct cache_tag *t)
 				memcpy(op->dev_name, t->dev.name, sizeof(op->dev_name));
 			}
 		}
-		op_fold(op, c->scope, c->start, c->end, c->ih,
-			c->merge ? c->requests * per_request : 1);
+		op_fold(op, c->scope, c->start, c->end, c->ih);
+		/* Tags sharing an op (type 2 across PASIDs) count their requests once. */
+		sources = &c->plan->scratch->sources[op - c->plan->ops];
+		if (!c->merge) {
+			op->absorbed = 1;
+		} else if (*sources != c->source) {
+			op->absorbed += c->requests;
+			*sources = c->source;
+		}
 	}
 }
 
@@ -360,6 +372,7 @@ struct request_ctx {
 	uint64_t start, end;
 	bool ih;
 	size_t hits;
+	uint32_t id;		/* 1 + the request's index in the batch */
 };
 
 static struct domain_want *want_for(struct plan_scratch *s, const struct tag_domain *dom)
@@ -385,7 +398,7 @@ static void want_domain(const struct tag_domain *dom, void *arg)
 
 	r->hits++;
 	if (r->opt->no_merge) {
-		struct fold_ctx c = { r->plan, false, r->scope, r->start, r->end, r->ih, 1 };
+		struct fold_ctx c = { r->plan, false, r->scope, r->start, r->end, r->ih, 1, r->id };
 
 		fold_domain(&c, dom);
 		return;
@@ -407,7 +420,8 @@ static void want_domain(const struct tag_domain *dom, void *arg)
 static void want_devtlb(const struct cache_tag *t, void *arg)
 {
 	struct request_ctx *r = arg;
-	struct fold_ctx c = { r->plan, !r->opt->no_merge, r->scope, r->start, r->end, r->ih, 1 };
+	struct fold_ctx c = { r->plan, !r->opt->no_merge, r->scope, r->start, r->end, r->ih, 1,
+			      r->id };
 
 	r->hits++;
 	fold_tag(&c, t);
@@ -597,7 +611,7 @@ int flush_plan_build(struct flush_plan *plan, struct tag_store *ts, uint16_t vio
 
 	tag_store_read_lock(ts);
 	for (size_t i = 0; i < n; i++) {
-		struct request_ctx r = { .plan = plan, .opt = opt };
+		struct request_ctx r = { .plan = plan, .opt = opt, .id = (uint32_t)(i + 1) };
 
 		if (!plan_request(&r, ts, viommu, &reqs[i]))
 			continue;
@@ -607,7 +621,8 @@ int flush_plan_build(struct flush_plan *plan, struct tag_store *ts, uint16_t vio
 	}
 	for (size_t i = 0; i < s->nwants; i++) {
 		struct domain_want *w = &s->wants[i];
-		struct fold_ctx c = { plan, true, w->scope, w->start, w->end, w->ih, w->requests };
+		struct fold_ctx c = { plan, true, w->scope, w->start, w->end, w->ih, w->requests,
+				      (uint32_t)(n + i + 1) };
 
 		fold_domain(&c, w->dom);
 	}

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential autoconf automake pkg-config check libfdt-dev linux-libc-dev
-	  clang llvm)
+	  clang libclang-rt-14-dev)
 [ "${TAGVMM_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$TAGVMM_DEPS_EXTRA" && packages+=("${extra[@]}")
 
 missing=()
