@@ -1,6 +1,6 @@
 # libFuzzer targets: ./configure CC=clang --enable-fuzzing && make fuzz
 if FUZZING
-noinst_PROGRAMS += fuzz/fuzz_desc fuzz/fuzz_qemu_trace
+noinst_PROGRAMS += fuzz/fuzz_desc fuzz/fuzz_qemu_trace fuzz/fuzz_trace_summary
 FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined
 fuzz_fuzz_desc_SOURCES = fuzz/fuzz_desc.c
 fuzz_fuzz_desc_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
@@ -10,9 +10,13 @@ fuzz_fuzz_qemu_trace_SOURCES = fuzz/fuzz_qemu_trace.c vmm/qemu-trace.c
 fuzz_fuzz_qemu_trace_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_qemu_trace_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_qemu_trace_LDADD = $(TAGVMM_LIBS)
+fuzz_fuzz_trace_summary_SOURCES = fuzz/fuzz_trace_summary.c
+fuzz_fuzz_trace_summary_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
+fuzz_fuzz_trace_summary_LDFLAGS = $(FUZZ_FLAGS)
+fuzz_fuzz_trace_summary_LDADD = $(TAGVMM_LIBS)
 
 FUZZ_SECONDS ?= 30
-fuzz: fuzz/fuzz_desc$(EXEEXT) fuzz/fuzz_qemu_trace$(EXEEXT)
+fuzz: fuzz/fuzz_desc$(EXEEXT) fuzz/fuzz_qemu_trace$(EXEEXT) fuzz/fuzz_trace_summary$(EXEEXT)
 	$(top_srcdir)/fuzz/run.sh $(builddir)/fuzz $(top_srcdir) $(FUZZ_SECONDS)
 else
 fuzz:

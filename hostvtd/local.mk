@@ -7,6 +7,7 @@ libhostvtd_a_SOURCES = \
 	hostvtd/plan.h hostvtd/plan.c \
 	hostvtd/flush.h hostvtd/flush.c \
 	hostvtd/flushtrace.h hostvtd/flushtrace.c \
+	hostvtd/trace-reader.h hostvtd/trace-summary.c hostvtd/trace-json.c \
 	hostvtd/simvtd.h hostvtd/simvtd.c \
 	hostvtd/simvtd-cache.h hostvtd/simvtd-cache.c
 
