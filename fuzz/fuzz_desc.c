@@ -18,54 +18,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool same_fields(const struct vtd_desc *a, const struct vtd_desc *b)
-{
-	if (a->type != b->type)
-		return false;
-	switch (a->type) {
-	case VTD_DESC_CC:
-		return a->cc.gran == b->cc.gran && a->cc.did == b->cc.did &&
-		       a->cc.sid == b->cc.sid && a->cc.fm == b->cc.fm;
-	case VTD_DESC_IOTLB:
-		return a->iotlb.gran == b->iotlb.gran && a->iotlb.dr == b->iotlb.dr &&
-		       a->iotlb.dw == b->iotlb.dw && a->iotlb.did == b->iotlb.did &&
-		       a->iotlb.addr == b->iotlb.addr && a->iotlb.am == b->iotlb.am &&
-		       a->iotlb.ih == b->iotlb.ih;
-	case VTD_DESC_DEVTLB:
-		return a->devtlb.sid == b->devtlb.sid && a->devtlb.pfsid == b->devtlb.pfsid &&
-		       a->devtlb.qdep == b->devtlb.qdep && a->devtlb.addr == b->devtlb.addr &&
-		       a->devtlb.size == b->devtlb.size;
-	case VTD_DESC_IEC:
-		return a->iec.selective == b->iec.selective && a->iec.im == b->iec.im &&
-		       a->iec.iidx == b->iec.iidx;
-	case VTD_DESC_WAIT:
-		return a->wait.intr == b->wait.intr && a->wait.sw == b->wait.sw &&
-		       a->wait.fence == b->wait.fence && a->wait.drain == b->wait.drain &&
-		       a->wait.status_data == b->wait.status_data &&
-		       a->wait.status_addr == b->wait.status_addr;
-	case VTD_DESC_PIOTLB:
-		return a->piotlb.gran == b->piotlb.gran && a->piotlb.did == b->piotlb.did &&
-		       a->piotlb.pasid == b->piotlb.pasid && a->piotlb.addr == b->piotlb.addr &&
-		       a->piotlb.am == b->piotlb.am && a->piotlb.ih == b->piotlb.ih;
-	case VTD_DESC_PC:
-		return a->pc.gran == b->pc.gran && a->pc.did == b->pc.did &&
-		       a->pc.pasid == b->pc.pasid;
-	case VTD_DESC_PDEVTLB:
-		return a->pdevtlb.sid == b->pdevtlb.sid && a->pdevtlb.pfsid == b->pdevtlb.pfsid &&
-		       a->pdevtlb.qdep == b->pdevtlb.qdep && a->pdevtlb.pasid == b->pdevtlb.pasid &&
-		       a->pdevtlb.addr == b->pdevtlb.addr && a->pdevtlb.size == b->pdevtlb.size &&
-		       a->pdevtlb.global == b->pdevtlb.global;
-	case VTD_DESC_PGRP_RESP:
-		return a->pgrp.pasid_present == b->pgrp.pasid_present &&
-		       a->pgrp.priv_present == b->pgrp.priv_present &&
-		       a->pgrp.rcode == b->pgrp.rcode && a->pgrp.rid == b->pgrp.rid &&
-		       a->pgrp.pasid == b->pgrp.pasid && a->pgrp.prgi == b->pgrp.prgi &&
-		       a->pgrp.lpig == b->pgrp.lpig && a->pgrp.priv[0] == b->pgrp.priv[0] &&
-		       a->pgrp.priv[1] == b->pgrp.priv[1];
-	}
-	return false;
-}
-
 static void load_raw(const uint8_t *bytes, size_t n, struct vtd_raw_desc *raw)
 {
 	uint8_t buf[sizeof(raw->qw)] = { 0 };
@@ -121,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nqw = wide ? 4 : 2;
 	if (memcmp(raw.qw, again.qw, nqw * sizeof(raw.qw[0])) != 0)
 		abort();
-	if (vtd_desc_decode(&again, wide, &d2) != VTD_DESC_OK || !same_fields(&d, &d2))
+	if (vtd_desc_decode(&again, wide, &d2) != VTD_DESC_OK || !vtd_desc_equal(&d, &d2))
 		abort();
 
 	if (d.type == VTD_DESC_DEVTLB)

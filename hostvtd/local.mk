@@ -1,7 +1,7 @@
 # Tag store, flush planner, flush engine, trace, and the host back ends.
 noinst_LIBRARIES += libhostvtd.a
 libhostvtd_a_SOURCES = \
-	hostvtd/host.h hostvtd/host.c \
+	hostvtd/host.h hostvtd/host.c hostvtd/util.h \
 	hostvtd/backend.h \
 	hostvtd/tagstore.h hostvtd/tagstore.c \
 	hostvtd/plan.h hostvtd/plan.c \

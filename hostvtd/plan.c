@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hostvtd/plan.h"
+#include "hostvtd/util.h"
 #include "vtd/regs.h"
 
 /* A guest domain the batch asks to flush, and how much of it. */
@@ -185,31 +186,10 @@ void flush_plan_free(struct flush_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-static int grow(void **array, size_t *cap, size_t need, size_t elem_size)
-{
-	size_t n = *cap ? *cap : 16;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*array, n * elem_size);
-	if (!p)
-		return -1;
-	*array = p;
-	*cap = n;
-	return 0;
-}
-
 static uint64_t op_key_hash(const struct op_key *k)
 {
-	uint64_t x = (uint64_t)k->kind << 56 ^ (uint64_t)k->unit << 40 ^ (uint64_t)k->did << 24 ^
-		     (uint64_t)k->sid << 8 ^ (uint64_t)k->pasid << 20;
-
-	x ^= x >> 31;
-	x *= 0x9e3779b97f4a7c15ULL;
-	return x ^ (x >> 29);
+	return hash_mix64((uint64_t)k->kind << 56 ^ (uint64_t)k->unit << 40 ^ (uint64_t)k->did << 24 ^
+			  (uint64_t)k->sid << 8 ^ (uint64_t)k->pasid << 28);
 }
 
 static bool op_key_equal(const struct op_key *a, const struct op_key *b)
@@ -257,9 +237,9 @@ static struct flush_op *op_for(struct flush_plan *plan, const struct op_key *key
 		while (s->op_index[h])
 			h = (h + 1) & (s->op_slots - 1);
 	}
-	if (grow((void **)&plan->ops, &plan->cap, plan->nops + 1, sizeof(*plan->ops)) ||
-	    grow((void **)&s->keys, &s->cap_keys, plan->nops + 1, sizeof(*s->keys)) ||
-	    grow((void **)&s->sources, &s->cap_sources, plan->nops + 1, sizeof(*s->sources)))
+	if (array_reserve((void **)&plan->ops, &plan->cap, plan->nops + 1, sizeof(*plan->ops)) ||
+	    array_reserve((void **)&s->keys, &s->cap_keys, plan->nops + 1, sizeof(*s->keys)) ||
+	    array_reserve((void **)&s->sources, &s->cap_sources, plan->nops + 1, sizeof(*s->sources)))
 		goto nomem;
 	s->keys[plan->nops] = *key;
 	s->sources[plan->nops] = 0;
@@ -381,7 +361,7 @@ static struct domain_want *want_for(struct plan_scratch *s, const struct tag_dom
 	for (size_t i = 0; i < s->nwants; i++)
 		if (s->wants[i].dom == dom)
 			return &s->wants[i];
-	if (grow((void **)&s->wants, &s->cap_wants, s->nwants + 1, sizeof(*s->wants))) {
+	if (array_reserve((void **)&s->wants, &s->cap_wants, s->nwants + 1, sizeof(*s->wants))) {
 		s->failed = true;
 		return NULL;
 	}
@@ -536,7 +516,7 @@ static int sort_ops(struct flush_plan *plan)
 
 	if (plan->nops < 2)
 		return 0;
-	if (grow((void **)&s->order, &s->cap_order, plan->nops, sizeof(*s->order)))
+	if (array_reserve((void **)&s->order, &s->cap_order, plan->nops, sizeof(*s->order)))
 		return -1;
 	for (size_t i = 0; i < plan->nops; i++)
 		s->order[i] = (uint32_t)i;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hostvtd/tagstore.h"
+#include "hostvtd/util.h"
 
 struct tag_domain {
 	struct guest_domain_key key;
@@ -65,29 +66,19 @@ const char *cache_tag_type_name(enum cache_tag_type type)
 	return "unknown";
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t hash_key(struct guest_domain_key k)
 {
-	return mix64((uint64_t)k.viommu << 48 | (uint64_t)k.did << 32 | k.pasid);
+	return hash_mix64((uint64_t)k.viommu << 48 | (uint64_t)k.did << 32 | k.pasid);
 }
 
 static uint64_t hash_did(uint16_t viommu, uint16_t did)
 {
-	return mix64((uint64_t)viommu << 16 | did | 1ULL << 40);
+	return hash_mix64((uint64_t)viommu << 16 | did | 1ULL << 40);
 }
 
 static uint64_t hash_sid(uint16_t viommu, uint16_t sid)
 {
-	return mix64((uint64_t)viommu << 16 | sid | 2ULL << 40);
+	return hash_mix64((uint64_t)viommu << 16 | sid | 2ULL << 40);
 }
 
 static bool key_equal(struct guest_domain_key a, struct guest_domain_key b)
@@ -259,23 +250,6 @@ static bool tag_match(const struct cache_tag *a, const struct cache_tag *b)
 	return true;
 }
 
-static int reserve(void **array, size_t *cap, size_t need, size_t elem_size)
-{
-	size_t n = *cap ? *cap : 4;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*array, n * elem_size);
-	if (!p)
-		return -1;
-	*array = p;
-	*cap = n;
-	return 0;
-}
-
 static struct cache_tag *domain_tag(struct tag_domain *d, const struct cache_tag *want)
 {
 	for (size_t i = 0; i < d->ntags; i++)
@@ -355,7 +329,7 @@ int tag_store_attach(struct tag_store *ts, struct guest_domain_key key, const st
 			goto nomem;
 		d->key = key;
 	}
-	if (reserve((void **)&d->tags, &d->cap, d->ntags + n, sizeof(*d->tags)))
+	if (array_reserve((void **)&d->tags, &d->cap, d->ntags + n, sizeof(*d->tags)))
 		goto nomem;
 	r = find_routes(ts, key.viommu, a->guest_sid);
 	if (n > 1) {
@@ -366,7 +340,7 @@ int tag_store_attach(struct tag_store *ts, struct guest_domain_key key, const st
 			r->viommu = key.viommu;
 			r->guest_sid = a->guest_sid;
 		}
-		if (reserve((void **)&r->routes, &r->cap, r->n + 1, sizeof(*r->routes)))
+		if (array_reserve((void **)&r->routes, &r->cap, r->n + 1, sizeof(*r->routes)))
 			goto nomem;
 	}
 

@@ -19,6 +19,7 @@
 
 #include "hostvtd/flushtrace.h"
 #include "hostvtd/trace-reader.h"
+#include "hostvtd/util.h"
 #include "vtd/regs.h"
 
 #define TRACE_DID_SLOTS 2048		/* power of two, > 2 * TRACE_SUMMARY_MAX_DIDS */
@@ -348,19 +349,9 @@ static int parse_text(struct trace_reader *r, char *line, struct trace_record *r
 
 /* ---- accounting ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static int batch_insert(uint64_t *keys, unsigned char *used, size_t slots, uint64_t b)
 {
-	size_t i = mix64(b) & (slots - 1);
+	size_t i = hash_mix64(b) & (slots - 1);
 
 	while (used[i]) {
 		if (keys[i] == b)
@@ -423,7 +414,7 @@ static struct trace_summary_did *did_of(struct trace_reader *r, const char *unit
 
 	for (const char *c = unit; *c; c++)
 		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
-	i = mix64(h ^ did) & (TRACE_DID_SLOTS - 1);
+	i = hash_mix64(h ^ did) & (TRACE_DID_SLOTS - 1);
 	while (r->did_slot[i]) {
 		struct trace_summary_did *d = &s->dids[r->did_slot[i] - 1];
 

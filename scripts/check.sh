@@ -10,7 +10,6 @@ cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 bash scripts/deps.sh
-[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
 
 passed=0 failed=0
 # Count the Automake results of one build tree and fail the script on failure.

@@ -9,7 +9,6 @@ cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 bash scripts/deps.sh
-[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
 mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure >/dev/null; } && make -j"$jobs" >/dev/null)
 

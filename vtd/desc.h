@@ -171,6 +171,9 @@ const char *vtd_desc_strerror(enum vtd_desc_error err);
 void vtd_devtlb_range(uint64_t addr, bool size, uint64_t *base, unsigned int *order);
 uint64_t vtd_devtlb_encode_addr(uint64_t base, unsigned int order, bool *size);
 
+/* Field-by-field equality (the union may hold stale bytes, so memcmp won't do). */
+bool vtd_desc_equal(const struct vtd_desc *a, const struct vtd_desc *b);
+
 /* One-line human-readable rendering of a decoded descriptor; returns snprintf's count. */
 int vtd_desc_format(const struct vtd_desc *d, char *buf, size_t len);
 

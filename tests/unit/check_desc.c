@@ -66,55 +66,6 @@ static const struct layout layouts[VTD_DESC_TYPE_MAX + 1] = {
 	},
 };
 
-/* Field-by-field comparison: the union may hold stale padding. */
-static bool desc_equal(const struct vtd_desc *a, const struct vtd_desc *b)
-{
-	if (a->type != b->type)
-		return false;
-	switch (a->type) {
-	case VTD_DESC_CC:
-		return a->cc.gran == b->cc.gran && a->cc.did == b->cc.did &&
-		       a->cc.sid == b->cc.sid && a->cc.fm == b->cc.fm;
-	case VTD_DESC_IOTLB:
-		return a->iotlb.gran == b->iotlb.gran && a->iotlb.dr == b->iotlb.dr &&
-		       a->iotlb.dw == b->iotlb.dw && a->iotlb.did == b->iotlb.did &&
-		       a->iotlb.addr == b->iotlb.addr && a->iotlb.am == b->iotlb.am &&
-		       a->iotlb.ih == b->iotlb.ih;
-	case VTD_DESC_DEVTLB:
-		return a->devtlb.sid == b->devtlb.sid && a->devtlb.pfsid == b->devtlb.pfsid &&
-		       a->devtlb.qdep == b->devtlb.qdep && a->devtlb.addr == b->devtlb.addr &&
-		       a->devtlb.size == b->devtlb.size;
-	case VTD_DESC_IEC:
-		return a->iec.selective == b->iec.selective && a->iec.im == b->iec.im &&
-		       a->iec.iidx == b->iec.iidx;
-	case VTD_DESC_WAIT:
-		return a->wait.intr == b->wait.intr && a->wait.sw == b->wait.sw &&
-		       a->wait.fence == b->wait.fence && a->wait.drain == b->wait.drain &&
-		       a->wait.status_data == b->wait.status_data &&
-		       a->wait.status_addr == b->wait.status_addr;
-	case VTD_DESC_PIOTLB:
-		return a->piotlb.gran == b->piotlb.gran && a->piotlb.did == b->piotlb.did &&
-		       a->piotlb.pasid == b->piotlb.pasid && a->piotlb.addr == b->piotlb.addr &&
-		       a->piotlb.am == b->piotlb.am && a->piotlb.ih == b->piotlb.ih;
-	case VTD_DESC_PC:
-		return a->pc.gran == b->pc.gran && a->pc.did == b->pc.did &&
-		       a->pc.pasid == b->pc.pasid;
-	case VTD_DESC_PDEVTLB:
-		return a->pdevtlb.sid == b->pdevtlb.sid && a->pdevtlb.pfsid == b->pdevtlb.pfsid &&
-		       a->pdevtlb.qdep == b->pdevtlb.qdep && a->pdevtlb.pasid == b->pdevtlb.pasid &&
-		       a->pdevtlb.addr == b->pdevtlb.addr && a->pdevtlb.size == b->pdevtlb.size &&
-		       a->pdevtlb.global == b->pdevtlb.global;
-	case VTD_DESC_PGRP_RESP:
-		return a->pgrp.pasid_present == b->pgrp.pasid_present &&
-		       a->pgrp.priv_present == b->pgrp.priv_present &&
-		       a->pgrp.rcode == b->pgrp.rcode && a->pgrp.rid == b->pgrp.rid &&
-		       a->pgrp.pasid == b->pgrp.pasid && a->pgrp.prgi == b->pgrp.prgi &&
-		       a->pgrp.lpig == b->pgrp.lpig && a->pgrp.priv[0] == b->pgrp.priv[0] &&
-		       a->pgrp.priv[1] == b->pgrp.priv[1];
-	}
-	return true;
-}
-
 static bool gran_valid(unsigned int type, unsigned int g)
 {
 	switch (type) {
@@ -150,7 +101,7 @@ static void assert_round_trip(const struct vtd_desc *d, bool wide)
 	vtd_desc_format(d, text, sizeof(text));
 	ck_assert_msg(err == VTD_DESC_OK, "%s: %s (qw0 0x%" PRIx64 " qw1 0x%" PRIx64 ")",
 		      text, vtd_desc_strerror(err), raw.qw[0], raw.qw[1]);
-	ck_assert_msg(desc_equal(d, &out), "round trip changed %s (wide %d)", text, wide);
+	ck_assert_msg(vtd_desc_equal(d, &out), "round trip changed %s (wide %d)", text, wide);
 	vtd_desc_encode(&out, &again);
 	ck_assert(memcmp(&raw, &again, sizeof(raw)) == 0);
 }
@@ -492,7 +443,7 @@ static void check_bit_flip(unsigned int type, bool wide, unsigned int q, unsigne
 		if (!wide) {
 			/* 128-bit descriptors have no qw2/qw3: ignored. */
 			ck_assert_int_eq(err, VTD_DESC_OK);
-			ck_assert(desc_equal(&d, &dbase));
+			ck_assert(vtd_desc_equal(&d, &dbase));
 		} else if (type == VTD_DESC_PGRP_RESP) {
 			ck_assert_int_eq(err, VTD_DESC_OK);
 			ck_assert_uint_eq(d.pgrp.priv[q - 2], mask);
@@ -522,7 +473,7 @@ static void check_bit_flip(unsigned int type, bool wide, unsigned int q, unsigne
 	/* A defined bit is decoded: it changes the result and survives re-encoding. */
 	ck_assert_msg(err == VTD_DESC_OK, "type %u qw%u bit %u: %s", type, q, bit,
 		      vtd_desc_strerror(err));
-	ck_assert_msg(!desc_equal(&d, &dbase), "type %u qw%u bit %u ignored", type, q, bit);
+	ck_assert_msg(!vtd_desc_equal(&d, &dbase), "type %u qw%u bit %u ignored", type, q, bit);
 	vtd_desc_encode(&d, &again);
 	ck_assert_uint_eq(again.qw[0], raw.qw[0]);
 	ck_assert_uint_eq(again.qw[1], raw.qw[1]);
@@ -858,7 +809,7 @@ START_TEST(test_random_raw_round_trip)
 			      "type %u qw0 0x%" PRIx64 " qw1 0x%" PRIx64,
 			      type, raw.qw[0], raw.qw[1]);
 		ck_assert_int_eq(vtd_desc_decode(&again, wide, &d2), VTD_DESC_OK);
-		ck_assert(desc_equal(&d, &d2));
+		ck_assert(vtd_desc_equal(&d, &d2));
 	}
 }
 END_TEST
