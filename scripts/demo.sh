@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds tagvmm, and runs its main job on the
-# embedded default: a replay of the bundled real guest trace (a Linux 6.1
-# guest doing O_DIRECT NVMe reads under QEMU's VT-d), with the summary and
-# the flush-trace summary. Idempotent.
+# Installs what is missing, builds tagvmm, boots the hello test guest, and
+# replays the bundled real guest trace (a Linux 6.1 guest doing O_DIRECT
+# NVMe reads under QEMU's VT-d) with the summary and the flush-trace
+# summary. Idempotent.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -10,7 +10,16 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 bash scripts/deps.sh
 mkdir -p build
-(cd build && { [ -f Makefile ] || ../configure >/dev/null; } && make -j"$jobs" >/dev/null)
+(cd build && { [ -f Makefile ] || ../configure >/dev/null; } && make -j"$jobs" >/dev/null &&
+ make tests/guests/hello.elf >/dev/null)
+
+if [ -e /dev/kvm ]; then
+	echo "\$ tagvmm run -k tests/guests/hello.elf -m 64M"
+	build/tagvmm run -k build/tests/guests/hello.elf -m 64M
+	echo
+else
+	echo "(no /dev/kvm: skipping the guest boot)"
+fi
 
 trace=tests/data/qemu-nvme-sm.trace
 flush=build/demo-flush.log

@@ -8,6 +8,7 @@
 #define EXIT_INPUT 3		/* malformed input file */
 #define EXIT_HOST 4		/* a host invalidation failed */
 
+int cmd_run(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 

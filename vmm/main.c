@@ -16,6 +16,7 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
+	{ "run", cmd_run, "boot a kernel or test guest (run -k KERNEL ...)" },
 	{ "replay", cmd_replay, "push a recorded guest invalidation stream through the flush path" },
 	{ "trace", cmd_trace, "read flush traces (trace summary FILE)" },
 };

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tagvmm run: create the VM, let the devices register, build the firmware
+ * tables, load the kernel, and run until the guest powers off.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libfdt.h>
+
+#include "vmm/acpi.h"
+#include "vmm/boot.h"
+#include "vmm/cli.h"
+#include "vmm/fdt.h"
+#include "vmm/init.h"
+#include "vmm/kvm.h"
+
+#define DEFAULT_RAM_MIB 256
+#define EXIT_GUEST_CRASH 5	/* triple fault, emulation failure, KVM error */
+#define EXIT_GUEST_RESET 6	/* the guest asked for a reset; tagvmm does not reboot */
+
+struct run_options {
+	struct boot_config boot;
+	uint64_t ram_size;
+	unsigned int ncpus;
+	const char *dtb_out;
+	bool quiet;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tagvmm run -k KERNEL [options]\n"
+		"\n"
+		"Boots KERNEL (a Linux bzImage, an ELF vmlinux with a PVH entry, or an ELF64\n"
+		"test guest) with the serial console on standard input/output. Exits 0 when\n"
+		"the guest powers off.\n"
+		"\n"
+		"options:\n"
+		"  -k, --kernel FILE     the kernel or test guest\n"
+		"  -i, --initrd FILE     an initial ramdisk\n"
+		"  -p, --params CMDLINE  the kernel command line\n"
+		"  -m, --mem SIZE        guest RAM: a number of MiB, or with a K/M/G suffix (%d)\n"
+		"  -c, --cpus N          vCPUs (1)\n"
+		"      --dtb-out FILE    also write the machine's device tree to FILE\n"
+		"  -q, --quiet           no start-up line on standard error\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Exit status: 0 guest powered off; 1 VMM error; 2 bad usage; 3 bad kernel or\n"
+		"initrd; 5 guest crashed (triple fault, emulation failure); 6 guest reset;\n"
+		"128+N stopped by signal N.\n", DEFAULT_RAM_MIB);
+}
+
+/* "512", "512M", "2G", "65536K": bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 20;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: return -1;
+	}
+	if ((*end == 'i' || *end == 'B') && end[1] == '\0')
+		end++;	/* 512MiB, 512MB: take the unit as written */
+	if (*end || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct run_options *o)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "params", required_argument, NULL, 'p' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "dtb-out", required_argument, NULL, 'D' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	unsigned long n;
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->ram_size = (uint64_t)DEFAULT_RAM_MIB << 20;
+	o->ncpus = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:i:p:m:c:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o->boot.kernel = optarg; break;
+		case 'i': o->boot.initrd = optarg; break;
+		case 'p': o->boot.cmdline = optarg; break;
+		case 'D': o->dtb_out = optarg; break;
+		case 'q': o->quiet = true; break;
+		case 'm':
+			if (parse_size(optarg, &o->ram_size)) {
+				fprintf(stderr, "tagvmm: run: bad memory size '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'c':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || n == 0 || n > UINT_MAX) {
+				fprintf(stderr, "tagvmm: run: bad CPU count '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			o->ncpus = (unsigned int)n;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tagvmm: run: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!o->boot.kernel) {
+		fprintf(stderr, "tagvmm: run: -k KERNEL is required\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Signals stop the VM from a thread of their own: vm_request_stop is not async-signal-safe. */
+struct signal_watch {
+	struct vm *vm;
+	sigset_t set;
+	int signo;
+};
+
+static void *watch_signals(void *arg)
+{
+	struct signal_watch *w = arg;
+	int signo;
+
+	if (sigwait(&w->set, &signo) == 0 && signo != SIGUSR2) {
+		w->signo = signo;
+		vm_request_stop(w->vm, VM_STOPPED, "stopped by signal %d (%s)", signo,
+				strsignal(signo));
+	}
+	return NULL;
+}
+
+static int write_dtb(const struct vm *vm, const char *cmdline, const char *path)
+{
+	char err[160];
+	void *buf = calloc(1, MACHINE_DTB_MAX);
+	FILE *f;
+	int rc = -1;
+
+	if (!buf) {
+		fprintf(stderr, "tagvmm: run: out of memory\n");
+		return -1;
+	}
+	if (fdt_build(&vm->machine, cmdline, buf, MACHINE_DTB_MAX, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: run: device tree: %s\n", err);
+		goto out;
+	}
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, fdt_totalsize(buf), f) != fdt_totalsize(buf) || fclose(f)) {
+		fprintf(stderr, "tagvmm: run: cannot write %s: %s\n", path, strerror(errno));
+		if (f)
+			fclose(f);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* Everything between a created VM and its first instruction. */
+static int prepare(struct vm *vm, const struct run_options *o)
+{
+	size_t bios_size = MACHINE_BIOS_END - MACHINE_BIOS_START;
+	uint8_t *bios = vm_gpa(vm, MACHINE_BIOS_START, bios_size);
+	struct boot_entry entry;
+	char err[512];
+
+	if (vm_init_all(vm, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: run: %s\n", err);
+		return 1;
+	}
+	if (!bios || !acpi_build(&vm->machine, bios, bios_size, MACHINE_BIOS_START)) {
+		fprintf(stderr, "tagvmm: run: the ACPI tables do not fit below 1 MiB\n");
+		return 1;
+	}
+	if (boot_load(vm, &o->boot, MACHINE_BIOS_START, &entry, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: %s\n", err);
+		return EXIT_INPUT;
+	}
+	if (o->dtb_out && write_dtb(vm, o->boot.cmdline, o->dtb_out))
+		return 1;
+	if (cpu_setup_boot(&vm->vcpus[0], &entry, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: run: %s\n", err);
+		return 1;
+	}
+	if (!o->quiet)
+		fprintf(stderr, "tagvmm: booting %s (%s), %llu MiB, %u vCPU%s\n", o->boot.kernel,
+			entry.kind == BOOT_BZIMAGE ? "bzImage" :
+			entry.kind == BOOT_PVH ? "ELF, PVH entry" : "ELF64 guest",
+			(unsigned long long)(o->ram_size >> 20), o->ncpus, o->ncpus > 1 ? "s" : "");
+	return 0;
+}
+
+static int exit_status(const struct vm *vm, enum vm_stop_reason why, int signo)
+{
+	switch (why) {
+	case VM_POWEROFF:
+		return 0;
+	case VM_RESET:
+		fprintf(stderr, "tagvmm: the guest asked for a reset; tagvmm does not reboot\n");
+		return EXIT_GUEST_RESET;
+	case VM_SHUTDOWN:
+	case VM_INTERNAL_ERROR:
+		fprintf(stderr, "tagvmm: guest crashed: %s\n", vm->stop_message);
+		return EXIT_GUEST_CRASH;
+	case VM_STOPPED:
+		if (signo)
+			return 128 + signo;
+		fprintf(stderr, "tagvmm: %s\n", vm->stop_message);
+		return 1;
+	case VM_HOST_ERROR:
+	case VM_RUNNING:
+		break;
+	}
+	fprintf(stderr, "tagvmm: %s\n", vm->stop_message[0] ? vm->stop_message : "VMM error");
+	return 1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_options o;
+	struct vm_config cfg;
+	struct signal_watch watch = { 0 };
+	pthread_t watcher;
+	struct vm *vm;
+	char err[512];
+	int status;
+
+	status = parse_options(argc, argv, &o);
+	if (status)
+		return status < 0 ? 0 : status;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		fprintf(stderr, "tagvmm: run: out of memory\n");
+		return 1;
+	}
+	cfg = (struct vm_config){ .ncpus = o.ncpus, .ram_size = o.ram_size };
+	if (vm_create(vm, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: %s\n", err);
+		free(vm);
+		return 1;
+	}
+	vm->console_in = STDIN_FILENO;
+	vm->console_out = STDOUT_FILENO;
+
+	/* Block the stop signals everywhere; the watcher thread takes them. */
+	watch.vm = vm;
+	sigemptyset(&watch.set);
+	sigaddset(&watch.set, SIGINT);
+	sigaddset(&watch.set, SIGTERM);
+	sigaddset(&watch.set, SIGHUP);
+	sigaddset(&watch.set, SIGUSR2);	/* wakes the watcher at the end */
+	pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
+	pthread_create(&watcher, NULL, watch_signals, &watch);
+
+	status = prepare(vm, &o);
+	if (!status)
+		status = exit_status(vm, vm_run(vm), 0);
+	pthread_kill(watcher, SIGUSR2);
+	pthread_join(watcher, NULL);
+	if (watch.signo && status == 1)
+		status = 128 + watch.signo;
+	vm_destroy(vm);
+	free(vm);
+	return status;
+}
