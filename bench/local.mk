@@ -1,15 +1,26 @@
 # `make bench`: figures, never timed assertions. See docs/performance.md.
-EXTRA_PROGRAMS = bench/bench_flush
+EXTRA_PROGRAMS = bench/bench_flush bench/boot-time
 bench_bench_flush_SOURCES = bench/bench_flush.c
 bench_bench_flush_LDADD = $(TAGVMM_LIBS)
+bench_boot_time_SOURCES = bench/boot-time.c
 CLEANFILES += $(EXTRA_PROGRAMS)
+EXTRA_DIST += bench/linux-boot.sh
 
 BENCH_TRACE = $(top_srcdir)/tests/data/qemu-nvme-sm.trace
-bench: bench/bench_flush$(EXEEXT) tagvmm$(EXEEXT)
+bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests/guests/hello.elf
 	$(builddir)/bench/bench_flush
 	@echo
 	@echo "4. real guest trace ($(BENCH_TRACE)), default topology"
 	@for mode in "" --no-merge; do \
 		$(builddir)/tagvmm replay --qemu-trace $(BENCH_TRACE) --json $$mode || exit 1; \
 	done
+	@echo
+	@echo "5. tagvmm run of the hello test guest (64 MiB, 1 vCPU), 20 runs"
+	@$(builddir)/bench/boot-time -n 20 -- $(builddir)/tagvmm run -q -k tests/guests/hello.elf -m 64M
+	@$(builddir)/tagvmm run -q --stats -k tests/guests/hello.elf -m 64M >/dev/null
 .PHONY: bench
+
+# Linux boot times under tagvmm (bzImage and PVH) and QEMU: minutes on a software-KVM host.
+bench-linux: bench/boot-time$(EXEEXT) tagvmm$(EXEEXT)
+	top_builddir=$(top_builddir) $(top_srcdir)/bench/linux-boot.sh
+.PHONY: bench-linux

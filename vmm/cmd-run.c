@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <libfdt.h>
@@ -32,6 +33,7 @@ struct run_options {
 	unsigned int ncpus;
 	const char *dtb_out;
 	bool quiet;
+	bool stats;
 };
 
 static void usage(FILE *out)
@@ -51,6 +53,7 @@ static void usage(FILE *out)
 		"  -c, --cpus N          vCPUs (1)\n"
 		"      --dtb-out FILE    also write the machine's device tree to FILE\n"
 		"  -q, --quiet           no start-up line on standard error\n"
+		"      --stats           at exit, print exits and memory use on standard error\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"Exit status: 0 guest powered off; 1 VMM error; 2 bad usage; 3 bad kernel or\n"
@@ -96,6 +99,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "dtb-out", required_argument, NULL, 'D' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "stats", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -114,6 +118,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		case 'p': o->boot.cmdline = optarg; break;
 		case 'D': o->dtb_out = optarg; break;
 		case 'q': o->quiet = true; break;
+		case 'S': o->stats = true; break;
 		case 'm':
 			if (parse_size(optarg, &o->ram_size)) {
 				fprintf(stderr, "tagvmm: run: bad memory size '%s'\n", optarg);
@@ -231,6 +236,60 @@ static int prepare(struct vm *vm, const struct run_options *o)
 	return 0;
 }
 
+/* Peak and current resident set of this process, in KiB, from /proc/self/status. */
+static void self_rss(unsigned long *peak_kib, unsigned long *now_kib)
+{
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	*peak_kib = *now_kib = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "VmHWM: %lu", peak_kib);
+		sscanf(line, "VmRSS: %lu", now_kib);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Guest RAM pages the guest (or the loader) actually touched, in KiB. */
+static unsigned long guest_resident_kib(const struct vm *vm)
+{
+	const size_t page = 4096, chunk = 1 << 20;	/* pages per mincore() call */
+	unsigned char *vec = malloc(chunk);
+	unsigned long kib = 0;
+
+	for (size_t r = 0; vec && r < vm->nmem; r++)
+		for (uint64_t off = 0; off < vm->mem[r].size; off += (uint64_t)chunk * page) {
+			uint64_t len = vm->mem[r].size - off;
+
+			if (len > (uint64_t)chunk * page)
+				len = (uint64_t)chunk * page;
+			if (mincore(vm->mem[r].host + off, len, vec))
+				break;
+			for (size_t i = 0; i < len / page; i++)
+				kib += (vec[i] & 1) * (page / 1024);
+		}
+	free(vec);
+	return kib;
+}
+
+/* VMM overhead is what the process holds beyond the guest RAM it touched. */
+static void print_stats(const struct vm *vm)
+{
+	unsigned long peak, now, guest = guest_resident_kib(vm);
+	uint64_t exits = 0, recovered = 0;
+
+	self_rss(&peak, &now);
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		exits += vm->vcpus[i].exits;
+		recovered += vm->vcpus[i].recovered;
+	}
+	fprintf(stderr, "tagvmm: stats: %llu exits, %llu instructions recovered; RSS %lu KiB "
+		"(peak %lu), guest RAM resident %lu KiB, VMM overhead %lu KiB\n",
+		(unsigned long long)exits, (unsigned long long)recovered, now, peak, guest,
+		now > guest ? now - guest : 0);
+}
+
 static int exit_status(const struct vm *vm, enum vm_stop_reason why, int signo)
 {
 	switch (why) {
@@ -294,8 +353,11 @@ int cmd_run(int argc, char **argv)
 	pthread_create(&watcher, NULL, watch_signals, &watch);
 
 	status = prepare(vm, &o);
-	if (!status)
+	if (!status) {
 		status = exit_status(vm, vm_run(vm), 0);
+		if (o.stats)
+			print_stats(vm);
+	}
 	pthread_kill(watcher, SIGUSR2);
 	pthread_join(watcher, NULL);
 	if (watch.signo && status == 1)

@@ -31,26 +31,6 @@ if [ -z "$kernel" ]; then
 	fi
 fi
 
-# vmlinux from the bzImage's compressed payload (setup header: payload_offset
-# at 0x248, payload_length at 0x24c; the protected-mode code starts after
-# the setup sectors).
-extract_vmlinux() {
-	local bz=$1 out=$2 setup_sects off len
-	setup_sects=$(od -An -tu1 -j 0x1f1 -N1 "$bz" | tr -d ' ')
-	[ "$setup_sects" -eq 0 ] && setup_sects=4
-	off=$(od -An -tu4 -j 0x248 -N4 "$bz" | tr -d ' ')
-	len=$(od -An -tu4 -j 0x24c -N4 "$bz" | tr -d ' ')
-	tail -c +$(((setup_sects + 1) * 512 + off + 1)) "$bz" | head -c "$len" >"$tmp/payload"
-	case $(od -An -tx1 -N4 "$tmp/payload" | tr -d ' ') in
-	fd377a58) xz -dc <"$tmp/payload" >"$out" 2>/dev/null ;;
-	1f8b*) gzip -dc <"$tmp/payload" >"$out" 2>/dev/null ;;
-	28b52ffd) zstd -dcq <"$tmp/payload" >"$out" ;;
-	02214c18) lz4 -dc <"$tmp/payload" >"$out" 2>/dev/null ;;
-	*) echo "unknown payload compression"; return 1 ;;
-	esac
-	[ "$(od -An -tx1 -N4 "$out" | tr -d ' ')" = 7f454c46 ]
-}
-
 cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 clearcpuid=xsave,cx16,smap,ssse3 tsc=reliable panic=-1 tagvmm.check=$$"
 mem=512M
 
@@ -62,7 +42,7 @@ e820_lines=(
 	"BIOS-e820: \[mem 0x00000000e0000000-0x00000000e00fffff\] reserved"
 )
 want=(
-	"Kernel command line: .*${cmdline//./\\.}\$"
+	"Kernel command line: ${cmdline//./\\.}[[:space:]]*\$"	# exact; Linux ends lines with CR LF
 	"${e820_lines[@]}"
 	"ACPI: RSDP 0x00000000000E0000 .*TAGVMM"
 	"ACPI: XSDT 0x"
@@ -76,7 +56,8 @@ want=(
 )
 
 boot() {
-	local name=$1 image=$2 log=$tmp/$name.log start now pid missing
+	local name=$1 image=$2 log start now pid missing
+	log=$tmp/$name.log
 	start=$(date +%s.%N)
 	"$tagvmm" run -q -k "$image" -p "$cmdline" -m $mem -c $cpus </dev/null >"$log" 2>&1 &
 	pid=$!
@@ -104,7 +85,7 @@ boot() {
 
 fails=0
 boot bzImage "$kernel" || fails=$((fails + 1))
-if extract_vmlinux "$kernel" "$tmp/vmlinux"; then
+if "$(dirname "$0")/extract-vmlinux.sh" "$kernel" "$tmp/vmlinux"; then
 	boot vmlinux-pvh "$tmp/vmlinux" || fails=$((fails + 1))
 else
 	echo "not ok - vmlinux-pvh: cannot extract vmlinux from $kernel"
