@@ -14,6 +14,7 @@ UNIT_TESTS = \
 	tests/unit/check_aml \
 	tests/unit/check_fdt \
 	tests/unit/check_pci \
+	tests/unit/check_pci_dev \
 	tests/unit/check_serial \
 	tests/unit/check_kvm
 
@@ -21,6 +22,7 @@ check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+EXTRA_DIST += tests/unit/check_main.h
 UNIT_LDADD = $(TAGVMM_LIBS) $(CHECK_LIBS)
 
 tests_unit_check_desc_SOURCES = tests/unit/check_desc.c
@@ -65,9 +67,12 @@ tests_unit_check_aml_LDADD = $(VMM_UNIT_LDADD)
 tests_unit_check_fdt_SOURCES = tests/unit/check_fdt.c
 tests_unit_check_fdt_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_fdt_LDADD = $(VMM_UNIT_LDADD)
-tests_unit_check_pci_SOURCES = tests/unit/check_pci.c
+tests_unit_check_pci_SOURCES = tests/unit/check_pci.c tests/unit/pci_testutil.h
 tests_unit_check_pci_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_pci_LDADD = $(VMM_UNIT_LDADD)
+tests_unit_check_pci_dev_SOURCES = tests/unit/check_pci_dev.c tests/unit/pci_testutil.h
+tests_unit_check_pci_dev_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_pci_dev_LDADD = $(VMM_UNIT_LDADD)
 tests_unit_check_serial_SOURCES = tests/unit/check_serial.c
 tests_unit_check_serial_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_serial_LDADD = $(VMM_UNIT_LDADD)
@@ -87,7 +92,7 @@ EXTRA_DIST += $(CLI_TESTS) tests/data
 
 # Outside `make check` and CI: boots Debian's cloud kernel on both boot paths
 # until its serial log shows what tagvmm handed it (several minutes here).
-EXTRA_DIST += tests/linux/check-linux.sh
+EXTRA_DIST += tests/linux/check-linux.sh tests/linux/extract-vmlinux.sh
 check-linux: tagvmm$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/linux/check-linux.sh
 .PHONY: check-linux

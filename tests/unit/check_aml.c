@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "acpi_testutil.h"
+#include "check_main.h"
 #include "vmm/acpi.h"
 #include "vmm/aml.h"
 #include "vmm/machine.h"
@@ -629,11 +630,5 @@ static Suite *aml_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(aml_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(aml_suite());
 }

@@ -16,6 +16,7 @@
 #include <libfdt.h>
 #include <linux/kvm.h>
 
+#include "check_main.h"
 #include "vmm/boot.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
@@ -799,11 +800,5 @@ static Suite *boot_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(boot_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(boot_suite());
 }

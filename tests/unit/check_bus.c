@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "vmm/bus.h"
 
 /* Each handler call records where it landed. */
@@ -262,8 +263,6 @@ int main(void)
 {
 	Suite *s = suite_create("bus");
 	TCase *tc = tcase_create("bus");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, register_and_dispatch);
@@ -276,9 +275,5 @@ int main(void)
 	tcase_add_test(tc, handler_may_reregister);
 	tcase_add_test(tc, destroy_twice);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

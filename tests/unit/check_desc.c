@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"
 
@@ -905,11 +906,5 @@ static Suite *desc_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(desc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(desc_suite());
 }

@@ -11,6 +11,7 @@
 
 #include <libfdt.h>
 
+#include "check_main.h"
 #include "vmm/fdt.h"
 #include "vmm/machine.h"
 
@@ -382,11 +383,5 @@ static Suite *fdt_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fdt_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(fdt_suite());
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "hostvtd/flushtrace.h"
 #include "vtd/regs.h"
 
@@ -904,11 +905,5 @@ static Suite *flushtrace_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(flushtrace_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(flushtrace_suite());
 }

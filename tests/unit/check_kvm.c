@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "vmm/kvm.h"
 
 #define CODE_SEG	0x0100
@@ -820,8 +821,6 @@ int main(void)
 {
 	Suite *s = suite_create("kvm");
 	TCase *tc = tcase_create("kvm");
-	SRunner *sr;
-	int failed;
 
 	/* Skip only without KVM at all: a /dev/kvm that fails to open is a failure. */
 	if (access("/dev/kvm", F_OK))
@@ -847,9 +846,5 @@ int main(void)
 	tcase_add_test(tc, guest_memory_bounds);
 	tcase_add_test(tc, exit_cost);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "hostvtd/flush.h"
 #include "hostvtd/simvtd.h"
 #include "testutil.h"
@@ -302,17 +303,11 @@ int main(void)
 {
 	Suite *s = suite_create("oracle");
 	TCase *tc = tcase_create("stale");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, no_stale_translation_merged);
 	tcase_add_test(tc, no_stale_translation_unmerged);
 	tcase_add_test(tc, oracle_detects_missing_flush);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

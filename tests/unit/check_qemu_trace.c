@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "vmm/qemu-trace.h"
 
 #define TRACE_NAME	"tests/data/qemu-nvme-sm.trace"
@@ -620,11 +621,5 @@ static Suite *qemu_trace_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(qemu_trace_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(qemu_trace_suite());
 }

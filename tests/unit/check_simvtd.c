@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "hostvtd/plan.h"
 #include "hostvtd/simvtd.h"
 #include "vtd/desc.h"
@@ -987,11 +988,5 @@ static Suite *simvtd_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(simvtd_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(simvtd_suite());
 }

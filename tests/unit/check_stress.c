@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "hostvtd/flush.h"
 #include "hostvtd/simvtd.h"
 #include "testutil.h"
@@ -126,15 +127,9 @@ int main(void)
 {
 	Suite *s = suite_create("stress");
 	TCase *tc = tcase_create("concurrency");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, attach_detach_against_flush);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

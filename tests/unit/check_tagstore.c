@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "testutil.h"
 
 static struct host_unit units[2];
@@ -228,8 +229,6 @@ int main(void)
 {
 	Suite *s = suite_create("tagstore");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, shared_iotlb_tag_counts_users);
@@ -242,9 +241,5 @@ int main(void)
 	tcase_add_test(tc, many_domains_grow_the_tables);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }
