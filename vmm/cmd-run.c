@@ -277,17 +277,18 @@ static unsigned long guest_resident_kib(const struct vm *vm)
 static void print_stats(const struct vm *vm)
 {
 	unsigned long peak, now, guest = guest_resident_kib(vm);
-	uint64_t exits = 0, recovered = 0;
+	uint64_t exits = 0, recovered = 0, retried = 0;
 
 	self_rss(&peak, &now);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		exits += vm->vcpus[i].exits;
 		recovered += vm->vcpus[i].recovered;
+		retried += vm->vcpus[i].retried;
 	}
-	fprintf(stderr, "tagvmm: stats: %llu exits, %llu instructions recovered; RSS %lu KiB "
-		"(peak %lu), guest RAM resident %lu KiB, VMM overhead %lu KiB\n",
-		(unsigned long long)exits, (unsigned long long)recovered, now, peak, guest,
-		now > guest ? now - guest : 0);
+	fprintf(stderr, "tagvmm: stats: %llu exits, %llu instructions recovered, %llu emulation "
+		"failures retried; RSS %lu KiB (peak %lu), guest RAM resident %lu KiB, VMM overhead "
+		"%lu KiB\n", (unsigned long long)exits, (unsigned long long)recovered,
+		(unsigned long long)retried, now, peak, guest, now > guest ? now - guest : 0);
 }
 
 static int exit_status(const struct vm *vm, enum vm_stop_reason why, int signo)

@@ -480,12 +480,35 @@ static const char *internal_error_name(uint32_t suberror)
 	return "unknown suberror";
 }
 
+/*
+ * An emulation failure leaves the guest untouched: KVM gives up before it
+ * commits anything. When the bytes at RIP changed under it (another vCPU
+ * patching code, as Linux's text_poke_bp() does with a transient int3),
+ * running the instruction again is what a CPU does for cross-modified
+ * code. So a failure at a new RIP is retried once; failing twice at the
+ * same RIP is final.
+ */
+static bool retry_after_failure(struct vcpu *vcpu)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
+		return false;
+	if (vcpu->failed_rip_valid && vcpu->failed_rip == regs.rip)
+		return false;
+	vcpu->failed_rip = regs.rip;
+	vcpu->failed_rip_valid = true;
+	vcpu->retried++;
+	return true;
+}
+
 static bool handle_internal_error(struct vcpu *vcpu)
 {
 	uint32_t suberror = vcpu->run->internal.suberror;
 	char what[96];
 
-	if (suberror == KVM_INTERNAL_ERROR_EMULATION && emulate_recover(vcpu))
+	if (suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    (emulate_recover(vcpu) || retry_after_failure(vcpu)))
 		return true;
 	snprintf(what, sizeof(what), "KVM internal error %u (%s)", suberror,
 		 internal_error_name(suberror));
@@ -518,6 +541,9 @@ static bool handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	char what[48];
 
+	/* Any other exit means the guest made progress since the last failure. */
+	if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR)
+		vcpu->failed_rip_valid = false;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		return handle_io(vcpu);

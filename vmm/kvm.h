@@ -45,6 +45,9 @@ struct vcpu {
 	uint64_t exits;		/* statistics */
 	uint64_t pio_unclaimed, mmio_unclaimed;	/* accesses no device took */
 	uint64_t recovered;	/* instructions emulate.c finished for KVM */
+	uint64_t retried;	/* emulation failures re-run once (see kvm.c) */
+	uint64_t failed_rip;	/* where the last unrecovered emulation failure was */
+	bool failed_rip_valid;
 };
 
 /* A contiguous run of guest RAM backed by one host mapping. */

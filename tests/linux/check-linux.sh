@@ -37,7 +37,8 @@ mem=512M
 # The e820 entries tagvmm gives a 512 MiB guest, as Linux prints them.
 e820_lines=(
 	"BIOS-e820: \[mem 0x0000000000000000-0x000000000009ffff\] usable"
-	"BIOS-e820: \[mem 0x00000000000e0000-0x00000000000fffff\] reserved"
+	# Under PVH, Linux itself adds the ISA hole 0xa0000-0xfffff as reserved and merges it.
+	"BIOS-e820: \[mem 0x00000000000[ae]0000-0x00000000000fffff\] reserved"
 	"BIOS-e820: \[mem 0x0000000000100000-0x000000001fffffff\] usable"
 	"BIOS-e820: \[mem 0x00000000e0000000-0x00000000e00fffff\] reserved"
 )
