@@ -48,7 +48,8 @@ GUEST_ELFS = \
 	tests/guests/exceptions.elf \
 	tests/guests/pci-enumerate.elf \
 	tests/guests/smp.elf \
-	tests/guests/fail.elf
+	tests/guests/fail.elf \
+	tests/guests/crash.elf
 
 tests/guests/hello.elf: $(srcdir)/tests/guests/hello.c $(GUEST_DEPS)
 	$(GUEST_LINK)
@@ -63,9 +64,11 @@ tests/guests/smp.elf: $(srcdir)/tests/guests/smp.c $(GUEST_DEPS)
 	$(GUEST_LINK)
 tests/guests/fail.elf: $(srcdir)/tests/guests/fail.c $(GUEST_DEPS)
 	$(GUEST_LINK)
+tests/guests/crash.elf: $(srcdir)/tests/guests/crash.c $(GUEST_DEPS)
+	$(GUEST_LINK)
 
 check_DATA = $(GUEST_ELFS)
 CLEANFILES += $(GUEST_ELFS) $(GUEST_ELFS:=.tmp)
 EXTRA_DIST += $(GUEST_RT_SRCS) $(GUEST_RT_HDRS) $(GUEST_LDSCRIPT) $(GUEST_CHECK) \
 	tests/guests/hello.c tests/guests/exceptions.c tests/guests/pci-enumerate.c \
-	tests/guests/smp.c tests/guests/fail.c
+	tests/guests/smp.c tests/guests/fail.c tests/guests/crash.c

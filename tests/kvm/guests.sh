@@ -20,7 +20,7 @@ if [ ! -e /dev/kvm ]; then
 fi
 missing=
 for f in "$tagvmm" "$guests/hello.elf" "$guests/exceptions.elf" "$guests/pci-enumerate.elf" \
-	"$guests/smp.elf" "$guests/fail.elf"; do
+	"$guests/smp.elf" "$guests/fail.elf" "$guests/crash.elf"; do
 	[ -e "$f" ] || missing="$missing $f"
 done
 if [ -n "$missing" ]; then
@@ -85,7 +85,7 @@ check_guest() {
 	fi
 }
 
-echo "1..6"
+echo "1..8"
 check_guest hello 1 -p "tagvmm guest test"
 check_guest exceptions 1
 check_guest pci-enumerate 1
@@ -102,6 +102,24 @@ pass)
 *)
 	report fail "fail guest: expected its FAIL line, got: $verdict" ;;
 esac
+
+# A guest crash is reported, not survived: exit 5 and the reason on stderr.
+run_guest crash 1
+if [ $status -eq 5 ] && grep -q "guest crashed: .*triple fault" "$log"; then
+	report ok "a triple fault stops tagvmm with status 5 (${elapsed} ms)"
+else
+	report fail "crash guest: status $status, $verdict"
+fi
+
+# --dtb-out writes the device tree the guest got.
+run_guest hello 2 --dtb-out "$logdir/machine.dtb"
+if [ "$verdict" = pass ] && [ "$(od -An -tx1 -N4 "$logdir/machine.dtb" | tr -d ' ')" = d00dfeed ] &&
+	{ ! command -v dtc >/dev/null ||
+	  dtc -I dtb -O dts "$logdir/machine.dtb" 2>/dev/null | grep -q 'cpu@1'; }; then
+	report ok "--dtb-out writes the machine's device tree"
+else
+	report fail "--dtb-out: $verdict"
+fi
 
 echo "# $passed passed, $failed failed"
 [ $failed -eq 0 ]
