@@ -24,11 +24,16 @@ struct tag_domain {
 	size_t ntags, cap;
 };
 
-/* A device-TLB tag as the guest's device knows it. */
+/*
+ * One device's attachments to one guest domain, as the guest's device knows
+ * them: how many, and how many of them had ATS (and so hold a user of the
+ * device-TLB tag). Detach needs both to undo exactly what attach did.
+ */
 struct devtlb_route {
 	uint16_t guest_did;
 	uint32_t guest_pasid;
-	struct cache_tag tag;
+	struct cache_tag tag;		/* the device-TLB tag these attachments imply */
+	unsigned int attaches, ats_attaches;
 };
 
 struct dev_routes {
@@ -268,24 +273,17 @@ static struct devtlb_route *route_of(struct dev_routes *r, struct guest_domain_k
 	return NULL;
 }
 
-/* The tags one attachment needs: its unit's IOTLB tag and, with ATS, its device's. */
-static size_t tags_for(const struct tag_attach *a, bool ats, struct cache_tag out[2])
+/* The tags that name one attachment: its unit's IOTLB tag and its device's device-TLB tag. */
+static void tags_for(const struct tag_attach *a, struct cache_tag out[2])
 {
-	size_t n = 0;
-
 	memset(out, 0, 2 * sizeof(*out));
-	out[n].type = a->nested ? CACHE_TAG_NESTING_IOTLB : CACHE_TAG_IOTLB;
-	out[n].unit = a->dev->unit;
-	out[n].did = a->host_did;
-	out[n].pasid = a->host_pasid;
-	n++;
-	if (ats) {
-		out[n] = out[0];
-		out[n].type = a->nested ? CACHE_TAG_NESTING_DEVTLB : CACHE_TAG_DEVTLB;
-		out[n].dev = *a->dev;
-		n++;
-	}
-	return n;
+	out[0].type = a->nested ? CACHE_TAG_NESTING_IOTLB : CACHE_TAG_IOTLB;
+	out[0].unit = a->dev->unit;
+	out[0].did = a->host_did;
+	out[0].pasid = a->host_pasid;
+	out[1] = out[0];
+	out[1].type = a->nested ? CACHE_TAG_NESTING_DEVTLB : CACHE_TAG_DEVTLB;
+	out[1].dev = *a->dev;
 }
 
 static void unlink_domain(struct tag_store *ts, struct tag_domain *d)
@@ -319,7 +317,9 @@ int tag_store_attach(struct tag_store *ts, struct guest_domain_key key, const st
 		errno = EINVAL;
 		return -1;
 	}
-	n = tags_for(a, a->dev->ats, want);
+	/* Both tags name the attachment; only an ATS device adds its device-TLB tag. */
+	tags_for(a, want);
+	n = a->dev->ats ? 2 : 1;
 
 	pthread_rwlock_wrlock(&ts->lock);
 	d = find_domain(ts, key);
@@ -332,17 +332,15 @@ int tag_store_attach(struct tag_store *ts, struct guest_domain_key key, const st
 	if (array_reserve((void **)&d->tags, &d->cap, d->ntags + n, sizeof(*d->tags)))
 		goto nomem;
 	r = find_routes(ts, key.viommu, a->guest_sid);
-	if (n > 1) {
-		if (!r) {
-			r = new_r = calloc(1, sizeof(*r));
-			if (!r)
-				goto nomem;
-			r->viommu = key.viommu;
-			r->guest_sid = a->guest_sid;
-		}
-		if (array_reserve((void **)&r->routes, &r->cap, r->n + 1, sizeof(*r->routes)))
+	if (!r) {
+		r = new_r = calloc(1, sizeof(*r));
+		if (!r)
 			goto nomem;
+		r->viommu = key.viommu;
+		r->guest_sid = a->guest_sid;
 	}
+	if (array_reserve((void **)&r->routes, &r->cap, r->n + 1, sizeof(*r->routes)))
+		goto nomem;
 
 	if (new_d) {
 		hash_insert(&ts->by_key, d, hash_key(key), offsetof(struct tag_domain, key_next),
@@ -364,18 +362,20 @@ int tag_store_attach(struct tag_store *ts, struct guest_domain_key key, const st
 			ts->ntags++;
 		}
 	}
-	if (n > 1) {
+	{
 		struct devtlb_route *rt = route_of(r, key, &want[1]);
 
-		if (rt) {
-			rt->tag.users++;
-		} else {
+		if (!rt) {
 			rt = &r->routes[r->n++];
+			memset(rt, 0, sizeof(*rt));
 			rt->guest_did = key.did;
 			rt->guest_pasid = key.pasid;
 			rt->tag = want[1];
-			rt->tag.users = 1;
 		}
+		rt->attaches++;
+		if (n > 1)
+			rt->ats_attaches++;
+		rt->tag.users = rt->ats_attaches;
 	}
 	pthread_rwlock_unlock(&ts->lock);
 	return 0;
@@ -404,9 +404,11 @@ static void drop_tag(struct tag_store *ts, struct tag_domain *d, struct cache_ta
 }
 
 /*
- * The device-TLB tag is looked up whatever the device's ATS state is now:
- * a device whose ATS was turned off after attach must still lose its tag
- * (Linux's "remove cache tags before disabling ATS" use-after-free).
+ * Detach undoes one attach. Which one, when the device has both ATS and
+ * non-ATS attachments to the domain, follows the device's ATS state now;
+ * when ATS was turned off after attaching and only ATS attachments are
+ * left, the device-TLB tag still goes (Linux's "remove cache tags before
+ * disabling ATS" use-after-free).
  */
 int tag_store_detach(struct tag_store *ts, struct guest_domain_key key, const struct tag_attach *a)
 {
@@ -420,7 +422,7 @@ int tag_store_detach(struct tag_store *ts, struct guest_domain_key key, const st
 		errno = EINVAL;
 		return -1;
 	}
-	tags_for(a, true, want);
+	tags_for(a, want);
 
 	pthread_rwlock_wrlock(&ts->lock);
 	d = find_domain(ts, key);
@@ -430,15 +432,23 @@ int tag_store_detach(struct tag_store *ts, struct guest_domain_key key, const st
 		errno = ENOENT;
 		return -1;
 	}
-	devtlb = domain_tag(d, &want[1]);
 	r = find_routes(ts, key.viommu, a->guest_sid);
-	if (devtlb) {
-		rt = route_of(r, key, &want[1]);
-		if (rt && --rt->tag.users == 0) {
-			*rt = r->routes[--r->n];
-			if (!r->n)
-				unlink_routes(ts, r);
-		}
+	rt = route_of(r, key, &want[1]);
+	if (!rt) {
+		pthread_rwlock_unlock(&ts->lock);
+		errno = ENOENT;
+		return -1;
+	}
+	devtlb = NULL;
+	if (rt->ats_attaches && (a->dev->ats || rt->attaches == rt->ats_attaches)) {
+		devtlb = domain_tag(d, &want[1]);
+		rt->ats_attaches--;
+	}
+	rt->tag.users = rt->ats_attaches;
+	if (--rt->attaches == 0) {
+		*rt = r->routes[--r->n];
+		if (!r->n)
+			unlink_routes(ts, r);
 	}
 	/* Drop the later tag first: drop_tag() moves the ones after it. */
 	if (devtlb && devtlb > iotlb) {
@@ -532,7 +542,8 @@ size_t tag_store_each_devtlb(struct tag_store *ts, uint16_t viommu, uint16_t gue
 	size_t matched = 0;
 
 	for (size_t i = 0; r && i < r->n; i++)
-		if (any_pasid || r->routes[i].guest_pasid == guest_pasid) {
+		if (r->routes[i].ats_attaches &&
+		    (any_pasid || r->routes[i].guest_pasid == guest_pasid)) {
 			fn(&r->routes[i].tag, arg);
 			matched++;
 		}

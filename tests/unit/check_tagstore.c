@@ -151,6 +151,46 @@ static void count_domain(const struct tag_domain *d, void *arg)
 	(*(int *)arg)++;
 }
 
+static void collect_pasid(const struct cache_tag *t, void *arg)
+{
+	*(uint32_t *)arg += t->pasid;
+}
+
+/* Attachments with and without ATS to one domain: each detach undoes its own. */
+START_TEST(mixed_ats_attachments_detach_their_own_tags)
+{
+	struct host_device dev;
+	struct tag_attach a;
+	uint32_t sum = 0;
+
+	test_device(&dev, 0x48, &units[0], false);
+	a = test_attach(&dev, 6, 0, false);
+	ck_assert_int_eq(tag_store_attach(ts, test_key(6, 0), &a), 0);	/* no ATS */
+	dev.ats = true;
+	ck_assert_int_eq(tag_store_attach(ts, test_key(6, 0), &a), 0);	/* with ATS */
+	ck_assert_uint_eq(tag_store_tags(ts), 2);
+	/* ATS is on: the ATS attachment goes, the other one stays. */
+	ck_assert_int_eq(tag_store_detach(ts, test_key(6, 0), &a), 0);
+	ck_assert_uint_eq(tag_store_tags(ts), 1);
+	tag_store_read_lock(ts);
+	ck_assert_uint_eq(tag_store_each_devtlb(ts, 0, 0x48, true, 0, collect_pasid, &sum), 0);
+	tag_store_read_unlock(ts);
+
+	/* And the other way round: the non-ATS one first, the device-TLB tag stays. */
+	ck_assert_int_eq(tag_store_attach(ts, test_key(6, 0), &a), 0);	/* with ATS */
+	dev.ats = false;
+	ck_assert_int_eq(tag_store_detach(ts, test_key(6, 0), &a), 0);	/* the non-ATS one */
+	ck_assert_uint_eq(tag_store_tags(ts), 2);
+	tag_store_read_lock(ts);
+	ck_assert_uint_eq(tag_store_each_devtlb(ts, 0, 0x48, true, 0, collect_pasid, &sum), 1);
+	tag_store_read_unlock(ts);
+	/* Only ATS attachments left and ATS now off: the tag still goes. */
+	ck_assert_int_eq(tag_store_detach(ts, test_key(6, 0), &a), 0);
+	ck_assert_uint_eq(tag_store_tags(ts), 0);
+	ck_assert_uint_eq(tag_store_domains(ts), 0);
+}
+END_TEST
+
 START_TEST(each_domain_by_did_and_all)
 {
 	int n = 0;
@@ -172,11 +212,6 @@ START_TEST(each_domain_by_did_and_all)
 	tag_store_read_unlock(ts);
 }
 END_TEST
-
-static void collect_pasid(const struct cache_tag *t, void *arg)
-{
-	*(uint32_t *)arg += t->pasid;
-}
 
 START_TEST(devtlb_routing_by_guest_sid)
 {
@@ -236,6 +271,7 @@ int main(void)
 	tcase_add_test(tc, attach_same_device_twice_counts_twice);
 	tcase_add_test(tc, detach_unknown_changes_nothing);
 	tcase_add_test(tc, detach_after_ats_disabled_drops_devtlb_tag);
+	tcase_add_test(tc, mixed_ats_attachments_detach_their_own_tags);
 	tcase_add_test(tc, each_domain_by_did_and_all);
 	tcase_add_test(tc, devtlb_routing_by_guest_sid);
 	tcase_add_test(tc, many_domains_grow_the_tables);
