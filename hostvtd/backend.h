@@ -34,9 +34,11 @@ struct host_backend {
 	/*
 	 * Execute @n ops on @unit, in order, and wait for all of them.
 	 * Returns 0, or -1 with @err filled: err->op_index is the first op
-	 * that failed. The back end still tries every other op (nothing
-	 * pending is dropped), but ops from op_index on may not have
-	 * completed, so a caller must not report them as done.
+	 * that failed. After an op's own failure (IQE, ITE) the back end
+	 * still runs every other op; after HOST_ERR_IO (the unit itself is
+	 * stuck) the remaining ops are not attempted. Either way ops from
+	 * op_index on may not have completed, so the caller must not report
+	 * them as done: the guest's wait is not completed.
 	 */
 	int (*submit)(struct host_unit *unit, const struct flush_op *ops, size_t n,
 		      struct host_error *err);

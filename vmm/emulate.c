@@ -42,8 +42,9 @@
  *                   write in long mode) or 64 with REX.W; ZF = (src == 0);
  *                   CF, OF, SF, AF and PF cleared. The F3 is part of the
  *                   opcode; a 66 (16-bit) or any other prefix is refused,
- *                   and so is the memory form (it needs full ModRM/SIB
- *                   address decoding).
+ *                   and so are 16-bit code (16-bit operands by default)
+ *                   and the memory form (it needs full ModRM/SIB address
+ *                   decoding).
  *
  * An instruction that completes also ends an STI/MOV SS interrupt shadow;
  * the shadow is cleared with KVM_VCPUEVENT_VALID_SHADOW.
@@ -304,6 +305,8 @@ static bool do_popcnt(struct insn *in)
 	uint64_t src;
 	bool wide;
 
+	if (in->bits == 16)
+		return false;	/* 16-bit operand size by default: not handled */
 	if (in->bits == 64 && i < in->n && (in->bytes[i] & 0xf0) == 0x40)
 		rex = in->bytes[i++];
 	if (i + 3 > in->n || in->bytes[i] != 0x0f || in->bytes[i + 1] != 0xb8)

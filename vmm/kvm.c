@@ -482,11 +482,13 @@ static const char *internal_error_name(uint32_t suberror)
 
 /*
  * An emulation failure leaves the guest untouched: KVM gives up before it
- * commits anything. When the bytes at RIP changed under it (another vCPU
- * patching code, as Linux's text_poke_bp() does with a transient int3),
- * running the instruction again is what a CPU does for cross-modified
- * code. So a failure at a new RIP is retried once; failing twice at the
- * same RIP is final.
+ * commits anything. By the time tagvmm reads the bytes at RIP they may have
+ * changed (another vCPU patching code, as Linux's text_poke_bp() does with
+ * a transient int3), and which bytes KVM saw cannot be known here. So any
+ * first failure at a RIP is run again once, which for cross-modified code
+ * is what a CPU does, and for an instruction KVM cannot emulate costs one
+ * more identical failure: failing twice at the same RIP, with no other exit
+ * in between, is final and reported.
  */
 static bool retry_after_failure(struct vcpu *vcpu)
 {

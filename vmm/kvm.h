@@ -20,6 +20,7 @@
 
 struct kvm_run;
 struct pci_host;
+struct viommu_state;
 struct serial8250;
 struct vm;
 
@@ -67,6 +68,7 @@ struct vm {
 
 	/* Devices (vmm/init.h registers them). */
 	struct pci_host *pci;		/* owned by pci.c */
+	struct viommu_state *viommu;	/* owned by viommu/setup.c; NULL without --viommu */
 	struct serial8250 *serial;	/* COM1, owned by serial.c */
 	int console_in, console_out;	/* the serial console; -1 in: no input */
 

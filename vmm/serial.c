@@ -139,8 +139,12 @@ static void wake_thread(struct serial8250 *s)
 	/* EAGAIN: the pipe already holds a wake-up. */
 }
 
-/* Write all of @buf to @fd, waiting out EAGAIN; output errors drop the bytes. */
-static void write_all(int fd, const uint8_t *buf, size_t len)
+/*
+ * Write all of @buf to @fd, waiting out EAGAIN; output errors drop the
+ * bytes. A blocked console must not keep the VM from stopping: once a stop
+ * is requested, the kick's EINTR ends the wait and the rest is dropped.
+ */
+static void write_all(const struct vm *vm, int fd, const uint8_t *buf, size_t len)
 {
 	while (len) {
 		ssize_t n = write(fd, buf, len);
@@ -154,7 +158,8 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 			if (poll(&p, 1, 1000) <= 0)
 				return;
 		} else if (n < 0 && errno == EINTR) {
-			continue;
+			if (vm && atomic_load(&vm->stop_reason) != VM_RUNNING)
+				return;
 		} else {
 			return;
 		}
@@ -164,7 +169,7 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 static void flush_locked(struct serial8250 *s)
 {
 	if (s->tx_len && s->out >= 0)
-		write_all(s->out, s->tx, s->tx_len);
+		write_all(s->vm, s->out, s->tx, s->tx_len);
 	s->tx_len = 0;
 }
 
