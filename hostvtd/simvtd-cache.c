@@ -88,7 +88,7 @@ static struct sim_entry *find(struct sim_cache *s, uint32_t group, uint32_t pasi
 }
 
 int sim_cache_insert(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64_t page,
-		     bool first_stage)
+		     bool first_stage, uint64_t target)
 {
 	struct sim_entry *e = find(s, group, pasid, page);
 
@@ -97,6 +97,7 @@ int sim_cache_insert(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64
 			s->dead--;
 		e->dead = false;
 		e->first_stage = first_stage;
+		e->target = target;
 		return 0;
 	}
 	if (s->n - s->sorted >= TAIL_MAX)
@@ -110,7 +111,8 @@ int sim_cache_insert(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64
 		s->v = v;
 		s->cap = cap;
 	}
-	s->v[s->n++] = (struct sim_entry){ group, pasid, page, first_stage, false };
+	s->v[s->n++] = (struct sim_entry){ .group = group, .pasid = pasid, .page = page,
+					       .target = target, .first_stage = first_stage };
 	return 0;
 }
 
@@ -178,11 +180,21 @@ size_t sim_cache_group_entries(struct sim_cache *s, uint32_t group)
 	return live;
 }
 
-bool sim_cache_present(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64_t page)
+bool sim_cache_lookup(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64_t page,
+		      uint64_t *target)
 {
 	struct sim_entry *e = find(s, group, pasid, page);
 
-	return e && !e->dead;
+	if (!e || e->dead)
+		return false;
+	if (target)
+		*target = e->target;
+	return true;
+}
+
+bool sim_cache_present(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64_t page)
+{
+	return sim_cache_lookup(s, group, pasid, page, NULL);
 }
 
 size_t sim_cache_entries(const struct sim_cache *s)

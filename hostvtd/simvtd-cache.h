@@ -16,6 +16,7 @@ struct sim_entry {
 	uint32_t group;
 	uint32_t pasid;
 	uint64_t page;
+	uint64_t target;	/* what the translation resolved to (opaque here) */
 	bool first_stage;	/* first-stage/nested translation (type 6 flushes it) */
 	bool dead;
 };
@@ -27,10 +28,13 @@ struct sim_cache {
 };
 
 void sim_cache_free(struct sim_cache *c);
-/* Insert or refresh an entry. Returns 0, or -1 when out of memory. */
+/* Insert or refresh an entry (and its target). Returns 0, or -1 when out of memory. */
 int sim_cache_insert(struct sim_cache *c, uint32_t group, uint32_t pasid, uint64_t page,
-		     bool first_stage);
+		     bool first_stage, uint64_t target);
 bool sim_cache_present(struct sim_cache *c, uint32_t group, uint32_t pasid, uint64_t page);
+/* Like sim_cache_present, also giving the entry's target when @target is not NULL. */
+bool sim_cache_lookup(struct sim_cache *c, uint32_t group, uint32_t pasid, uint64_t page,
+		      uint64_t *target);
 /*
  * Remove the entries of @group in pages [first, last], of PASID @pasid or of
  * every PASID (@any_pasid), only first-stage ones if @first_stage_only.

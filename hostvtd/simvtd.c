@@ -556,8 +556,8 @@ void simvtd_reg_write(struct simvtd *sim, unsigned int unit, unsigned int off, u
 
 /* ---- Cache models and counters ------------------------------------------- */
 
-int simvtd_iotlb_insert(struct simvtd *sim, unsigned int unit, uint16_t did, uint32_t pasid,
-			bool first_stage, uint64_t iova)
+int simvtd_iotlb_insert_target(struct simvtd *sim, unsigned int unit, uint16_t did,
+			       uint32_t pasid, bool first_stage, uint64_t iova, uint64_t target)
 {
 	struct sim_unit *u = sim_unit(sim, unit);
 	int ret;
@@ -567,25 +567,25 @@ int simvtd_iotlb_insert(struct simvtd *sim, unsigned int unit, uint16_t did, uin
 		return -1;
 	}
 	pthread_mutex_lock(&u->tlb_lock);
-	ret = sim_cache_insert(&u->iotlb, did, pasid, iova >> VTD_PAGE_SHIFT, first_stage);
+	ret = sim_cache_insert(&u->iotlb, did, pasid, iova >> VTD_PAGE_SHIFT, first_stage, target);
 	pthread_mutex_unlock(&u->tlb_lock);
 	if (ret)
 		errno = ENOMEM;
 	return ret;
 }
 
-bool simvtd_iotlb_present(struct simvtd *sim, unsigned int unit, uint16_t did, uint32_t pasid,
-			  uint64_t iova)
+bool simvtd_iotlb_lookup(struct simvtd *sim, unsigned int unit, uint16_t did, uint32_t pasid,
+			 uint64_t iova, uint64_t *target)
 {
 	struct sim_unit *u = sim_unit(sim, unit);
-	bool present;
+	bool hit;
 
 	if (!u)
 		return false;
 	pthread_mutex_lock(&u->tlb_lock);
-	present = sim_cache_present(&u->iotlb, did, pasid, iova >> VTD_PAGE_SHIFT);
+	hit = sim_cache_lookup(&u->iotlb, did, pasid, iova >> VTD_PAGE_SHIFT, target);
 	pthread_mutex_unlock(&u->tlb_lock);
-	return present;
+	return hit;
 }
 
 size_t simvtd_iotlb_entries(struct simvtd *sim, unsigned int unit)
@@ -601,26 +601,28 @@ size_t simvtd_iotlb_entries(struct simvtd *sim, unsigned int unit)
 	return n;
 }
 
-int simvtd_atc_insert(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova)
+int simvtd_atc_insert_target(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova,
+			     uint64_t target)
 {
 	int ret;
 
 	pthread_mutex_lock(&sim->atc_lock);
-	ret = sim_cache_insert(&sim->atc, sid, pasid, iova >> VTD_PAGE_SHIFT, false);
+	ret = sim_cache_insert(&sim->atc, sid, pasid, iova >> VTD_PAGE_SHIFT, false, target);
 	pthread_mutex_unlock(&sim->atc_lock);
 	if (ret)
 		errno = ENOMEM;
 	return ret;
 }
 
-bool simvtd_atc_present(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova)
+bool simvtd_atc_lookup(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova,
+		       uint64_t *target)
 {
-	bool present;
+	bool hit;
 
 	pthread_mutex_lock(&sim->atc_lock);
-	present = sim_cache_present(&sim->atc, sid, pasid, iova >> VTD_PAGE_SHIFT);
+	hit = sim_cache_lookup(&sim->atc, sid, pasid, iova >> VTD_PAGE_SHIFT, target);
 	pthread_mutex_unlock(&sim->atc_lock);
-	return present;
+	return hit;
 }
 
 size_t simvtd_atc_entries(struct simvtd *sim, uint16_t sid)

@@ -72,15 +72,50 @@ uint64_t simvtd_mem_alloc(struct simvtd *sim, size_t len, size_t align);	/* 0 on
  * whether they hold a first-stage/nested translation (flushed by type 6) or
  * a second-stage one (type 2 only). Type 2 flushes every entry of its DID,
  * whatever the PASID. ATC entries are per device SID, tagged (PASID, page).
+ *
+ * Each entry also remembers its translation's result, its target: the
+ * page-aligned guest-physical page plus SIMVTD_TARGET_* permission bits.
+ * Like hardware, a lookup returns what was cached, however stale: only an
+ * invalidation removes it. The *_insert/_present calls are the same with
+ * target 0 (no permission: useless for DMA, fine for flush tests).
  */
-int simvtd_iotlb_insert(struct simvtd *sim, unsigned int unit, uint16_t did, uint32_t pasid,
-			bool first_stage, uint64_t iova);
-bool simvtd_iotlb_present(struct simvtd *sim, unsigned int unit, uint16_t did, uint32_t pasid,
-			  uint64_t iova);
+#define SIMVTD_TARGET_R		(1ULL << 0)
+#define SIMVTD_TARGET_W		(1ULL << 1)
+#define SIMVTD_TARGET_PAGE(t)	((t) & ~0xfffULL)
+int simvtd_iotlb_insert_target(struct simvtd *sim, unsigned int unit, uint16_t did,
+			       uint32_t pasid, bool first_stage, uint64_t iova, uint64_t target);
+bool simvtd_iotlb_lookup(struct simvtd *sim, unsigned int unit, uint16_t did, uint32_t pasid,
+			 uint64_t iova, uint64_t *target);
+int simvtd_atc_insert_target(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova,
+			     uint64_t target);
+bool simvtd_atc_lookup(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova,
+		       uint64_t *target);
 size_t simvtd_iotlb_entries(struct simvtd *sim, unsigned int unit);
-int simvtd_atc_insert(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova);
-bool simvtd_atc_present(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova);
 size_t simvtd_atc_entries(struct simvtd *sim, uint16_t sid);
+
+static inline int simvtd_iotlb_insert(struct simvtd *sim, unsigned int unit, uint16_t did,
+				      uint32_t pasid, bool first_stage, uint64_t iova)
+{
+	return simvtd_iotlb_insert_target(sim, unit, did, pasid, first_stage, iova, 0);
+}
+
+static inline bool simvtd_iotlb_present(struct simvtd *sim, unsigned int unit, uint16_t did,
+					uint32_t pasid, uint64_t iova)
+{
+	return simvtd_iotlb_lookup(sim, unit, did, pasid, iova, NULL);
+}
+
+static inline int simvtd_atc_insert(struct simvtd *sim, uint16_t sid, uint32_t pasid,
+				    uint64_t iova)
+{
+	return simvtd_atc_insert_target(sim, sid, pasid, iova, 0);
+}
+
+static inline bool simvtd_atc_present(struct simvtd *sim, uint16_t sid, uint32_t pasid,
+				      uint64_t iova)
+{
+	return simvtd_atc_lookup(sim, sid, pasid, iova, NULL);
+}
 
 /* What a unit received and did. */
 struct simvtd_counters {

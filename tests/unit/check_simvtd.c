@@ -598,6 +598,78 @@ struct ref_entry {
 	bool fs, live;
 };
 
+/*
+ * Entries remember what their translation resolved to and hand it back,
+ * however stale, until an invalidation removes them; a refresh replaces
+ * the target. The older calls keep working with target 0.
+ */
+START_TEST(test_cache_targets)
+{
+	struct simvtd *sim = sim_make(2, 0);
+	uint64_t t = 0;
+	struct vtd_desc d;
+	unsigned int i;
+
+	ck_assert_int_eq(simvtd_iotlb_insert_target(sim, 1, 3, 4, true, 0x5123,
+						    0xabc000 | SIMVTD_TARGET_R), 0);
+	ck_assert(simvtd_iotlb_lookup(sim, 1, 3, 4, 0x5fff, &t));
+	ck_assert_uint_eq(t, 0xabc000 | SIMVTD_TARGET_R);
+	ck_assert_uint_eq(SIMVTD_TARGET_PAGE(t), 0xabc000);
+	ck_assert(simvtd_iotlb_lookup(sim, 1, 3, 4, 0x5000, NULL));
+	ck_assert(!simvtd_iotlb_lookup(sim, 0, 3, 4, 0x5000, &t));
+	ck_assert(!simvtd_iotlb_lookup(sim, 1, 3, 5, 0x5000, &t));
+	ck_assert(!simvtd_iotlb_lookup(sim, 1, 3, 4, 0x6000, &t));
+	ck_assert(!simvtd_iotlb_lookup(sim, 9, 3, 4, 0x5000, &t));
+	ck_assert_int_eq(simvtd_iotlb_insert_target(sim, 9, 3, 4, true, 0, 1), -1);
+
+	/* Refresh: the new target wins, still one entry. */
+	ck_assert_int_eq(simvtd_iotlb_insert_target(sim, 1, 3, 4, true, 0x5000,
+						    0xdef000 | SIMVTD_TARGET_W), 0);
+	ck_assert(simvtd_iotlb_lookup(sim, 1, 3, 4, 0x5000, &t));
+	ck_assert_uint_eq(t, 0xdef000 | SIMVTD_TARGET_W);
+	ck_assert_uint_eq(simvtd_iotlb_entries(sim, 1), 1);
+
+	/* Targets survive merges of the unsorted tail and unrelated flushes. */
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(simvtd_iotlb_insert_target(sim, 1, 7, 0, false, (uint64_t)i << 12,
+							    ((uint64_t)i << 20) | 3), 0);
+	d = piotlb(VTD_PIOTLB_PAGE, 7, 0, 0x10000, 0);	/* type 6 spares second stage */
+	push(sim, 1, &d, 1);
+	for (i = 0; i < 300; i++) {
+		ck_assert(simvtd_iotlb_lookup(sim, 1, 7, 0, (uint64_t)i << 12, &t));
+		ck_assert_uint_eq(t, ((uint64_t)i << 20) | 3);
+	}
+	ck_assert(simvtd_iotlb_lookup(sim, 1, 3, 4, 0x5000, &t));
+	d = piotlb(VTD_PIOTLB_PAGE, 3, 4, 0x5000, 0);
+	push(sim, 1, &d, 1);
+	ck_assert(!simvtd_iotlb_lookup(sim, 1, 3, 4, 0x5000, &t));
+
+	/* The old calls: target 0. */
+	ck_assert_int_eq(simvtd_iotlb_insert(sim, 0, 1, 0, false, 0x9000), 0);
+	t = 55;
+	ck_assert(simvtd_iotlb_lookup(sim, 0, 1, 0, 0x9000, &t));
+	ck_assert_uint_eq(t, 0);
+
+	/* ATC: per SID and PASID, gone with a device-TLB invalidation. */
+	ck_assert_int_eq(simvtd_atc_insert_target(sim, 0x42, 0, 0x3000, 0x77000 | 1), 0);
+	ck_assert_int_eq(simvtd_atc_insert_target(sim, 0x42, 9, 0x3000, 0x88000 | 3), 0);
+	ck_assert(simvtd_atc_lookup(sim, 0x42, 0, 0x3abc, &t));
+	ck_assert_uint_eq(t, 0x77000 | 1);
+	ck_assert(simvtd_atc_lookup(sim, 0x42, 9, 0x3000, &t));
+	ck_assert_uint_eq(t, 0x88000 | 3);
+	ck_assert(!simvtd_atc_lookup(sim, 0x43, 0, 0x3000, &t));
+	ck_assert_int_eq(simvtd_atc_insert(sim, 0x43, 0, 0x3000), 0);
+	ck_assert(simvtd_atc_lookup(sim, 0x43, 0, 0x3000, &t));
+	ck_assert_uint_eq(t, 0);
+	d = devtlb(0x42, 0x3000, 0);
+	push(sim, 0, &d, 1);
+	ck_assert(!simvtd_atc_lookup(sim, 0x42, 0, 0x3000, &t));
+	ck_assert(simvtd_atc_lookup(sim, 0x42, 9, 0x3000, &t));
+	ck_assert_uint_eq(t, 0x88000 | 3);
+	simvtd_free(sim);
+}
+END_TEST
+
 START_TEST(test_iotlb_random)
 {
 	enum { N = 4000, FLUSHES = 300 };
@@ -971,6 +1043,7 @@ static Suite *simvtd_suite(void)
 	tcase_add_test(cache, test_iotlb_no_psi);
 	tcase_add_test(cache, test_iotlb_type6);
 	tcase_add_test(cache, test_atc);
+	tcase_add_test(cache, test_cache_targets);
 	tcase_add_test(cache, test_iotlb_random);
 	tcase_add_test(be, test_backend_submit);
 	tcase_add_test(be, test_backend_ite);
