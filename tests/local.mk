@@ -16,7 +16,10 @@ UNIT_TESTS = \
 	tests/unit/check_pci \
 	tests/unit/check_pci_dev \
 	tests/unit/check_serial \
-	tests/unit/check_kvm
+	tests/unit/check_kvm \
+	tests/unit/check_vtd_unit \
+	tests/unit/check_vtd_tables \
+	tests/unit/check_simdev
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -81,10 +84,22 @@ tests_unit_check_kvm_SOURCES = tests/unit/check_kvm.c
 tests_unit_check_kvm_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_kvm_LDADD = $(VMM_UNIT_LDADD)
 
+# The emulated VT-d: unit tests on guest memory without vCPUs.
+VIOMMU_UNIT_LDADD = libviommu.a libvmm.a $(UNIT_LDADD)
+tests_unit_check_vtd_unit_SOURCES = tests/unit/check_vtd_unit.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_unit_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_unit_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_vtd_tables_SOURCES = tests/unit/check_vtd_tables.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_tables_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_tables_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_simdev_SOURCES = tests/unit/check_simdev.c tests/unit/vtd_testutil.h
+tests_unit_check_simdev_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
+
 # CLI tests drive the built tagvmm binary.
 CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
-KVM_TESTS = tests/kvm/guests.sh
+KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
 TESTS += $(KVM_TESTS)
 EXTRA_DIST += $(KVM_TESTS)
 TESTS += $(CLI_TESTS)

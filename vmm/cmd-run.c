@@ -22,6 +22,7 @@
 #include "vmm/fdt.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
+#include "viommu/viommu.h"
 
 #define DEFAULT_RAM_MIB 256
 #define EXIT_GUEST_CRASH 5	/* triple fault, emulation failure, KVM error */
@@ -34,6 +35,7 @@ struct run_options {
 	const char *dtb_out;
 	bool quiet;
 	bool stats;
+	struct viommu_options viommu;
 };
 
 static void usage(FILE *out)
@@ -52,6 +54,14 @@ static void usage(FILE *out)
 		"  -m, --mem SIZE        guest RAM: a number of MiB, or with a K/M/G suffix (%d)\n"
 		"  -c, --cpus N          vCPUs (1)\n"
 		"      --dtb-out FILE    also write the machine's device tree to FILE\n"
+		"      --viommu[=N]      N emulated VT-d units (1) shadowed onto the simulated host\n"
+		"      --sim-device SPEC an emulated DMA engine behind a simulated host unit:\n"
+		"                        dma,iommu=dmarH[,viommu=V][,ats][,pasid] (repeatable)\n"
+		"      --caching-mode    advertise CAP.CM on the vIOMMUs\n"
+		"      --flush-trace FILE  log every host invalidation ('-': stderr)\n"
+		"      --flush-trace-format text|json\n"
+		"      --no-merge        forward guest invalidations one for one (for comparison)\n"
+		"      --inject-ite D:N  the next N device-TLB invalidations of sim device D time out\n"
 		"  -q, --quiet           no start-up line on standard error\n"
 		"      --stats           at exit, print exits and memory use on standard error\n"
 		"  -h, --help            this text\n"
@@ -89,6 +99,72 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* The --viommu family of options. Returns 0, or prints why not and returns -1. */
+static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
+{
+	char err[160], *end;
+	unsigned long n, count;
+
+	switch (c) {
+	case 'V':
+		v->units = 1;
+		if (arg) {
+			errno = 0;
+			n = strtoul(arg, &end, 10);
+			if (errno || *end || !*arg || n < 1 || n > VIOMMU_MAX_UNITS) {
+				fprintf(stderr, "tagvmm: run: --viommu=%s: 1 to %d units\n", arg,
+					VIOMMU_MAX_UNITS);
+				return -1;
+			}
+			v->units = (unsigned int)n;
+		}
+		return 0;
+	case 'E':
+		if (v->ndevs == VIOMMU_MAX_SIM_DEVICES) {
+			fprintf(stderr, "tagvmm: run: at most %d --sim-device\n",
+				VIOMMU_MAX_SIM_DEVICES);
+			return -1;
+		}
+		if (sim_device_parse(arg, &v->devs[v->ndevs], err, sizeof(err))) {
+			fprintf(stderr, "tagvmm: run: --sim-device %s: %s\n", arg, err);
+			return -1;
+		}
+		v->ndevs++;
+		return 0;
+	case 'C':
+		v->caching_mode = true;
+		return 0;
+	case 'T':
+		v->flush_trace = arg;
+		return 0;
+	case 'F':
+		if (strcmp(arg, "text") && strcmp(arg, "json")) {
+			fprintf(stderr, "tagvmm: run: --flush-trace-format is text or json\n");
+			return -1;
+		}
+		v->flush_trace_json = !strcmp(arg, "json");
+		return 0;
+	case 'N':
+		v->no_merge = true;
+		return 0;
+	case 'I':
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end != ':' || n >= VIOMMU_MAX_SIM_DEVICES)
+			goto bad_ite;
+		count = strtoul(end + 1, &end, 10);
+		if (errno || *end || count == 0 || count > 1000)
+			goto bad_ite;
+		v->ite_device = (int)n;
+		v->ite_count = (unsigned int)count;
+		return 0;
+	}
+	return -1;
+bad_ite:
+	fprintf(stderr, "tagvmm: run: --inject-ite DEVICE:COUNT (e.g. 0:1), not '%s'\n", arg);
+	return -1;
+}
+
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
 	static const struct option opts[] = {
@@ -100,6 +176,13 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "dtb-out", required_argument, NULL, 'D' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "viommu", optional_argument, NULL, 'V' },
+		{ "sim-device", required_argument, NULL, 'E' },
+		{ "caching-mode", no_argument, NULL, 'C' },
+		{ "flush-trace", required_argument, NULL, 'T' },
+		{ "flush-trace-format", required_argument, NULL, 'F' },
+		{ "no-merge", no_argument, NULL, 'N' },
+		{ "inject-ite", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -108,6 +191,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->viommu.ite_device = -1;
 	o->ram_size = (uint64_t)DEFAULT_RAM_MIB << 20;
 	o->ncpus = 1;
 	optind = 1;
@@ -124,15 +208,33 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 				fprintf(stderr, "tagvmm: run: bad memory size '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
+			if (o->ram_size < MACHINE_MIN_RAM || o->ram_size > MACHINE_MAX_RAM ||
+			    o->ram_size % 4096) {
+				fprintf(stderr, "tagvmm: run: memory size '%s': too little memory or "
+					"out of range (16 MiB to 1 TiB, whole 4 KiB pages)\n", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'c':
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || *optarg == '-' || n == 0 || n > UINT_MAX) {
-				fprintf(stderr, "tagvmm: run: bad CPU count '%s'\n", optarg);
+			if (errno || *end || !*optarg || *optarg == '-' || n == 0 ||
+			    n > MACHINE_MAX_CPUS) {
+				fprintf(stderr, "tagvmm: run: bad CPU count '%s' (1 to %d)\n", optarg,
+					MACHINE_MAX_CPUS);
 				return EXIT_USAGE;
 			}
 			o->ncpus = (unsigned int)n;
+			break;
+		case 'V':
+		case 'E':
+		case 'C':
+		case 'T':
+		case 'F':
+		case 'N':
+		case 'I':
+			if (parse_viommu_option(c, optarg, &o->viommu))
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			usage(stdout);
@@ -144,6 +246,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	}
 	if (optind != argc) {
 		fprintf(stderr, "tagvmm: run: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o->viommu.ndevs && !o->viommu.units) {
+		fprintf(stderr, "tagvmm: run: --sim-device needs --viommu\n");
 		return EXIT_USAGE;
 	}
 	if (!o->boot.kernel) {
@@ -166,8 +272,10 @@ static void *watch_signals(void *arg)
 	struct signal_watch *w = arg;
 	int signo;
 
-	if (sigwait(&w->set, &signo) == 0 && signo != SIGUSR2) {
-		w->signo = signo;
+	/* Until the end (SIGUSR2): a second Ctrl-C must not go unheard. */
+	while (sigwait(&w->set, &signo) == 0 && signo != SIGUSR2) {
+		if (!w->signo)
+			w->signo = signo;
 		vm_request_stop(w->vm, VM_STOPPED, "stopped by signal %d (%s)", signo,
 				strsignal(signo));
 	}
@@ -211,6 +319,11 @@ static int prepare(struct vm *vm, const struct run_options *o)
 	char err[512];
 
 	if (vm_init_all(vm, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: run: %s\n", err);
+		return 1;
+	}
+	/* Before the tables: the vIOMMUs and their devices go into the DMAR and DTB. */
+	if (o->viommu.units && viommu_setup(vm, &o->viommu, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: run: %s\n", err);
 		return 1;
 	}
@@ -351,7 +464,12 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&watch.set, SIGHUP);
 	sigaddset(&watch.set, SIGUSR2);	/* wakes the watcher at the end */
 	pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
-	pthread_create(&watcher, NULL, watch_signals, &watch);
+	if (pthread_create(&watcher, NULL, watch_signals, &watch)) {
+		fprintf(stderr, "tagvmm: run: cannot start the signal thread\n");
+		vm_destroy(vm);
+		free(vm);
+		return 1;
+	}
 
 	status = prepare(vm, &o);
 	if (!status) {
@@ -363,6 +481,7 @@ int cmd_run(int argc, char **argv)
 	pthread_join(watcher, NULL);
 	if (watch.signo && status == 1)
 		status = 128 + watch.signo;
+	viommu_teardown(vm);
 	vm_destroy(vm);
 	free(vm);
 	return status;

@@ -20,4 +20,4 @@ tagvmm_SOURCES = \
 	vmm/cmd-run.c vmm/cmd-replay.c vmm/cmd-trace.c
 # Every libvmm object, not the archive: devices register themselves from
 # constructors (vmm/init.h), which an archive link would drop.
-tagvmm_LDADD = $(libvmm_a_OBJECTS) $(TAGVMM_LIBS)
+tagvmm_LDADD = $(libvmm_a_OBJECTS) $(libviommu_a_OBJECTS) $(TAGVMM_LIBS)

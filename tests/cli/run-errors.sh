@@ -9,17 +9,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 count=0 fails=0
 
-# refuse DESCRIPTION PATTERN -- command...: non-zero, < 128, stderr matches PATTERN.
+# refuse STATUS DESCRIPTION PATTERN -- command...: exits STATUS (see tagvmm(1):
+# 1 VMM/KVM error, 2 bad usage, 3 bad kernel or initrd) with PATTERN on stderr.
 refuse() {
-	local what=$1 pattern=$2; shift 3
+	local want=$1 what=$2 pattern=$3; shift 4
 	"$@" >"$tmp/out" 2>"$tmp/err" </dev/null
 	local st=$?
 	count=$((count + 1))
-	if [ $st -ne 0 ] && [ $st -lt 128 ] && grep -qiE -- "$pattern" "$tmp/err"; then
+	if [ $st -eq "$want" ] && grep -qiE -- "$pattern" "$tmp/err"; then
 		echo "ok $count - $what (exit $st)"
 	else
 		fails=$((fails + 1))
-		echo "not ok $count - $what (exit $st)"
+		echo "not ok $count - $what (exit $st, wanted $want)"
 		sed 's/^/# /' "$tmp/err" | head -5
 	fi
 }
@@ -36,30 +37,30 @@ guest=$top_builddir/tests/guests/hello.elf
 [ -f "$guest" ] || guest=$tmp/truncated-elf
 head -c $((80 << 20)) /dev/zero >"$tmp/big-initrd"
 
-refuse "no kernel" "-k KERNEL is required" -- "$tagvmm" run
-refuse "missing kernel" "no such file" -- "$tagvmm" run -k "$tmp/nonexistent"
-refuse "empty kernel" "not a bzImage or ELF|empty|too small" -- "$tagvmm" run -k "$tmp/empty"
-refuse "garbage kernel" "not a bzImage or ELF" -- "$tagvmm" run -k "$tmp/garbage"
-refuse "32-bit ELF" "not x86-64|ELFCLASS32" -- "$tagvmm" run -k "$tmp/elf32"
-refuse "ELF for another machine" "not x86-64|machine" -- "$tagvmm" run -k "$tmp/arm"
-refuse "truncated ELF" "truncat|outside|beyond|ELF" -- "$tagvmm" run -k "$tmp/truncated-elf"
-refuse "kernel is a directory" "directory|not a regular file" -- "$tagvmm" run -k "$tmp"
-refuse "initrd larger than RAM" "initrd.*(fit|large|RAM)" -- \
+refuse 2 "no kernel" "-k KERNEL is required" -- "$tagvmm" run
+refuse 3 "missing kernel" "no such file" -- "$tagvmm" run -k "$tmp/nonexistent"
+refuse 3 "empty kernel" "not a bzImage or ELF|empty|too small" -- "$tagvmm" run -k "$tmp/empty"
+refuse 3 "garbage kernel" "not a bzImage or ELF" -- "$tagvmm" run -k "$tmp/garbage"
+refuse 3 "32-bit ELF" "not x86-64|ELFCLASS32" -- "$tagvmm" run -k "$tmp/elf32"
+refuse 3 "ELF for another machine" "not x86-64|machine" -- "$tagvmm" run -k "$tmp/arm"
+refuse 3 "truncated ELF" "truncat|outside|beyond|ELF" -- "$tagvmm" run -k "$tmp/truncated-elf"
+refuse 3 "kernel is a directory" "directory|not a regular file" -- "$tagvmm" run -k "$tmp"
+refuse 3 "initrd larger than RAM" "initrd.*(fit|large|RAM)" -- \
 	"$tagvmm" run -k "$guest" -i "$tmp/big-initrd" -m 64M
-refuse "missing initrd" "no such file" -- "$tagvmm" run -k "$guest" -i "$tmp/nonexistent"
-refuse "too little memory" "memory" -- "$tagvmm" run -k "$guest" -m 1M
-refuse "bad memory size" "bad memory size" -- "$tagvmm" run -k "$guest" -m lots
-refuse "zero CPUs" "CPU count" -- "$tagvmm" run -k "$guest" -c 0
-refuse "CPU count not a number" "CPU count" -- "$tagvmm" run -k "$guest" -c two
-refuse "too many CPUs" "CPU count|vCPU" -- "$tagvmm" run -k "$guest" -c 100000
-refuse "unknown option" "usage" -- "$tagvmm" run -k "$guest" --frobnicate
+refuse 3 "missing initrd" "no such file" -- "$tagvmm" run -k "$guest" -i "$tmp/nonexistent"
+refuse 2 "too little memory" "memory" -- "$tagvmm" run -k "$guest" -m 1M
+refuse 2 "bad memory size" "bad memory size" -- "$tagvmm" run -k "$guest" -m lots
+refuse 2 "zero CPUs" "CPU count" -- "$tagvmm" run -k "$guest" -c 0
+refuse 2 "CPU count not a number" "CPU count" -- "$tagvmm" run -k "$guest" -c two
+refuse 2 "too many CPUs" "CPU count|vCPU" -- "$tagvmm" run -k "$guest" -c 100000
+refuse 2 "unknown option" "usage" -- "$tagvmm" run -k "$guest" --frobnicate
 if [ -e /dev/kvm ] && command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	# A copy nobody can execute wherever the build tree lives.
 	chmod 755 "$tmp" && cp "$tagvmm" "$tmp/tagvmm" && chmod 755 "$tmp/tagvmm"
-	refuse "/dev/kvm not permitted" "permission denied on /dev/kvm" -- \
+	refuse 1 "/dev/kvm not permitted" "permission denied on /dev/kvm" -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/tagvmm" run -k "$guest"
 fi
-refuse "/dev/kvm missing" "no /dev/kvm|KVM is not available" -- \
+refuse 1 "/dev/kvm missing" "no /dev/kvm|KVM is not available" -- \
 	env TAGVMM_KVM_DEVICE="$tmp/no-kvm" "$tagvmm" run -k "$guest"
 
 echo "$((count - fails)) passed, $fails failed"

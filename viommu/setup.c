@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Putting the emulated VT-d together: the simulated host (units and the
+ * flush path), the vIOMMUs the guest sees, and the DMA engines behind
+ * them, described in the machine for the DMAR and the device tree.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostvtd/flushtrace.h"
+#include "hostvtd/simvtd.h"
+#include "viommu/simdev.h"
+#include "viommu/viommu.h"
+#include "viommu/vtd.h"
+#include "vmm/kvm.h"
+
+/* Host SIDs of the sim devices: bus 0x10 on the (simulated) host. */
+#define SIM_HOST_BUS 0x10
+
+struct viommu_state {
+	struct simvtd *sim;
+	struct tag_store *ts;
+	struct flush_trace *trace;
+	struct flush_engine *fe;
+	struct viommu units[VIOMMU_MAX_UNITS];
+	unsigned int nunits;
+	struct viommu_dev devs[VIOMMU_MAX_SIM_DEVICES];
+	unsigned int ndevs;
+	bool report;
+};
+
+static int parse_uint(const char *s, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v > max)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+int sim_device_parse(const char *spec, struct sim_device_spec *out, char *err, size_t errlen)
+{
+	char *copy = strdup(spec), *save = NULL, *tok;
+	int rc = -1;
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	tok = strtok_r(copy, ",", &save);
+	if (!tok || strcmp(tok, "dma")) {
+		snprintf(err, errlen, "the device model must come first and be 'dma'");
+		goto out;
+	}
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		char *val = strchr(tok, '=');
+
+		if (val)
+			*val++ = '\0';
+		if (!strcmp(tok, "ats") && !val) {
+			out->ats = true;
+		} else if (!strcmp(tok, "pasid") && !val) {
+			out->pasid = true;
+		} else if (!strcmp(tok, "iommu") && val) {
+			if (strncmp(val, "dmar", 4) ||
+			    parse_uint(val + 4, SIMVTD_MAX_UNITS - 1, &out->host_unit)) {
+				snprintf(err, errlen, "iommu=%s: expected dmar0 .. dmar%d", val,
+					 SIMVTD_MAX_UNITS - 1);
+				goto out;
+			}
+		} else if (!strcmp(tok, "viommu") && val) {
+			if (parse_uint(val, VIOMMU_MAX_UNITS - 1, &out->viommu)) {
+				snprintf(err, errlen, "viommu=%s: expected 0 .. %d", val,
+					 VIOMMU_MAX_UNITS - 1);
+				goto out;
+			}
+		} else {
+			snprintf(err, errlen, "unknown option '%s'", tok);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+static int check_options(const struct viommu_options *o, unsigned int *host_units, char *err,
+			 size_t errlen)
+{
+	unsigned int need = 1;
+
+	if (o->units < 1 || o->units > VIOMMU_MAX_UNITS) {
+		snprintf(err, errlen, "--viommu: 1 to %d units", VIOMMU_MAX_UNITS);
+		return -1;
+	}
+	if (o->ndevs > VIOMMU_MAX_SIM_DEVICES) {
+		snprintf(err, errlen, "at most %d --sim-device", VIOMMU_MAX_SIM_DEVICES);
+		return -1;
+	}
+	for (unsigned int i = 0; i < o->ndevs; i++) {
+		if (o->devs[i].viommu >= o->units) {
+			snprintf(err, errlen, "--sim-device %u: viommu=%u, but there are %u vIOMMUs",
+				 i, o->devs[i].viommu, o->units);
+			return -1;
+		}
+		if (o->devs[i].host_unit + 1 > need)
+			need = o->devs[i].host_unit + 1;
+	}
+	*host_units = o->host_units ? o->host_units : need;
+	if (*host_units < need || *host_units > SIMVTD_MAX_UNITS) {
+		snprintf(err, errlen, "the sim devices need %u simulated host units", need);
+		return -1;
+	}
+	if (o->ite_device >= 0 && (unsigned int)o->ite_device >= o->ndevs) {
+		snprintf(err, errlen, "--inject-ite: there is no sim device %d", o->ite_device);
+		return -1;
+	}
+	return 0;
+}
+
+/* The flush path every vIOMMU shares: tag store, trace, engine, simulated host. */
+static int create_host(struct viommu_state *st, const struct viommu_options *o,
+		       unsigned int host_units, char *err, size_t errlen)
+{
+	struct simvtd_config cfg = { .units = host_units };
+	struct plan_options opt = { .no_merge = o->no_merge };
+
+	st->sim = simvtd_new(&cfg);
+	st->ts = tag_store_new();
+	if (!st->sim || !st->ts) {
+		snprintf(err, errlen, "cannot create the simulated host VT-d: %s", strerror(errno));
+		return -1;
+	}
+	if (o->flush_trace) {
+		st->trace = flush_trace_open(o->flush_trace,
+					     o->flush_trace_json ? FLUSH_TRACE_JSON : FLUSH_TRACE_TEXT);
+		if (!st->trace) {
+			snprintf(err, errlen, "cannot open %s: %s", o->flush_trace, strerror(errno));
+			return -1;
+		}
+		st->report = true;
+	}
+	st->fe = flush_engine_new(st->ts, st->trace, &opt);
+	if (!st->fe) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int create_device(struct vm *vm, struct viommu_state *st, const struct sim_device_spec *s,
+			 char *err, size_t errlen)
+{
+	unsigned int i = st->ndevs;
+	struct viommu_dev *d = &st->devs[i];
+	struct viommu *u = &st->units[s->viommu];
+	uint16_t bdf = (uint16_t)((i + 1) << 3);	/* 00:01.0, 00:02.0, ... */
+
+	d->unit = u;
+	d->guest_sid = bdf;
+	d->host.sid = (uint16_t)(SIM_HOST_BUS << 8 | (i << 3));
+	host_device_name(d->host.sid, d->host.name);
+	d->host.ats = s->ats;
+	d->host.unit = simvtd_unit(st->sim, s->host_unit);
+	d->simdev = simdev_create(vm, d, st->sim, s->ats, s->pasid, bdf, err, errlen);
+	if (!d->simdev)
+		return -1;
+	/* The DMAR and the device tree place the function behind its vIOMMU. */
+	for (size_t p = 0; p < vm->machine.npci; p++)
+		if (vm->machine.pci[p].bdf == bdf)
+			vm->machine.pci[p].iommu = s->viommu;
+	u->devs[u->ndevs++] = d;
+	st->ndevs++;
+	return 0;
+}
+
+int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_t errlen)
+{
+	struct viommu_state *st;
+	unsigned int host_units;
+
+	if (check_options(o, &host_units, err, errlen))
+		return -1;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	vm->viommu = st;
+	if (create_host(st, o, host_units, err, errlen))
+		goto fail;
+	for (unsigned int i = 0; i < o->units; i++) {
+		if (viommu_unit_init(&st->units[i], vm, i, o->caching_mode, err, errlen))
+			goto fail;
+		st->nunits++;
+		st->units[i].ts = st->ts;
+		st->units[i].fe = st->fe;
+		vm->machine.iommus[i] = (struct machine_iommu){ .base = st->units[i].base };
+		vm->machine.niommus = i + 1;
+	}
+	for (unsigned int i = 0; i < o->ndevs; i++)
+		if (create_device(vm, st, &o->devs[i], err, errlen))
+			goto fail;
+	if (o->ite_device >= 0)
+		simvtd_inject_ite(st->sim, st->devs[o->ite_device].host.sid, o->ite_count);
+	return 0;
+fail:
+	viommu_teardown(vm);
+	return -1;
+}
+
+static void report(const struct viommu_state *st)
+{
+	struct flush_stats s;
+
+	flush_engine_stats(st->fe, &s);
+	fprintf(stderr, "tagvmm: viommu: %llu guest batches, %llu guest invalidations; host: %llu "
+		"invalidations + %llu device-TLB in %llu submissions; unique-tag bound %llu\n",
+		(unsigned long long)s.guest_batches, (unsigned long long)s.guest_invalidations,
+		(unsigned long long)s.host_invalidations,
+		(unsigned long long)s.host_devtlb_invalidations,
+		(unsigned long long)s.host_submissions, (unsigned long long)s.unique_tag_bound);
+}
+
+void viommu_teardown(struct vm *vm)
+{
+	struct viommu_state *st = vm->viommu;
+
+	if (!st)
+		return;
+	if (st->fe && st->report)
+		report(st);
+	for (unsigned int i = 0; i < st->ndevs; i++)
+		simdev_free(st->devs[i].simdev);
+	for (unsigned int i = 0; i < st->nunits; i++)
+		viommu_unit_exit(&st->units[i]);
+	flush_engine_free(st->fe);
+	if (flush_trace_close(st->trace))
+		fprintf(stderr, "tagvmm: viommu: writing the flush trace failed\n");
+	tag_store_free(st->ts);
+	simvtd_free(st->sim);
+	free(st);
+	vm->viommu = NULL;
+}

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest's root, context and PASID tables (VT-d spec 3.4-3.6, 9.1-9.6):
+ * what they say about a (SID, PASID), and the tag-store attachments of the
+ * assigned devices that follow from it.
+ *
+ * Every table pointer and entry is hostile. Entries are copied out of guest
+ * RAM through vm_gpa() with their exact size before they are looked at; a
+ * table outside RAM is the spec's table-access fault; every index is
+ * bounded by the table it indexes. Faults on the root entry, the TTM or the
+ * context entry itself are never suppressed; faults after a valid context
+ * entry honour FPD (context, PASID directory entry, PASID entry: any set).
+ *
+ * Host DIDs: host = index * 0x4000 + guest DID. vIOMMU indexes are below
+ * VIOMMU_MAX_UNITS (4) and guest DIDs below 2^14 (the units advertise
+ * CAP.ND = 5), so every (vIOMMU, guest DID) gets its own host DID and all
+ * of them fit 16 bits, with no state to keep. A wider guest DID is folded to
+ * 14 bits (and logged once): two guest domains could then share a host DID,
+ * and so host cache entries, which is only safe if they map alike. Units
+ * that advertise CAP.ND = 6 (16 bits) must be changed to ND = 5 for this to
+ * be exact.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "viommu/vtd.h"
+#include "vmm/kvm.h"
+#include "vtd/desc.h"
+#include "vtd/regs.h"
+
+/* Root entry (9.1, 9.2): P and CTP in each 64-bit half used. */
+#define RTE_P			VTD_BIT(0)
+#define RTE_RSVD_LOW		0xffeULL
+/* Legacy context entry (9.3). */
+#define CE_P			VTD_BIT(0)
+#define CE_FPD			VTD_BIT(1)
+#define CE_TT(lo)		VTD_FIELD(lo, 3, 2)
+#define CE_LO_RSVD		0xff0ULL
+#define CE_HI_RSVD		0xffffffffff000080ULL
+#define CE_TT_SL		0
+#define CE_TT_SL_DEVTLB		1
+#define CE_TT_PT		2
+/* Scalable-mode context entry (9.4). */
+#define SCE_DTE			VTD_BIT(2)
+#define SCE_PASIDE		VTD_BIT(3)
+#define SCE_PDTS(v0)		VTD_FIELD(v0, 11, 9)
+#define SCE_V0_RSVD		0x1e0ULL
+#define SCE_V1_RSVD		0xffffffffffe00000ULL
+#define SCE_RID_PASID(v1)	((uint32_t)VTD_FIELD(v1, 19, 0))
+/* PASID directory entry (9.5). */
+#define PDE_P			VTD_BIT(0)
+#define PDE_FPD			VTD_BIT(1)
+#define PDE_RSVD		0xffcULL
+/* PASID table entry (9.6). */
+#define PE_P			VTD_BIT(0)
+#define PE_FPD			VTD_BIT(1)
+#define PE_AW(v0)		((unsigned int)VTD_FIELD(v0, 4, 2))
+#define PE_PGTT(v0)		((unsigned int)VTD_FIELD(v0, 8, 6))
+#define PE_V0_RSVD		0xc00ULL
+#define PE_V1_RSVD		0x7f0000ULL
+#define PE_DID(v1)		((uint16_t)VTD_FIELD(v1, 15, 0))
+#define PE_SRE			VTD_BIT(0)
+#define PE_FLPM(v2)		((unsigned int)VTD_FIELD(v2, 3, 2))
+#define PE_WPE			VTD_BIT(4)
+#define PGTT_FL			1
+#define PGTT_SL			2
+#define PGTT_NESTED		3
+#define PGTT_PT			4
+
+#define PASID_DIR_SHIFT		6	/* PASID[19:6] indexes the directory */
+#define PASID_TABLE_ENTRIES	64
+#define PASID_ENTRY_SIZE	64
+
+static unsigned int unit_aw_bits(const struct viommu *u)
+{
+	unsigned int aw = (unsigned int)VTD_CAP_MGAW(u->cap) + 1;
+
+	return aw < 39 ? 48 : aw;	/* an unset CAP (early tests): a 48-bit unit */
+}
+
+/* Bits [63:aw] of a pointer field: reserved (spec: above HAW). */
+static uint64_t above_haw(const struct viommu *u)
+{
+	unsigned int aw = unit_aw_bits(u);
+
+	return aw >= 64 ? 0 : ~(VTD_BIT(aw) - 1);
+}
+
+/* AW encodes 2 + levels; CAP.SAGAW bit AW says whether the unit walks that many. */
+static bool sagaw_ok(const struct viommu *u, unsigned int aw)
+{
+	return aw >= 1 && aw <= 3 && (VTD_CAP_SAGAW(u->cap) & (1u << aw));
+}
+
+static int lookup_fault(struct vtd_fault *f, uint8_t reason, bool suppress)
+{
+	f->reason = reason;
+	f->suppress = suppress;
+	return -1;
+}
+
+/* Copy @len bytes of guest RAM, or fail when any of it is outside RAM. */
+static bool read_guest(struct viommu *u, uint64_t gpa, void *buf, size_t len)
+{
+	const void *p = vm_gpa(u->vm, gpa, len);
+
+	if (!p)
+		return false;
+	memcpy(buf, p, len);
+	return true;
+}
+
+static int legacy_lookup(struct viommu *u, uint16_t sid, bool has_pasid, struct vtd_xlate *x,
+			 struct vtd_fault *f)
+{
+	uint64_t rta = u->rtaddr_active & VTD_RTADDR_ADDR_MASK;
+	uint64_t re[2], ce[2];
+	unsigned int tt, aw;
+
+	/* Legacy tables have no PASID: such requests are refused outright (spec 3.4.1). */
+	if (has_pasid)
+		return lookup_fault(f, VTD_FR_SM_PASID_IN_LEGACY, false);
+	if (!read_guest(u, rta + (uint64_t)(sid >> 8) * sizeof(re), re, sizeof(re)))
+		return lookup_fault(f, VTD_FR_ROOT_TABLE_INVALID, false);
+	if (!(re[0] & RTE_P))
+		return lookup_fault(f, VTD_FR_ROOT_NOT_PRESENT, false);
+	if ((re[0] & (RTE_RSVD_LOW | above_haw(u))) || re[1])
+		return lookup_fault(f, VTD_FR_ROOT_RSVD, false);
+	if (!read_guest(u, (re[0] & VTD_PAGE_MASK) + (uint64_t)(sid & 0xff) * sizeof(ce), ce,
+			sizeof(ce)))
+		return lookup_fault(f, VTD_FR_CTX_TABLE_INVALID, false);
+	if (!(ce[0] & CE_P))
+		return lookup_fault(f, VTD_FR_CTX_NOT_PRESENT, false);
+	if ((ce[0] & (CE_LO_RSVD | above_haw(u))) || (ce[1] & CE_HI_RSVD))
+		return lookup_fault(f, VTD_FR_CTX_RSVD, false);
+
+	tt = (unsigned int)CE_TT(ce[0]);
+	aw = (unsigned int)VTD_FIELD(ce[1], 2, 0);
+	if (tt > CE_TT_PT || (tt == CE_TT_SL_DEVTLB && !(u->ecap & VTD_ECAP_DT)) ||
+	    (tt == CE_TT_PT && !(u->ecap & VTD_ECAP_PT)) || (tt != CE_TT_PT && !sagaw_ok(u, aw)))
+		return lookup_fault(f, VTD_FR_CTX_INVALID, false);
+
+	x->fpd = ce[0] & CE_FPD;
+	x->did = (uint16_t)VTD_FIELD(ce[1], 23, 8);
+	x->ats_ok = tt == CE_TT_SL_DEVTLB;
+	if (tt == CE_TT_PT) {
+		x->mode = VTD_XLATE_PT;
+	} else {
+		x->mode = VTD_XLATE_SL;
+		x->sl_levels = aw + 2;
+		x->slptr = ce[0] & VTD_PAGE_MASK;
+	}
+	return 0;
+}
+
+/* The 256-bit scalable-mode context entry of @sid. */
+static int sm_context(struct viommu *u, uint16_t sid, uint64_t ce[4], struct vtd_fault *f)
+{
+	uint64_t rta = u->rtaddr_active & VTD_RTADDR_ADDR_MASK;
+	uint64_t re[2], half;
+	uint8_t devfn = sid & 0xff;
+
+	if (!read_guest(u, rta + (uint64_t)(sid >> 8) * sizeof(re), re, sizeof(re)))
+		return lookup_fault(f, VTD_FR_SM_TABLE_ACCESS, false);
+	/* The lower half serves devfn 0-127, the upper half 128-255 (spec 9.2). */
+	half = devfn < 128 ? re[0] : re[1];
+	if (!(half & RTE_P))
+		return lookup_fault(f, VTD_FR_SM_RTE_NOT_PRESENT, false);
+	if (half & (RTE_RSVD_LOW | above_haw(u)))
+		return lookup_fault(f, VTD_FR_SM_RTE_RSVD, false);
+	if (!read_guest(u, (half & VTD_PAGE_MASK) + (uint64_t)(devfn & 0x7f) * 32, ce, 32))
+		return lookup_fault(f, VTD_FR_SM_CTE_ACCESS, false);
+	if (!(ce[0] & CE_P))
+		return lookup_fault(f, VTD_FR_SM_CTE_NOT_PRESENT, false);
+	if ((ce[0] & (SCE_V0_RSVD | above_haw(u))) || (ce[1] & SCE_V1_RSVD) || ce[2] || ce[3])
+		return lookup_fault(f, VTD_FR_SM_CTE_RSVD, false);
+	return 0;
+}
+
+/* Decode a present-or-not 512-bit PASID entry into @x. */
+static int sm_pasid_entry(struct viommu *u, const uint64_t pe[8], bool fpd, struct vtd_xlate *x,
+			  struct vtd_fault *f)
+{
+	unsigned int pgtt = PE_PGTT(pe[0]);
+	bool uses_sl, uses_fl;
+
+	if (!(pe[0] & PE_P))
+		return lookup_fault(f, VTD_FR_SM_PTE_NOT_PRESENT, fpd);
+	fpd |= pe[0] & PE_FPD;
+	if ((pe[0] & PE_V0_RSVD) || (pe[1] & PE_V1_RSVD) || pe[3] || pe[4] || pe[5] || pe[6] ||
+	    pe[7])
+		return lookup_fault(f, VTD_FR_SM_PTE_RSVD, fpd);
+
+	switch (pgtt) {
+	case PGTT_FL:
+		if (!(u->ecap & VTD_ECAP_FLTS))
+			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
+		x->mode = VTD_XLATE_FL;
+		break;
+	case PGTT_SL:
+		if (!(u->ecap & VTD_ECAP_SLTS))
+			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
+		x->mode = VTD_XLATE_SL;
+		break;
+	case PGTT_NESTED:
+		if (!(u->ecap & VTD_ECAP_NEST))
+			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
+		x->mode = VTD_XLATE_NESTED;
+		break;
+	case PGTT_PT:
+		if (!(u->ecap & VTD_ECAP_PT))
+			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
+		x->mode = VTD_XLATE_PT;
+		break;
+	default:
+		return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
+	}
+
+	uses_sl = pgtt == PGTT_SL || pgtt == PGTT_NESTED;
+	uses_fl = pgtt == PGTT_FL || pgtt == PGTT_NESTED;
+	if (uses_sl) {
+		if (!sagaw_ok(u, PE_AW(pe[0])))
+			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
+		if (pe[0] & above_haw(u))
+			return lookup_fault(f, VTD_FR_SM_PTE_RSVD, fpd);
+		x->sl_levels = PE_AW(pe[0]) + 2;
+		x->slptr = pe[0] & VTD_PAGE_MASK;
+	}
+	if (uses_fl) {
+		unsigned int flpm = PE_FLPM(pe[2]);
+
+		/* FLPM 0: 4-level, 1: 5-level (needs CAP.FS5LP); 2, 3 reserved. */
+		if (flpm > 1 || (flpm == 1 && !(u->cap & VTD_CAP_FS5LP)))
+			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
+		if (pe[2] & above_haw(u))
+			return lookup_fault(f, VTD_FR_SM_PTE_RSVD, fpd);
+		x->fl_levels = 4 + flpm;
+		x->flptr = pe[2] & VTD_PAGE_MASK;
+		x->sre = pe[2] & PE_SRE;
+		x->wpe = pe[2] & PE_WPE;
+	}
+	x->did = PE_DID(pe[1]);
+	x->fpd = fpd;
+	return 0;
+}
+
+/* The PASID entry of @pasid under context entry @ce: directory, then table. */
+static int sm_pasid(struct viommu *u, const uint64_t ce[4], uint32_t pasid, struct vtd_xlate *x,
+		    struct vtd_fault *f)
+{
+	bool fpd = ce[0] & CE_FPD;
+	uint64_t dir_index = pasid >> PASID_DIR_SHIFT, pde, pe[8];
+
+	/* PDTS: the directory has 2^(PDTS + 7) entries. */
+	if (dir_index >= (1ULL << (SCE_PDTS(ce[0]) + 7)))
+		return lookup_fault(f, VTD_FR_SM_CTE_PDTS, fpd);
+	if (!read_guest(u, (ce[0] & VTD_PAGE_MASK) + dir_index * 8, &pde, sizeof(pde)))
+		return lookup_fault(f, VTD_FR_SM_PDE_ACCESS, fpd);
+	if (!(pde & PDE_P))
+		return lookup_fault(f, VTD_FR_SM_PDE_NOT_PRESENT, fpd);
+	fpd |= pde & PDE_FPD;
+	if (pde & (PDE_RSVD | above_haw(u)))
+		return lookup_fault(f, VTD_FR_SM_PDE_RSVD, fpd);
+	if (!read_guest(u, (pde & VTD_PAGE_MASK) +
+			(uint64_t)(pasid % PASID_TABLE_ENTRIES) * PASID_ENTRY_SIZE, pe, sizeof(pe)))
+		return lookup_fault(f, VTD_FR_SM_PTE_ACCESS, fpd);
+	return sm_pasid_entry(u, pe, fpd, x, f);
+}
+
+static void xlate_init(struct viommu *u, struct vtd_xlate *x)
+{
+	unsigned int sllps = (unsigned int)VTD_CAP_SLLPS(u->cap);
+
+	memset(x, 0, sizeof(*x));
+	x->aw_bits = unit_aw_bits(u);
+	x->sl_2m = sllps & 1;
+	x->sl_1g = sllps & 2;
+	x->fl_1g = u->cap & VTD_CAP_FS1GP;
+}
+
+/* TTM of the latched root table: 0 legacy, 1 scalable, -1 unusable. */
+static int root_mode(const struct viommu *u)
+{
+	uint64_t ttm = (u->rtaddr_active & VTD_RTADDR_TTM_MASK) >> VTD_RTADDR_TTM_SHIFT;
+
+	if (ttm == 0)
+		return 0;
+	if (ttm == 1 && (u->ecap & VTD_ECAP_SMTS))
+		return 1;
+	return -1;
+}
+
+int vtd_lookup(struct viommu *u, uint16_t sid, bool has_pasid, uint32_t pasid,
+	       struct vtd_xlate *x, struct vtd_fault *f)
+{
+	uint64_t ce[4];
+	int mode;
+
+	xlate_init(u, x);
+	memset(f, 0, sizeof(*f));
+	f->sid = sid;
+	f->has_pasid = has_pasid;
+	f->pasid = has_pasid ? pasid : 0;
+
+	/* Translation disabled: DMA passes through untranslated (spec 10.4.4, GSTS.TES). */
+	if (!(u->gsts & VTD_GCMD_TE)) {
+		x->mode = VTD_XLATE_PT;
+		return 0;
+	}
+	mode = root_mode(u);
+	if (mode < 0)
+		return lookup_fault(f, VTD_FR_SM_RTADDR_INVALID, false);
+	if (mode == 0)
+		return legacy_lookup(u, sid, has_pasid, x, f);
+
+	x->scalable = true;
+	if (sm_context(u, sid, ce, f))
+		return -1;
+	x->ats_ok = ce[0] & SCE_DTE;
+	/* Requests without PASID use the context's RID_PASID (spec 9.4). */
+	if (!has_pasid)
+		pasid = SCE_RID_PASID(ce[1]);
+	else if (!(ce[0] & SCE_PASIDE))
+		return lookup_fault(f, VTD_FR_SM_CTE_PASIDE, ce[0] & CE_FPD);
+	if (sm_pasid(u, ce, pasid & (VTD_BIT(VTD_PASID_BITS) - 1), x, f))
+		return -1;
+	return 0;
+}
+
+uint16_t vtd_host_did(struct viommu *u, uint16_t guest_did)
+{
+	static bool warned;
+	const uint16_t width = 1u << VTD_GUEST_DID_BITS;
+
+	if (guest_did >= width && !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+		fprintf(stderr, "viommu%u: guest DID %#x is wider than %u bits; host DIDs may be shared\n",
+			u->index, guest_did, VTD_GUEST_DID_BITS);
+	return (uint16_t)((u->index % 4) * width + (guest_did & (width - 1)));
+}
+
+/* ---- Attachments ---- */
+
+struct wanted {
+	struct viommu_attach a[VTD_MAX_ATTACH];
+	size_t n;
+	bool overflow;
+};
+
+static bool attach_equal(const struct viommu_attach *a, const struct viommu_attach *b)
+{
+	return a->pasid == b->pasid && a->did == b->did && a->host_did == b->host_did &&
+	       a->nested == b->nested;
+}
+
+/*
+ * What a translation config means for the tag store. Pass-through and
+ * blocked requests are cached under no guest DID the guest could
+ * invalidate, so they get no tags: PT DMA goes to guest-physical addresses,
+ * whose host mappings are the VMM's business, not the guest's.
+ */
+static void want(struct viommu *u, struct wanted *w, uint32_t pasid, const struct vtd_xlate *x)
+{
+	struct viommu_attach a = {
+		.pasid = pasid,
+		.did = x->did,
+		.host_did = vtd_host_did(u, x->did),
+		.nested = x->mode == VTD_XLATE_FL || x->mode == VTD_XLATE_NESTED,
+	};
+
+	if (x->mode != VTD_XLATE_SL && x->mode != VTD_XLATE_FL && x->mode != VTD_XLATE_NESTED)
+		return;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->a[i].pasid == pasid)
+			return;
+	if (w->n == VTD_MAX_ATTACH) {
+		w->overflow = true;
+		return;
+	}
+	w->a[w->n++] = a;
+}
+
+/* Every present PASID entry of the context's directory, within PDTS. */
+static void want_pasids(struct viommu *u, const uint64_t ce[4], uint32_t rid_pasid,
+			struct wanted *w)
+{
+	uint64_t dir_entries = 1ULL << (SCE_PDTS(ce[0]) + 7);
+	uint64_t max_dir = 1ULL << (VTD_PASID_BITS - PASID_DIR_SHIFT);
+	uint64_t dir = ce[0] & VTD_PAGE_MASK;
+
+	if (dir_entries > max_dir)
+		dir_entries = max_dir;
+	for (uint64_t d = 0; d < dir_entries && !w->overflow; d++) {
+		uint64_t pde;
+
+		if (!read_guest(u, dir + d * 8, &pde, sizeof(pde)) || !(pde & PDE_P) ||
+		    (pde & (PDE_RSVD | above_haw(u))))
+			continue;
+		for (uint32_t i = 0; i < PASID_TABLE_ENTRIES && !w->overflow; i++) {
+			uint32_t pasid = (uint32_t)(d << PASID_DIR_SHIFT) | i;
+			uint64_t pe[8];
+			struct vtd_xlate x;
+			struct vtd_fault f;
+
+			if (pasid == rid_pasid)
+				continue;
+			if (!read_guest(u, (pde & VTD_PAGE_MASK) + (uint64_t)i * PASID_ENTRY_SIZE, pe,
+					sizeof(pe)) || !(pe[0] & PE_P))
+				continue;
+			xlate_init(u, &x);
+			x.scalable = true;
+			if (sm_pasid_entry(u, pe, false, &x, &f) == 0)
+				want(u, w, pasid, &x);
+		}
+	}
+}
+
+/* What the guest's tables now say about @dev. */
+static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct wanted *w)
+{
+	struct vtd_xlate x;
+	struct vtd_fault f;
+	uint64_t ce[4];
+	uint32_t rid_pasid;
+	int mode;
+
+	memset(w, 0, sizeof(*w));
+	if (!(u->gsts & VTD_GCMD_TE))
+		return;
+	mode = root_mode(u);
+	if (mode == 0) {
+		if (vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
+			want(u, w, 0, &x);
+		return;
+	}
+	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
+		return;
+	rid_pasid = SCE_RID_PASID(ce[1]);
+	xlate_init(u, &x);
+	x.scalable = true;
+	if (sm_pasid(u, ce, rid_pasid, &x, &f) == 0)
+		want(u, w, rid_pasid, &x);
+	if (ce[0] & SCE_PASIDE)
+		want_pasids(u, ce, rid_pasid, w);
+}
+
+/*
+ * Before an attachment goes, flush what the host may cache for it, while
+ * its tags still route the flush: the guest domain's IOTLB entries and the
+ * device's ATC for that PASID.
+ */
+static void flush_attachment(struct viommu *u, struct viommu_dev *dev,
+			     const struct viommu_attach *a)
+{
+	struct vtd_desc batch[2];
+	size_t n = 0;
+
+	if (!u->fe)
+		return;
+	memset(batch, 0, sizeof(batch));
+	if (a->nested) {
+		batch[n].type = VTD_DESC_PIOTLB;
+		batch[n].piotlb.gran = VTD_PIOTLB_PASID;
+		batch[n].piotlb.did = a->did;
+		batch[n++].piotlb.pasid = a->pasid;
+	} else {
+		batch[n].type = VTD_DESC_IOTLB;
+		batch[n].iotlb.gran = VTD_IOTLB_DOMAIN;
+		batch[n++].iotlb.did = a->did;
+	}
+	if (dev->host.ats) {
+		if (a->pasid == 0) {
+			batch[n].type = VTD_DESC_DEVTLB;
+			batch[n].devtlb.sid = dev->guest_sid;
+			batch[n].devtlb.addr = vtd_devtlb_encode_addr(0, VTD_MAX_AM,
+								      &batch[n].devtlb.size);
+		} else {
+			batch[n].type = VTD_DESC_PDEVTLB;
+			batch[n].pdevtlb.sid = dev->guest_sid;
+			batch[n].pdevtlb.pasid = a->pasid;
+			batch[n].pdevtlb.addr = vtd_devtlb_encode_addr(0, VTD_MAX_AM,
+								       &batch[n].pdevtlb.size);
+		}
+		n++;
+	}
+	flush_engine_batch(u->fe, (uint16_t)u->index, batch, n, 0, NULL);
+}
+
+static struct tag_attach tag_of(struct viommu_dev *dev, const struct viommu_attach *a)
+{
+	struct tag_attach t = {
+		.dev = &dev->host,
+		.guest_sid = dev->guest_sid,
+		.host_did = a->host_did,
+		.host_pasid = a->pasid,
+		.nested = a->nested,
+	};
+	return t;
+}
+
+static struct guest_domain_key key_of(struct viommu *u, const struct viommu_attach *a)
+{
+	struct guest_domain_key k = { .viommu = (uint16_t)u->index, .did = a->did, .pasid = a->pasid };
+
+	return k;
+}
+
+static void sync_device(struct viommu *u, struct viommu_dev *dev)
+{
+	static bool warned;
+	struct wanted w;
+	size_t i, j;
+
+	compute_wanted(u, dev, &w);
+	if (w.overflow && !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+		fprintf(stderr, "viommu%u: device %04x has more than %u PASIDs in use; "
+			"only the first %u are shadowed\n",
+			u->index, dev->guest_sid, VTD_MAX_ATTACH, VTD_MAX_ATTACH);
+
+	/* Gone: flush, then detach. */
+	for (i = 0; i < dev->nattach;) {
+		const struct viommu_attach *a = &dev->attach[i];
+		struct tag_attach t = tag_of(dev, a);
+		bool keep = false;
+
+		for (j = 0; j < w.n && !keep; j++)
+			keep = attach_equal(a, &w.a[j]);
+		if (keep) {
+			i++;
+			continue;
+		}
+		flush_attachment(u, dev, a);
+		if (tag_store_detach(u->ts, key_of(u, a), &t))
+			fprintf(stderr, "viommu%u: detach of %04x did %u pasid %u: not in the store\n",
+				u->index, dev->guest_sid, a->did, a->pasid);
+		dev->attach[i] = dev->attach[--dev->nattach];
+	}
+	/* New: attach. */
+	for (j = 0; j < w.n; j++) {
+		bool have = false;
+		struct tag_attach t;
+
+		for (i = 0; i < dev->nattach && !have; i++)
+			have = attach_equal(&dev->attach[i], &w.a[j]);
+		if (have || dev->nattach == VTD_MAX_ATTACH)
+			continue;
+		t = tag_of(dev, &w.a[j]);
+		if (tag_store_attach(u->ts, key_of(u, &w.a[j]), &t)) {
+			perror("viommu: tag_store_attach");
+			continue;
+		}
+		dev->attach[dev->nattach++] = w.a[j];
+	}
+}
+
+void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid)
+{
+	for (size_t i = 0; i < u->ndevs; i++) {
+		struct viommu_dev *dev = u->devs[i];
+
+		if (dev && (all || dev->guest_sid == sid))
+			sync_device(u, dev);
+	}
+}

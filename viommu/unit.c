@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The register file of one emulated VT-d unit (spec chapters 10 and 11):
+ * capabilities, global command/status, register-based invalidation, fault
+ * recording and the fault and invalidation event interrupts. qi.c runs the
+ * invalidation queue; tables.c turns the guest's tables into attachments.
+ *
+ * Every access is the guest's: sizes other than 4 and 8, misaligned
+ * offsets and unknown registers read as 0 and ignore writes. Nothing a
+ * guest writes here can stop the VMM; the worst it gets is a fault status.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hostvtd/flush.h"
+#include "viommu/vtd.h"
+#include "vmm/bus.h"
+#include "vmm/kvm.h"
+#include "vmm/machine.h"
+#include "vtd/desc.h"
+#include "vtd/regs.h"
+
+#define VTD_VERSION		0x10	/* 1.0: major 7:4, minor 3:0 */
+#define VTD_ND_14BIT		5	/* CAP.ND: 2^14 domain IDs (VTD_GUEST_DID_BITS: host DIDs stay unique) */
+#define VTD_SAGAW_4LEVEL	(1ULL << 2)	/* 48-bit, 4-level second-stage tables */
+#define VTD_MGAW		47	/* 48-bit guest address width, minus one */
+#define VTD_MAMV		9
+
+/* GSTS status bits the unit can report (same positions as the GCMD commands). */
+#define VTD_GSTS_TES		VTD_GCMD_TE
+#define VTD_GSTS_RTPS		VTD_GCMD_SRTP
+#define VTD_GSTS_QIES		VTD_GCMD_QIE
+
+/* Fault recording register, upper qword (spec 11.4.14; QEMU's VTD_FRCD_*). */
+#define VTD_FRCD_HI_F		VTD_BIT(63)
+#define VTD_FRCD_HI_T		VTD_BIT(62)	/* 1: read request, 0: write */
+#define VTD_FRCD_HI_PV_SHIFT	40		/* PASID value, 59:40 */
+#define VTD_FRCD_HI_FR_SHIFT	32
+#define VTD_FRCD_HI_PP		VTD_BIT(31)	/* PASID present */
+
+/* Conditions that make the fault event pending (spec 7.3.1). */
+#define VTD_FSTS_EVENT_BITS	(VTD_FSTS_PFO | VTD_FSTS_PPF | VTD_FSTS_IQE | VTD_FSTS_ICE | \
+				 VTD_FSTS_ITE)
+#define VTD_FSTS_W1C_BITS	(VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
+
+void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data)
+{
+	uint64_t address = (uint64_t)uaddr << 32 | addr;
+
+	/* A failed delivery is the guest's problem (bad address), not ours. */
+	if (u->signal_msi)
+		u->signal_msi(u->vm, address, data);
+}
+
+/*
+ * Raise the fault event unless one is already outstanding: the spec
+ * (7.3.1) generates an interrupt only when the first status condition
+ * becomes pending. Masked, it stays pending in FECTL.IP until unmasked.
+ */
+static void fault_event(struct viommu *u, uint32_t fsts_before)
+{
+	if (fsts_before & VTD_FSTS_EVENT_BITS)
+		return;
+	if (u->fectl & VTD_ECTL_IM) {
+		u->fectl |= VTD_ECTL_IP;
+		return;
+	}
+	u->fectl &= ~VTD_ECTL_IP;
+	vtd_send_msi(u, u->feaddr, u->feuaddr, u->fedata);
+}
+
+static void update_ppf(struct viommu *u)
+{
+	u->fsts &= ~VTD_FSTS_PPF;
+	for (unsigned int i = 0; i < VTD_NFR; i++)
+		if (u->frcd[i][1] & VTD_FRCD_HI_F)
+			u->fsts |= VTD_FSTS_PPF;
+	/* Serviced everything: the interrupt condition is gone (spec 10.4.10 IP). */
+	if (!(u->fsts & VTD_FSTS_EVENT_BITS))
+		u->fectl &= ~VTD_ECTL_IP;
+}
+
+void vtd_record_fault(struct viommu *u, const struct vtd_fault *f)
+{
+	uint32_t before = u->fsts;
+	unsigned int idx = u->frcd_next;
+	uint64_t hi;
+
+	if (f->suppress)
+		return;
+	/* Spec 7.2.1: while PFO is set no new fault is recorded. */
+	if (u->fsts & VTD_FSTS_PFO)
+		return;
+	if (u->frcd[idx][1] & VTD_FRCD_HI_F) {
+		u->fsts |= VTD_FSTS_PFO;
+		fault_event(u, before);
+		return;
+	}
+
+	hi = VTD_FRCD_HI_F | f->sid | (uint64_t)f->reason << VTD_FRCD_HI_FR_SHIFT;
+	if (!f->write)
+		hi |= VTD_FRCD_HI_T;
+	if (f->has_pasid)
+		hi |= VTD_FRCD_HI_PP |
+		      (uint64_t)(f->pasid & ((1u << VTD_PASID_BITS) - 1)) << VTD_FRCD_HI_PV_SHIFT;
+	u->frcd[idx][0] = f->addr & VTD_PAGE_MASK;
+	u->frcd[idx][1] = hi;
+	u->frcd_next = (idx + 1) % VTD_NFR;
+
+	/* FRI names the first pending record: set when PPF goes from 0 to 1. */
+	if (!(u->fsts & VTD_FSTS_PPF)) {
+		u->fsts &= ~(uint32_t)VTD_FSTS_FRI_MASK;
+		u->fsts |= idx << VTD_FSTS_FRI_SHIFT;
+	}
+	u->fsts |= VTD_FSTS_PPF;
+	fault_event(u, before);
+}
+
+void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit)
+{
+	uint32_t before = u->fsts;
+
+	u->fsts |= fsts_bit;
+	fault_event(u, before);
+}
+
+/* ---- invalidation through registers (QI disabled) ---------------------- */
+
+/* Spec 10.4.7: CCMD. The context cache is the guest's tables, so resync. */
+static void ccmd_write(struct viommu *u)
+{
+	unsigned int cirg = (unsigned int)VTD_FIELD(u->ccmd, 62, 61);
+	uint16_t sid = (uint16_t)VTD_FIELD(u->ccmd, 31, 16);
+	unsigned int fm = (unsigned int)VTD_FIELD(u->ccmd, 33, 32);
+
+	if (!(u->ccmd & VTD_CCMD_ICC))
+		return;
+	u->ccmd &= ~(VTD_CCMD_ICC | 3ULL << VTD_CCMD_CAIG_SHIFT);
+	/* Register-based invalidation is not allowed with QI on (spec 6.5.2). */
+	if (u->gsts & VTD_GSTS_QIES)
+		return;
+	if (cirg == 0)
+		return;		/* reserved granularity: CAIG 0 says nothing was done */
+	/* A function mask covers several SIDs: resync them all, which is a superset. */
+	vtd_sync_attachments(u, cirg != VTD_CC_DEVICE || fm != 0, sid);
+	u->ccmd |= (uint64_t)cirg << VTD_CCMD_CAIG_SHIFT;
+}
+
+/* Spec 10.4.8: IOTLB_REG + IVA, turned into the type 2 descriptor they mean. */
+static void iotlb_reg_write(struct viommu *u)
+{
+	unsigned int iirg = (unsigned int)VTD_FIELD(u->iotlb_reg, 61, 60);
+	struct vtd_desc d = { .type = VTD_DESC_IOTLB };
+	struct flush_result res;
+
+	if (!(u->iotlb_reg & VTD_IOTLB_IVT))
+		return;
+	u->iotlb_reg &= ~(VTD_IOTLB_IVT | 3ULL << VTD_IOTLB_IAIG_SHIFT);
+	if ((u->gsts & VTD_GSTS_QIES) || iirg == 0)
+		return;		/* IAIG 0: request not performed */
+
+	d.iotlb.gran = (enum vtd_iotlb_gran)iirg;
+	d.iotlb.did = (uint16_t)VTD_FIELD(u->iotlb_reg, 47, 32);
+	d.iotlb.dr = !!(u->iotlb_reg & VTD_IOTLB_DR);
+	d.iotlb.dw = !!(u->iotlb_reg & VTD_IOTLB_DW);
+	if (iirg == VTD_IOTLB_PAGE) {
+		d.iotlb.addr = u->iva & VTD_PAGE_MASK;
+		d.iotlb.am = (uint8_t)(u->iva & VTD_IVA_AM_MASK);
+		d.iotlb.ih = !!(u->iva & VTD_IVA_IH);
+		/*
+		 * AM beyond CAP.MAMV is undefined (spec 10.4.8.1); hardware may
+		 * invalidate more than asked and says so in IAIG: do the domain.
+		 */
+		if (d.iotlb.am > VTD_MAMV) {
+			d.iotlb.gran = VTD_IOTLB_DOMAIN;
+			d.iotlb.addr = 0;
+			d.iotlb.am = 0;
+			d.iotlb.ih = false;
+		}
+	}
+	/*
+	 * A host failure cannot be reported through these registers (no
+	 * ITE/ICE for register-based invalidation); the engine counts it.
+	 */
+	flush_engine_batch(u->fe, (uint16_t)u->index, &d, 1, 0, &res);
+	u->iotlb_reg |= (uint64_t)d.iotlb.gran << VTD_IOTLB_IAIG_SHIFT;
+}
+
+/* ---- global command ---------------------------------------------------- */
+
+/*
+ * Spec 10.4.4: software writes the persistent enables (TE, QIE, IRE, CFI)
+ * as they should be plus at most one one-shot command (SRTP, WBF, ...).
+ */
+static void gcmd_write(struct viommu *u, uint32_t val)
+{
+	u->gcmd = val;
+
+	if (val & VTD_GCMD_SRTP) {
+		u->rtaddr_active = u->rtaddr;
+		u->gsts |= VTD_GSTS_RTPS;
+		vtd_sync_attachments(u, true, 0);
+	}
+
+	if (!!(val & VTD_GCMD_TE) != !!(u->gsts & VTD_GSTS_TES)) {
+		u->gsts ^= VTD_GSTS_TES;
+		vtd_sync_attachments(u, true, 0);
+	}
+
+	if ((val & VTD_GCMD_QIE) && !(u->gsts & VTD_GSTS_QIES)) {
+		u->gsts |= VTD_GSTS_QIES;
+		/* A tail written before enabling (Windows does) runs now. */
+		vtd_qi_process(u);
+	} else if (!(val & VTD_GCMD_QIE) && (u->gsts & VTD_GSTS_QIES)) {
+		/*
+		 * Spec 10.4.4: software may disable QI only with the queue
+		 * empty (IQH == IQT); otherwise the command is ignored.
+		 * IQH is reset to 0 whenever QI is disabled (spec 11.4.9.1).
+		 */
+		if ((u->iqh & VTD_IQ_OFFSET_MASK) == (u->iqt & VTD_IQ_OFFSET_MASK)) {
+			u->gsts &= ~VTD_GSTS_QIES;
+			u->iqh = 0;
+		}
+	}
+
+	/*
+	 * WBF completes at once (no write buffer: CAP.RWBF is clear), so its
+	 * status never shows. SIRTP, IRE and CFI belong to interrupt
+	 * remapping, which ECAP.IR does not advertise: ignored, no status.
+	 * SFL/EAFL: no advanced fault logging.
+	 */
+}
+
+/* ---- register access --------------------------------------------------- */
+
+/* The 64-bit registers; everything else implemented is 32-bit. */
+static bool reg64_base(unsigned int off, unsigned int *base)
+{
+	static const unsigned int regs64[] = {
+		VTD_REG_CAP, VTD_REG_ECAP, VTD_REG_RTADDR, VTD_REG_CCMD, VTD_REG_IQH,
+		VTD_REG_IQT, VTD_REG_IQA, VTD_REG_IQER, VTD_IOTLB_OFFSET, VTD_IOTLB_OFFSET + 8,
+	};
+
+	if (off >= VTD_FRCD_OFFSET && off < VTD_FRCD_OFFSET + VTD_NFR * 16) {
+		*base = off & ~7u;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(regs64) / sizeof(regs64[0]); i++) {
+		if (off >= regs64[i] && off < regs64[i] + 8) {
+			*base = regs64[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t reg64_read(struct viommu *u, unsigned int base)
+{
+	if (base >= VTD_FRCD_OFFSET && base < VTD_FRCD_OFFSET + VTD_NFR * 16)
+		return u->frcd[(base - VTD_FRCD_OFFSET) / 16][(base / 8) & 1];
+
+	switch (base) {
+	case VTD_REG_CAP:		return u->cap;
+	case VTD_REG_ECAP:		return u->ecap;
+	case VTD_REG_RTADDR:		return u->rtaddr;
+	case VTD_REG_CCMD:		return u->ccmd;
+	case VTD_REG_IQH:		return u->iqh;
+	case VTD_REG_IQT:		return u->iqt;
+	case VTD_REG_IQA:		return u->iqa;
+	case VTD_REG_IQER:		return u->iqercd;
+	case VTD_IOTLB_OFFSET:		return 0;	/* IVA is write-only */
+	case VTD_IOTLB_OFFSET + 8:	return u->iotlb_reg;
+	}
+	return 0;
+}
+
+/* Write the bytes of @mask in @val to the 64-bit register at @base. */
+static void reg64_write(struct viommu *u, unsigned int base, uint64_t val, uint64_t mask)
+{
+	const uint64_t hi32 = 0xffffffff00000000ULL;
+
+	if (base >= VTD_FRCD_OFFSET && base < VTD_FRCD_OFFSET + VTD_NFR * 16) {
+		unsigned int i = (base - VTD_FRCD_OFFSET) / 16;
+
+		/* Only F (bit 127) is writable, and only to clear it. */
+		if ((base & 8) && (val & mask & VTD_FRCD_HI_F)) {
+			u->frcd[i][1] &= ~VTD_FRCD_HI_F;
+			update_ppf(u);
+		}
+		return;
+	}
+
+	switch (base) {
+	case VTD_REG_RTADDR: {
+		uint64_t v = (u->rtaddr & ~mask) | (val & mask);
+
+		/* TTM 2 (abort DMA, no ECAP.ADMS) and 3 are reserved: ignore the write. */
+		if (VTD_FIELD(v, 11, 10) > 1)
+			return;
+		u->rtaddr = v & (VTD_RTADDR_ADDR_MASK | VTD_RTADDR_TTM_MASK);
+		return;
+	}
+	case VTD_REG_CCMD:
+		u->ccmd = (u->ccmd & ~mask) | (val & mask);
+		/* ICC lives in the upper half, which software writes last. */
+		if (mask & hi32)
+			ccmd_write(u);
+		return;
+	case VTD_REG_IQT:
+		if (!(mask & 0xffffffffULL))
+			return;
+		u->iqt = val & VTD_IQ_OFFSET_MASK;
+		if (!(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)))
+			vtd_qi_process(u);
+		return;
+	case VTD_REG_IQA: {
+		uint64_t v = (u->iqa & ~mask) | (val & mask);
+		uint64_t keep = VTD_IQA_ADDR_MASK | 7;
+
+		/*
+		 * Moving or resizing a live queue would leave IQH outside it;
+		 * the spec forbids it, so writes while QI is on are ignored.
+		 */
+		if (u->gsts & VTD_GSTS_QIES)
+			return;
+		if (u->ecap & VTD_ECAP_SMTS)
+			keep |= VTD_IQA_DW;
+		u->iqa = v & keep;
+		return;
+	}
+	case VTD_IOTLB_OFFSET:
+		u->iva = (u->iva & ~mask) | (val & mask);
+		u->iva &= VTD_PAGE_MASK | VTD_IVA_IH | VTD_IVA_AM_MASK;
+		return;
+	case VTD_IOTLB_OFFSET + 8:
+		u->iotlb_reg = (u->iotlb_reg & ~mask) | (val & mask);
+		if (mask & hi32)
+			iotlb_reg_write(u);
+		return;
+	}
+	/* CAP, ECAP, IQH, IQERCD: read-only. */
+}
+
+static bool reg32_read(struct viommu *u, unsigned int off, uint32_t *val)
+{
+	switch (off) {
+	case VTD_REG_VER:	*val = VTD_VERSION; return true;
+	case VTD_REG_GCMD:	*val = 0; return true;	/* write-only */
+	case VTD_REG_GSTS:	*val = u->gsts; return true;
+	case VTD_REG_FSTS:	*val = u->fsts; return true;
+	case VTD_REG_FECTL:	*val = u->fectl; return true;
+	case VTD_REG_FEDATA:	*val = u->fedata; return true;
+	case VTD_REG_FEADDR:	*val = u->feaddr; return true;
+	case VTD_REG_FEUADDR:	*val = u->feuaddr; return true;
+	case VTD_REG_ICS:	*val = u->ics; return true;
+	case VTD_REG_IECTL:	*val = u->iectl; return true;
+	case VTD_REG_IEDATA:	*val = u->iedata; return true;
+	case VTD_REG_IEADDR:	*val = u->ieaddr; return true;
+	case VTD_REG_IEUADDR:	*val = u->ieuaddr; return true;
+	}
+	*val = 0;
+	return false;
+}
+
+/* IM cleared with the interrupt pending: deliver it now (spec 10.4.10). */
+static void ectl_write(struct viommu *u, uint32_t *ectl, uint32_t val, uint32_t addr,
+		       uint32_t uaddr, uint32_t data)
+{
+	*ectl = (*ectl & ~VTD_ECTL_IM) | (val & VTD_ECTL_IM);
+	if (!(*ectl & VTD_ECTL_IM) && (*ectl & VTD_ECTL_IP)) {
+		*ectl &= ~VTD_ECTL_IP;
+		vtd_send_msi(u, addr, uaddr, data);
+	}
+}
+
+static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
+{
+	switch (off) {
+	case VTD_REG_GCMD:
+		gcmd_write(u, val);
+		return true;
+	case VTD_REG_FSTS: {
+		bool was_stalled = u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE);
+
+		u->fsts &= ~(val & VTD_FSTS_W1C_BITS);
+		update_ppf(u);
+		/* Spec 6.5.2.10: fetching resumes from IQH once the error is cleared. */
+		if (was_stalled && !(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)))
+			vtd_qi_process(u);
+		return true;
+	}
+	case VTD_REG_FECTL:
+		ectl_write(u, &u->fectl, val, u->feaddr, u->feuaddr, u->fedata);
+		return true;
+	case VTD_REG_FEDATA:	u->fedata = val; return true;
+	case VTD_REG_FEADDR:	u->feaddr = val & ~3u; return true;
+	case VTD_REG_FEUADDR:	u->feuaddr = val; return true;
+	case VTD_REG_ICS:
+		if (val & VTD_ICS_IWC) {
+			u->ics &= ~VTD_ICS_IWC;
+			u->iectl &= ~VTD_ECTL_IP;
+		}
+		return true;
+	case VTD_REG_IECTL:
+		ectl_write(u, &u->iectl, val, u->ieaddr, u->ieuaddr, u->iedata);
+		return true;
+	case VTD_REG_IEDATA:	u->iedata = val; return true;
+	case VTD_REG_IEADDR:	u->ieaddr = val & ~3u; return true;
+	case VTD_REG_IEUADDR:	u->ieuaddr = val; return true;
+	case VTD_REG_VER:
+	case VTD_REG_GSTS:
+		return true;	/* read-only */
+	}
+	return false;
+}
+
+static void vtd_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
+		     bool is_write)
+{
+	struct viommu *u = opaque;
+	unsigned int off = (unsigned int)offset;
+	unsigned int base;
+	uint64_t val = 0;
+	bool known = true;
+
+	if ((len != 4 && len != 8) || (offset & (len - 1)) || offset >= VTD_REG_SIZE) {
+		if (!is_write)
+			memset(data, 0, len);
+		pthread_mutex_lock(&u->lock);
+		u->ignored_accesses++;
+		pthread_mutex_unlock(&u->lock);
+		return;
+	}
+	if (is_write)
+		memcpy(&val, data, len);	/* little-endian host, as KVM's x86 */
+
+	pthread_mutex_lock(&u->lock);
+	if (reg64_base(off, &base)) {
+		unsigned int shift = (off - base) * 8;
+
+		if (is_write)
+			reg64_write(u, base, val << shift,
+				    (len == 8 ? ~0ULL : 0xffffffffULL) << shift);
+		else
+			val = reg64_read(u, base) >> shift;
+	} else if (is_write) {
+		known = reg32_write(u, off, (uint32_t)val);
+		if (len == 8)
+			known = reg32_write(u, off + 4, (uint32_t)(val >> 32)) && known;
+	} else {
+		uint32_t lo, hi = 0;
+
+		known = reg32_read(u, off, &lo);
+		if (len == 8)
+			known = reg32_read(u, off + 4, &hi) && known;
+		val = (uint64_t)hi << 32 | lo;
+	}
+	if (!known)
+		u->ignored_accesses++;
+	pthread_mutex_unlock(&u->lock);
+
+	if (!is_write)
+		memcpy(data, &val, len);
+}
+
+int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool caching_mode,
+		     char *err, size_t errlen)
+{
+	memset(u, 0, sizeof(*u));
+	u->vm = vm;
+	u->index = index;
+	u->base = MACHINE_VTD_BASE + (uint64_t)index * VTD_REG_SIZE;
+	u->signal_msi = vm_signal_msi;
+
+	u->cap = VTD_ND_14BIT | VTD_SAGAW_4LEVEL << VTD_CAP_SAGAW_SHIFT |
+		 (uint64_t)VTD_MGAW << VTD_CAP_MGAW_SHIFT |
+		 (uint64_t)(VTD_FRCD_OFFSET / 16) << VTD_CAP_FRO_SHIFT | VTD_CAP_PSI |
+		 (uint64_t)(VTD_NFR - 1) << VTD_CAP_NFR_SHIFT |
+		 (uint64_t)VTD_MAMV << VTD_CAP_MAMV_SHIFT;
+	if (caching_mode)
+		u->cap |= VTD_CAP_CM;
+	/* No IR (not implemented) and no PRS (no page requests). */
+	u->ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST | VTD_ECAP_PASID |
+		  (uint64_t)(VTD_PASID_BITS - 1) << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
+		  VTD_ECAP_FLTS | VTD_ECAP_SLTS |
+		  (uint64_t)(VTD_IOTLB_OFFSET / 16) << VTD_ECAP_IRO_SHIFT;
+	/* Interrupts start masked (spec 11.4.4.2, 11.4.9.6: IM resets to 1). */
+	u->fectl = VTD_ECTL_IM;
+	u->iectl = VTD_ECTL_IM;
+
+	if (pthread_mutex_init(&u->lock, NULL)) {
+		snprintf(err, errlen, "dmar%u: mutex init failed", index);
+		return -1;
+	}
+	if (bus_register(&vm->mmio, u->base, VTD_REG_SIZE, vtd_mmio, u, "vtd")) {
+		snprintf(err, errlen, "dmar%u: cannot register MMIO at %#llx: %s", index,
+			 (unsigned long long)u->base, strerror(errno));
+		pthread_mutex_destroy(&u->lock);
+		return -1;
+	}
+	return 0;
+}
+
+void viommu_unit_exit(struct viommu *u)
+{
+	if (!u->vm)
+		return;
+	bus_unregister(&u->vm->mmio, u->base, u);
+	pthread_mutex_destroy(&u->lock);
+	u->vm = NULL;
+}

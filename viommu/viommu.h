@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The emulated VT-d the guest sees (`tagvmm run --viommu`), and the
+ * emulated assignable devices behind the simulated host VT-d
+ * (`--sim-device`). Every guest invalidation goes through the tag store and
+ * the flush engine (hostvtd/) to the host back end. docs/viommu.md.
+ */
+#ifndef TAGVMM_VIOMMU_VIOMMU_H
+#define TAGVMM_VIOMMU_VIOMMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+#define VIOMMU_MAX_UNITS 4
+#define VIOMMU_MAX_SIM_DEVICES 16
+
+/* One `--sim-device dma,iommu=dmarN[,viommu=M][,ats][,pasid]` option. */
+struct sim_device_spec {
+	unsigned int host_unit;		/* simulated host unit (dmarN) */
+	unsigned int viommu;		/* which vIOMMU the guest sees it behind */
+	bool ats, pasid;
+};
+
+struct viommu_options {
+	unsigned int units;		/* vIOMMUs (0: none) */
+	bool caching_mode;		/* CAP.CM (shadowing of second-stage maps) */
+	struct sim_device_spec devs[VIOMMU_MAX_SIM_DEVICES];
+	unsigned int ndevs;
+	unsigned int host_units;	/* simulated host units (0: as many as named) */
+	const char *flush_trace;	/* --flush-trace FILE, or NULL */
+	bool flush_trace_json;
+	bool no_merge;
+	/* Fault injection for tests: device-TLB invalidations of sim device N time out. */
+	int ite_device;			/* -1: none */
+	unsigned int ite_count;
+};
+
+/* Parse one --sim-device value. Returns 0, or -1 with a message. */
+int sim_device_parse(const char *spec, struct sim_device_spec *out, char *err, size_t errlen);
+
+/*
+ * Create the vIOMMUs, the simulated host and the sim devices for @vm, and
+ * describe them in vm->machine (DMAR, DTB). Call before vm_init_all's
+ * firmware level. Returns 0, or -1 with a message.
+ */
+int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_t errlen);
+/* Print the flush statistics (stderr) and free everything; NULL-safe. */
+void viommu_teardown(struct vm *vm);
+
+#endif

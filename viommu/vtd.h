@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the emulated VT-d unit. One struct viommu per unit the guest sees.
+ *
+ *   unit.c    registers, GCMD/GSTS, register-based invalidation, fault
+ *             recording (FRCDs, FSTS, fault event MSI), the MMIO handler
+ *   qi.c      the invalidation queue: fetch, decode, batch up to each wait,
+ *             hand the batch to the flush engine, then complete the wait
+ *   tables.c  root/context/PASID tables (legacy and scalable mode) and
+ *             turning them into tag-store attachments of assigned devices
+ *   walk.c    first-stage and second-stage page walks
+ *   simdev.c  the emulated DMA engine behind the simulated host VT-d
+ *   setup.c   options, creation, DMAR/DTB description, teardown
+ *
+ * Locking: u->lock (a mutex) serializes register writes, queue processing
+ * and table changes of one unit; it is held across a flush_engine_batch()
+ * call, which takes the tag store's lock inside (order: u->lock, then the
+ * store). DMA (simdev.c) takes u->lock only to look up tables and record
+ * faults, never while holding a simulated-host lock.
+ */
+#ifndef TAGVMM_VIOMMU_VTD_H
+#define TAGVMM_VIOMMU_VTD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostvtd/flush.h"
+#include "hostvtd/host.h"
+#include "hostvtd/tagstore.h"
+
+struct vm;
+struct simvtd;
+
+#define VTD_REG_SIZE		0x1000	/* MMIO window of one unit */
+#define VTD_NFR			8	/* fault recording registers */
+#define VTD_FRCD_OFFSET		0x400	/* CAP.FRO * 16 */
+#define VTD_IOTLB_OFFSET	0x500	/* ECAP.IRO * 16: IVA, then IOTLB_REG at +8 */
+#define VTD_MAX_BATCH		256	/* descriptors planned in one go before a wait */
+#define VTD_PASID_BITS		20
+
+/* Why a translation or table lookup failed: the spec's fault reasons (7.1.3). */
+struct vtd_fault {
+	uint16_t sid;
+	bool has_pasid;
+	uint32_t pasid;
+	uint64_t addr;			/* the faulting IOVA (page-aligned) */
+	uint8_t reason;			/* FR field: spec fault reason code */
+	bool write;			/* request type */
+	bool suppress;			/* FPD set: not recorded */
+};
+
+enum vtd_xlate_mode {
+	VTD_XLATE_BLOCKED,		/* not present: faults */
+	VTD_XLATE_PT,			/* pass-through: IOVA = GPA */
+	VTD_XLATE_SL,			/* second stage only (legacy, or scalable PGTT=SL) */
+	VTD_XLATE_FL,			/* first stage only */
+	VTD_XLATE_NESTED,		/* first stage nested over second stage */
+};
+
+/* What the guest's tables say about requests from (SID, PASID). */
+struct vtd_xlate {
+	enum vtd_xlate_mode mode;
+	uint16_t did;
+	uint64_t flptr;			/* first-stage table (guest-physical) */
+	unsigned int fl_levels;		/* 4 or 5 */
+	uint64_t slptr;			/* second-stage table (guest-physical) */
+	unsigned int sl_levels;		/* 3, 4 or 5 */
+	bool sre;			/* supervisor requests allowed (first stage) */
+	bool wpe;			/* write protect enforced for supervisor */
+	bool fpd;			/* fault processing disabled */
+	bool ats_ok;			/* device-TLB enabled for the device (DTE / TT) */
+	/* Filled by vtd_lookup() from CAP, for vtd_translate(): */
+	bool scalable;			/* which family of fault reasons */
+	unsigned int aw_bits;		/* CAP.MGAW + 1: input width and guest physical width */
+	bool sl_2m, sl_1g;		/* CAP.SLLPS */
+	bool fl_1g;			/* CAP.FS1GP */
+};
+
+/* One assigned (emulated) device behind a vIOMMU. */
+#define VTD_MAX_ATTACH 16
+struct viommu_attach {
+	uint32_t pasid;			/* guest PASID (0: requests without PASID) */
+	uint16_t did;			/* guest DID */
+	uint16_t host_did;
+	bool nested;
+};
+
+struct viommu_dev {
+	struct viommu *unit;
+	uint16_t guest_sid;
+	struct host_device host;	/* placement on the simulated host */
+	struct viommu_attach attach[VTD_MAX_ATTACH];
+	size_t nattach;
+	struct simdev *simdev;		/* the device model, for ATC and DMA */
+};
+
+struct viommu {
+	struct vm *vm;
+	unsigned int index;
+	uint64_t base;			/* MMIO base */
+	pthread_mutex_t lock;
+
+	/* Registers (spec 11.4). */
+	uint64_t cap, ecap;
+	uint32_t gcmd, gsts;
+	uint64_t rtaddr;		/* as written */
+	uint64_t rtaddr_active;		/* latched by SRTP */
+	uint64_t ccmd;
+	uint64_t iotlb_reg, iva;
+	uint32_t fsts, fectl, fedata, feaddr, feuaddr;
+	uint64_t frcd[VTD_NFR][2];
+	unsigned int frcd_next;
+	uint64_t iqh, iqt, iqa;
+	uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
+	uint64_t iqercd;
+
+	/* Shadowing. */
+	struct tag_store *ts;		/* shared by all units */
+	struct flush_engine *fe;	/* shared by all units */
+	struct viommu_dev *devs[16];
+	size_t ndevs;
+	uint64_t batches, descriptors;	/* statistics */
+	uint64_t ignored_accesses;	/* odd-sized, misaligned or unknown register accesses */
+
+	/* MSI delivery: vm_signal_msi, or a test's recorder (set after viommu_unit_init). */
+	int (*signal_msi)(struct vm *vm, uint64_t address, uint32_t data);
+};
+
+/* unit.c */
+int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool caching_mode,
+		     char *err, size_t errlen);
+void viommu_unit_exit(struct viommu *u);
+/* Record a fault (unless suppressed) and raise the fault event. Caller holds u->lock. */
+void vtd_record_fault(struct viommu *u, const struct vtd_fault *f);
+/* Set an FSTS error bit (IQE/ITE/ICE) and raise the fault event. Caller holds u->lock. */
+void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit);
+/* Deliver an interrupt described by an (addr, upper addr, data) register triple. */
+void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data);
+
+/* qi.c: run the queue from IQH to IQT. Caller holds u->lock. */
+void vtd_qi_process(struct viommu *u);
+
+/* tables.c (caller holds u->lock) */
+/*
+ * Look up (SID, PASID) in the guest's tables. Returns 0 with @x filled, or
+ * -1 with @f filled (reason, suppress per FPD). Requests without PASID use
+ * the context's RID_PASID in scalable mode.
+ */
+int vtd_lookup(struct viommu *u, uint16_t sid, bool has_pasid, uint32_t pasid,
+	       struct vtd_xlate *x, struct vtd_fault *f);
+/*
+ * Bring the tag store in line with the guest's tables for device @sid
+ * (every device when @all): detach what the tables no longer say (flushing
+ * the host caches of that attachment first), attach what they now say.
+ */
+void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid);
+/*
+ * The host DID a guest DID of this unit maps to (stable, unique per VM):
+ * index * 0x4000 + guest DID, so guest DIDs must fit VTD_GUEST_DID_BITS
+ * (units advertise CAP.ND = 5). Wider DIDs are folded (tables.c).
+ */
+#define VTD_GUEST_DID_BITS 14
+uint16_t vtd_host_did(struct viommu *u, uint16_t guest_did);
+
+/* walk.c: translate @iova for an access of @x; no locks needed (guest memory only). */
+#define VTD_ACCESS_READ		(1u << 0)
+#define VTD_ACCESS_WRITE	(1u << 1)
+#define VTD_ACCESS_EXEC		(1u << 2)
+#define VTD_ACCESS_USER		(1u << 3)	/* user-mode request (first stage U/S) */
+int vtd_translate(struct vm *vm, const struct vtd_xlate *x, uint64_t iova, unsigned int access,
+		  uint64_t *gpa, struct vtd_fault *f);
+
+/*
+ * Fault reasons (VT-d spec 7.1.3 and its appendix of fault-reason encodings;
+ * checked against QEMU's VTDFaultReason and Linux's dma_remap_sm_fault_reasons).
+ * Legacy mode uses 0x01-0x0d; scalable mode 0x30 and up.
+ */
+#define VTD_FR_ROOT_NOT_PRESENT		0x01	/* legacy: root entry P clear */
+#define VTD_FR_CTX_NOT_PRESENT		0x02	/* legacy: context entry P clear */
+#define VTD_FR_CTX_INVALID		0x03	/* legacy: bad TT / AW in a context entry */
+#define VTD_FR_ADDR_BEYOND_MGAW		0x04
+#define VTD_FR_WRITE			0x05	/* second stage: no write permission */
+#define VTD_FR_READ			0x06	/* second stage: no read permission */
+#define VTD_FR_PAGING_ENTRY_INVALID	0x07	/* second-stage table not readable */
+#define VTD_FR_ROOT_TABLE_INVALID	0x08	/* root table address outside memory */
+#define VTD_FR_CTX_TABLE_INVALID	0x09
+#define VTD_FR_ROOT_RSVD		0x0a
+#define VTD_FR_CTX_RSVD			0x0b
+#define VTD_FR_PAGING_RSVD		0x0c
+#define VTD_FR_CTX_TT			0x0d	/* request blocked by the context's TT */
+#define VTD_FR_SM_RTADDR_INVALID	0x30	/* RTADDR.TTM reserved / unsupported */
+#define VTD_FR_SM_PASID_IN_LEGACY	0x31	/* request with PASID while TTM is legacy */
+#define VTD_FR_SM_TABLE_ACCESS		0x38	/* scalable root entry not readable */
+#define VTD_FR_SM_RTE_NOT_PRESENT	0x39
+#define VTD_FR_SM_RTE_RSVD		0x3a
+#define VTD_FR_SM_CTE_ACCESS		0x40
+#define VTD_FR_SM_CTE_NOT_PRESENT	0x41
+#define VTD_FR_SM_CTE_RSVD		0x42
+#define VTD_FR_SM_CTE_INVALID		0x43
+#define VTD_FR_SM_CTE_PASIDE		0x45	/* request with PASID, PASIDE clear */
+#define VTD_FR_SM_CTE_PDTS		0x46	/* PASID beyond the directory size */
+#define VTD_FR_SM_PDE_ACCESS		0x50
+#define VTD_FR_SM_PDE_NOT_PRESENT	0x51
+#define VTD_FR_SM_PDE_RSVD		0x52
+#define VTD_FR_SM_PTE_ACCESS		0x58
+#define VTD_FR_SM_PTE_NOT_PRESENT	0x59
+#define VTD_FR_SM_PTE_RSVD		0x5a
+#define VTD_FR_SM_PTE_PGTT		0x5b	/* invalid PASID entry (PGTT, AW, FLPM) */
+#define VTD_FR_SM_PTE_SRE		0x5d	/* supervisor request, SRE clear */
+#define VTD_FR_FS_ACCESS		0x70	/* first-stage entry not readable */
+#define VTD_FR_FS_NOT_PRESENT		0x71
+#define VTD_FR_FS_RSVD			0x72
+#define VTD_FR_FS_PTR_INVALID		0x73	/* FSPTPTR not readable */
+#define VTD_FR_NESTED_FS_BEYOND_MGAW	0x74	/* nested: FS table address beyond SL width */
+#define VTD_FR_NESTED_FS_ROOT_READ	0x75	/* nested: SL denies reading the FS root */
+#define VTD_FR_NESTED_FS_READ		0x76	/* nested: SL denies reading an FS table */
+#define VTD_FR_NESTED_FS_WRITE		0x77	/* nested: SL denies the A/D update */
+#define VTD_FR_SS_ACCESS		0x78	/* second-stage entry not readable */
+#define VTD_FR_SS_RSVD			0x7a
+#define VTD_FR_SS_PTR_INVALID		0x7b	/* SSPTPTR not readable */
+#define VTD_FR_FS_NONCANONICAL		0x80
+#define VTD_FR_FS_USER			0x81	/* user request, U/S clear */
+#define VTD_FR_FS_EXEC			0x82	/* execute request, XD set */
+#define VTD_FR_SM_ADDR_BEYOND_MGAW	0x83
+#define VTD_FR_SM_WRITE			0x85	/* no write permission (either stage) */
+#define VTD_FR_SM_READ			0x86	/* no read permission (either stage) */
+/* Older names, kept for callers: */
+#define VTD_FR_FS_WRITE			VTD_FR_SM_WRITE
+#define VTD_FR_SS_WRITE			VTD_FR_SM_WRITE
+#define VTD_FR_SS_NOT_PRESENT		VTD_FR_SM_READ	/* R=W=0: reads fault as no-read */
+
+#endif
