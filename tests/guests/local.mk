@@ -16,8 +16,9 @@ GUEST_RT_SRCS = \
 	tests/guests/rt/fdt.c \
 	tests/guests/rt/acpi.c \
 	tests/guests/rt/pci.c \
-	tests/guests/rt/lapic.c
-GUEST_RT_HDRS = tests/guests/rt/rt.h tests/guests/rt/trampoline.h
+	tests/guests/rt/lapic.c \
+	tests/guests/rt/vtd.c
+GUEST_RT_HDRS = tests/guests/rt/rt.h tests/guests/rt/trampoline.h tests/guests/rt/vtd.h
 GUEST_LDSCRIPT = tests/guests/rt/guest.ld
 GUEST_CHECK = tests/guests/check-insns.sh
 
@@ -32,7 +33,7 @@ GUEST_LINKFLAGS = -nostdlib -static -Wl,-T,$(srcdir)/$(GUEST_LDSCRIPT) \
 
 GUEST_DEPS = $(GUEST_RT_SRCS:%=$(srcdir)/%) $(GUEST_RT_HDRS:%=$(srcdir)/%) \
 	$(srcdir)/$(GUEST_LDSCRIPT) $(srcdir)/$(GUEST_CHECK) \
-	$(top_srcdir)/vmm/machine.h
+	$(top_srcdir)/vmm/machine.h $(top_srcdir)/vtd/regs.h $(top_srcdir)/viommu/simdev-regs.h
 
 # Compile and link runtime + guest in one go (no objects to track), then
 # reject the image if it holds an instruction this host's KVM cannot run.
@@ -49,7 +50,8 @@ GUEST_ELFS = \
 	tests/guests/pci-enumerate.elf \
 	tests/guests/smp.elf \
 	tests/guests/fail.elf \
-	tests/guests/crash.elf
+	tests/guests/crash.elf \
+	$(VIOMMU_GUEST_ELFS)
 
 tests/guests/hello.elf: $(srcdir)/tests/guests/hello.c $(GUEST_DEPS)
 	$(GUEST_LINK)
@@ -72,3 +74,22 @@ CLEANFILES += $(GUEST_ELFS) $(GUEST_ELFS:=.tmp)
 EXTRA_DIST += $(GUEST_RT_SRCS) $(GUEST_RT_HDRS) $(GUEST_LDSCRIPT) $(GUEST_CHECK) \
 	tests/guests/hello.c tests/guests/exceptions.c tests/guests/pci-enumerate.c \
 	tests/guests/smp.c tests/guests/fail.c tests/guests/crash.c
+
+# vIOMMU guests (tests/kvm/viommu.sh): the emulated VT-d and the sim DMA
+# engines, driven through rt/vtd.c.
+VIOMMU_GUESTS = viommu-legacy viommu-sm viommu-sva viommu-nested viommu-ats viommu-hostile
+VIOMMU_GUEST_ELFS = $(VIOMMU_GUESTS:%=tests/guests/%.elf)
+
+tests/guests/viommu-legacy.elf: $(srcdir)/tests/guests/viommu-legacy.c $(GUEST_DEPS)
+	$(GUEST_LINK)
+tests/guests/viommu-sm.elf: $(srcdir)/tests/guests/viommu-sm.c $(GUEST_DEPS)
+	$(GUEST_LINK)
+tests/guests/viommu-sva.elf: $(srcdir)/tests/guests/viommu-sva.c $(GUEST_DEPS)
+	$(GUEST_LINK)
+tests/guests/viommu-nested.elf: $(srcdir)/tests/guests/viommu-nested.c $(GUEST_DEPS)
+	$(GUEST_LINK)
+tests/guests/viommu-ats.elf: $(srcdir)/tests/guests/viommu-ats.c $(GUEST_DEPS)
+	$(GUEST_LINK)
+tests/guests/viommu-hostile.elf: $(srcdir)/tests/guests/viommu-hostile.c $(GUEST_DEPS)
+	$(GUEST_LINK)
+EXTRA_DIST += $(VIOMMU_GUESTS:%=tests/guests/%.c)

@@ -1,0 +1,129 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Boot the vIOMMU test guests (tests/guests/viommu-*.c) under KVM with
+# `tagvmm run --viommu` and the emulated DMA engines they drive. A guest
+# passes when tagvmm exits 0 and the console shows "TAGVMM-TEST: PASS
+# <name>" and no FAIL line. viommu-sva also writes a flush trace, and
+# `tagvmm trace summary --json` must show exactly one host IOTLB-class
+# invalidation per (host unit, DID, PASID) per guest flush round: 2 per
+# round for 8 devices on 2 host units. Exit 77 (skip) only without
+# /dev/kvm; missing binaries are a hard error (99).
+set -u
+
+top_builddir=${top_builddir:-.}
+tagvmm=$top_builddir/tagvmm
+guests=$top_builddir/tests/guests
+TIMEOUT=${GUEST_TIMEOUT:-120}
+GUESTS="viommu-legacy viommu-sm viommu-sva viommu-nested viommu-ats viommu-hostile"
+
+if [ ! -e /dev/kvm ]; then
+	echo "SKIP: /dev/kvm does not exist"
+	exit 77
+fi
+missing=
+for f in "$tagvmm" $(for g in $GUESTS; do echo "$guests/$g.elf"; done); do
+	[ -e "$f" ] || missing="$missing $f"
+done
+if [ -n "$missing" ]; then
+	echo "ERROR: not built:$missing (run make check, which builds the guests)" >&2
+	exit 99
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tagvmm-viommu.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+n=0
+passed=0
+failed=0
+
+now_ms() { date +%s%3N; }
+
+# run_guest NAME [tagvmm run options...]: boots the guest with one vIOMMU,
+# leaves its console in $tmp/NAME.log and sets $status, $verdict, $elapsed.
+run_guest() {
+	name=$1
+	shift
+	log=$tmp/$name.log
+	start=$(now_ms)
+	timeout "$TIMEOUT" "$tagvmm" run -k "$guests/$name.elf" -m 64M -c 1 --viommu "$@" \
+		>"$log" 2>&1 </dev/null
+	status=$?
+	elapsed=$(($(now_ms) - start))
+	if [ $status -eq 124 ]; then
+		verdict="timed out after ${TIMEOUT}s"
+	elif grep -q '^TAGVMM-TEST: FAIL' "$log"; then
+		verdict=$(grep -m1 '^TAGVMM-TEST: FAIL' "$log" | tr -d '\r')
+	elif [ $status -ne 0 ]; then
+		verdict="tagvmm exited $status"
+	elif tr -d '\r' <"$log" | grep -qx "TAGVMM-TEST: PASS $name"; then
+		verdict=pass
+	else
+		verdict="no TAGVMM-TEST verdict on the console"
+	fi
+}
+
+report() {
+	n=$((n + 1))
+	if [ "$1" = ok ]; then
+		passed=$((passed + 1))
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2"
+		sed 's/^/#   /' "$log" | tail -n 30
+	fi
+}
+
+check_guest() {
+	run_guest "$@"
+	if [ "$verdict" = pass ]; then
+		report ok "$name (${elapsed} ms)"
+	else
+		report fail "$name (${elapsed} ms): $verdict"
+	fi
+}
+
+# The first number after "KEY": in a one-line JSON object (top level first).
+json_num() {
+	grep -o "\"$1\":[0-9]*" "$2" | head -n 1 | cut -d: -f2
+}
+
+echo "1..7"
+check_guest viommu-legacy --sim-device dma,iommu=dmar0
+check_guest viommu-sm --sim-device dma,iommu=dmar0
+check_guest viommu-nested --sim-device dma,iommu=dmar0,pasid
+check_guest viommu-ats --sim-device dma,iommu=dmar0,ats
+check_guest viommu-hostile --sim-device dma,iommu=dmar0,ats,pasid --inject-ite 0:1
+
+sva_devs=
+for unit in dmar0 dmar1; do
+	for _ in 1 2 3 4; do
+		sva_devs="$sva_devs --sim-device dma,iommu=$unit,ats,pasid"
+	done
+done
+# shellcheck disable=SC2086 # one word per option
+check_guest viommu-sva $sva_devs --flush-trace "$tmp/flush.log"
+
+# Host invalidations per guest flush round: one per (host unit, DID, PASID).
+rounds=$(tr -d '\r' <"$tmp/viommu-sva.log" | sed -n 's/^viommu-sva: devices [0-9]* flush rounds \([0-9]*\)$/\1/p')
+if [ "$verdict" != pass ] || [ -z "$rounds" ]; then
+	report fail "flush trace of viommu-sva: the guest did not finish (rounds '${rounds}')"
+elif ! "$tagvmm" trace summary --json "$tmp/flush.log" >"$tmp/summary.json" 2>"$tmp/summary.err"; then
+	log=$tmp/summary.err
+	report fail "tagvmm trace summary --json failed"
+else
+	log=$tmp/summary.json
+	inv=$(json_num invalidations "$log")
+	devtlb=$(json_num devtlb_invalidations "$log")
+	want=$((2 * rounds))
+	echo "# viommu-sva: $rounds flush rounds, $inv IOTLB-class and $devtlb device-TLB host invalidations"
+	if [ "${inv:-x}" = "$want" ]; then
+		report ok "viommu-sva: $inv host IOTLB-class invalidations for $rounds rounds (2 units x 1 DID/PASID)"
+	else
+		report fail "viommu-sva: ${inv:-no} host IOTLB-class invalidations for $rounds rounds, want $want"
+	fi
+fi
+
+echo "# $passed passed, $failed failed"
+[ $failed -eq 0 ]
