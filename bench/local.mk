@@ -7,7 +7,8 @@ CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/linux-boot.sh
 
 BENCH_TRACE = $(top_srcdir)/tests/data/qemu-nvme-sm.trace
-bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests/guests/hello.elf
+bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests/guests/hello.elf \
+		tests/guests/viommu-latency.elf
 	$(builddir)/bench/bench_flush
 	@echo
 	@echo "4. real guest trace ($(BENCH_TRACE)), default topology"
@@ -18,6 +19,15 @@ bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests
 	@echo "5. tagvmm run of the hello test guest (64 MiB, 1 vCPU), 20 runs"
 	@$(builddir)/bench/boot-time -n 20 -- $(builddir)/tagvmm run -q -k tests/guests/hello.elf -m 64M
 	@$(builddir)/tagvmm run -q --stats -k tests/guests/hello.elf -m 64M >/dev/null
+	@echo
+	@echo "6. vIOMMU submission latency (guest TSC medians of 200; one sim device)"
+	@for mode in "" --no-merge; do \
+		echo "$${mode:-merged}:"; \
+		out=$$($(builddir)/tagvmm run -q -m 64M --viommu --sim-device dma,iommu=dmar0,pasid \
+			$$mode -k tests/guests/viommu-latency.elf) && \
+			echo "$$out" | grep -q 'PASS viommu-latency' || { echo "$$out"; exit 1; }; \
+		echo "$$out" | grep '^latency:'; \
+	done
 .PHONY: bench
 
 # Linux boot times under tagvmm (bzImage and PVH) and QEMU: minutes on a software-KVM host.
