@@ -170,14 +170,21 @@ void vtd_qi_process(struct viommu *u)
 	if (head == tail)
 		return;
 
-	/* ~12 KiB: on the heap, not on a vCPU thread's stack. */
-	r = calloc(1, sizeof(*r));
+	/*
+	 * ~12 KiB, on the heap rather than a vCPU thread's stack, and kept for
+	 * the unit's life: clearing it on every tail write cost more than the
+	 * rest of the submission. u->lock makes it ours.
+	 */
+	if (!u->qi_scratch)
+		u->qi_scratch = calloc(1, sizeof(*r));
+	r = u->qi_scratch;
 	if (!r) {
 		/* Nothing fetched yet: the guest sees a fetch failure and may retry. */
 		report_iqe(u, VTD_IQEI_NONE);
 		return;
 	}
 	r->u = u;
+	r->n = 0;
 
 	while (head != tail) {
 		struct vtd_raw_desc raw = { { 0 } };
@@ -247,20 +254,23 @@ void vtd_qi_process(struct viommu *u)
 		u->iqh = head;
 	}
 	flush_batch(r, 0, &ite);
-	free(r);
 	return;
 
 iqe:
 	/* Never lose what came before the bad descriptor. */
 	flush_batch(r, 0, &ite);
 iqe_flushed:
-	free(r);
 	/* The head stays on the offending descriptor (spec 6.5.2.10). */
 	u->iqh = head;
 	report_iqe(u, (enum vtd_iqei)iqei);
 	return;
 
 stop_after:
-	free(r);
 	u->iqh = (head + dsize) % qbytes;
+}
+
+void vtd_qi_exit(struct viommu *u)
+{
+	free(u->qi_scratch);
+	u->qi_scratch = NULL;
 }

@@ -230,6 +230,11 @@ static void report(const struct viommu_state *st)
 		(unsigned long long)s.host_invalidations,
 		(unsigned long long)s.host_devtlb_invalidations,
 		(unsigned long long)s.host_submissions, (unsigned long long)s.unique_tag_bound);
+	for (unsigned int i = 0; i < st->nunits; i++)
+		if (st->units[i].tail_writes)
+			fprintf(stderr, "tagvmm: viommu%u: %llu tail writes processed, %.1f us each on "
+				"average\n", i, (unsigned long long)st->units[i].tail_writes,
+				(double)st->units[i].tail_ns / 1e3 / (double)st->units[i].tail_writes);
 }
 
 void viommu_teardown(struct vm *vm)
@@ -238,7 +243,7 @@ void viommu_teardown(struct vm *vm)
 
 	if (!st)
 		return;
-	if (st->fe && st->report)
+	if (st->fe && (st->report || getenv("TAGVMM_VIOMMU_STATS")))
 		report(st);
 	for (unsigned int i = 0; i < st->ndevs; i++)
 		simdev_free(st->devs[i].simdev);

@@ -32,6 +32,7 @@
 
 struct vm;
 struct simvtd;
+struct qi_run;
 
 #define VTD_REG_SIZE		0x1000	/* MMIO window of one unit */
 #define VTD_NFR			8	/* fault recording registers */
@@ -122,6 +123,8 @@ struct viommu {
 	struct viommu_dev *devs[16];
 	size_t ndevs;
 	uint64_t batches, descriptors;	/* statistics */
+	uint64_t tail_writes, tail_ns;	/* IQT writes processed, time spent in them */
+	struct qi_run *qi_scratch;	/* qi.c's batch buffer, kept between tail writes */
 	uint64_t ignored_accesses;	/* odd-sized, misaligned or unknown register accesses */
 
 	/* MSI delivery: vm_signal_msi, or a test's recorder (set after viommu_unit_init). */
@@ -141,6 +144,7 @@ void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data
 
 /* qi.c: run the queue from IQH to IQT. Caller holds u->lock. */
 void vtd_qi_process(struct viommu *u);
+void vtd_qi_exit(struct viommu *u);
 
 /* tables.c (caller holds u->lock) */
 /*
