@@ -24,9 +24,19 @@
  *    is reported as ICE with ICESID = the guest SID if the host named a
  *    device; like ITE, the wait it would have completed is not performed
  *    (the host did not confirm the work), but ICE does not stall the queue.
- *  - A host ITE on a flush that is not a wait's (batch full, context or
- *    PASID cache change, before an IQE) sets ITE with the head past the
- *    current descriptor; the next wait runs once software clears ITE.
+ *  - A flush that closes no wait (the batch filled at VTD_MAX_BATCH, a
+ *    context- or PASID-cache descriptor, the end of the queue, an IQE)
+ *    still carries work a later wait vouches for. Any failure of such a
+ *    flush, ITE or ICE, sets u->qi_failed, which outlives the IQT write:
+ *    the next wait is then not completed either (ICE again, no status
+ *    write, no IWC) and clears it. Otherwise the guest would see a wait
+ *    complete over invalidations the host never confirmed.
+ *  - A host ITE on a flush that is not a wait's sets ITE and stops. Before
+ *    a context- or PASID-cache descriptor the head stays ON that
+ *    descriptor: it has not run yet, and its resync is needed (the device
+ *    must leave its old domain), while running it again is harmless. In
+ *    the other cases the head moves past the current descriptor (already
+ *    in the failed batch). Processing resumes once software clears ITE.
  *  - IQE and ITE stall the queue until software clears them in FSTS
  *    (spec 6.5.2.10); unit.c resumes processing then.
  */
@@ -79,7 +89,8 @@ static bool report_host_error(struct viommu *u, const struct flush_result *res)
 /*
  * Send what is gathered to the host. @waits is 1 when a wait closes the
  * batch. Returns 0, or -1 after reporting the host's error; *ite tells
- * whether it was a timeout (which stalls the queue).
+ * whether it was a timeout (which stalls the queue). A failure of a flush
+ * that closes no wait is remembered for the next wait (u->qi_failed).
  */
 static int flush_batch(struct qi_run *r, unsigned int waits, bool *ite)
 {
@@ -94,6 +105,8 @@ static int flush_batch(struct qi_run *r, unsigned int waits, bool *ite)
 	if (ret == 0 && res.status == 0)
 		return 0;
 	*ite = report_host_error(r->u, &res);
+	if (!waits)
+		r->u->qi_failed = true;
 	return -1;
 }
 
@@ -216,9 +229,13 @@ void vtd_qi_process(struct viommu *u)
 		switch (d.type) {
 		case VTD_DESC_CC:
 		case VTD_DESC_PC:
-			/* Invalidations queued before the change reach the old attachment. */
+			/*
+			 * Invalidations queued before the change reach the old
+			 * attachment. On ITE this descriptor has not run: keep
+			 * the head on it so that it runs once ITE is cleared.
+			 */
 			if (flush_batch(r, 0, &ite) && ite)
-				goto stop_after;
+				goto stop_on;
 			if (d.type == VTD_DESC_CC)
 				vtd_sync_attachments(u, d.cc.gran != VTD_CC_DEVICE || d.cc.fm != 0,
 						     d.cc.sid);
@@ -235,10 +252,21 @@ void vtd_qi_process(struct viommu *u)
 			break;
 		case VTD_DESC_WAIT:
 			u->batches++;
-			/* Spec: a wait is aborted, not completed, when its batch failed. */
+			/*
+			 * Spec: a wait is aborted, not completed, when its batch
+			 * failed; so is one whose batch includes host work that
+			 * failed in an earlier flush (qi_failed). Either way this
+			 * wait answers for that failure: the next one starts clean.
+			 */
 			if (flush_batch(r, 1, &ite)) {
+				u->qi_failed = false;
 				if (ite)
 					goto stop_after;
+				break;
+			}
+			if (u->qi_failed) {
+				u->qi_failed = false;
+				vtd_report_qi_error(u, VTD_FSTS_ICE);
 				break;
 			}
 			if (complete_wait(u, &d.wait)) {
@@ -267,6 +295,10 @@ iqe_flushed:
 
 stop_after:
 	u->iqh = (head + dsize) % qbytes;
+	return;
+
+stop_on:
+	u->iqh = head;
 }
 
 void vtd_qi_exit(struct viommu *u)

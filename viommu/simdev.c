@@ -6,17 +6,24 @@
  * walk of the guest's tables whose result is cached in both. Cached
  * results are used as they are, however stale: the only thing that makes
  * a DMA see a guest's remap is the host invalidation the flush path sends.
- * So the engine keeps no translation of its own beyond the page it is
+ * So the engine keeps no translation of its own beyond the chunk it is
  * copying, and the guests catch a missing flush by where the data lands.
  *
+ * Without an attachment the host has nothing to translate with, so the
+ * guest's tables decide: pass-through (translation disabled, legacy TT 2,
+ * scalable PGTT 4) moves data to GPA = IOVA, uncached since there is no
+ * translation to cache; anything else faults.
+ *
  * Locking: d->lock serializes the registers and holds for a whole command
- * (a command runs inside the MMIO write that starts it). Below it the
- * unit's lock is taken around each table walk, IOTLB lookup and fault
- * record, and the PCI framework's lock to read the config space. The ATC
- * is looked up without the unit's lock: it is the device's, not the
- * IOMMU's. Cache fills happen under the unit's lock, which the guest's
- * invalidations also hold, so a fill never lands after the flush that
- * should have removed it.
+ * (a command runs inside the MMIO write that starts it). Below it, each
+ * chunk (at most a page on either side) is translated AND copied with the
+ * unit's lock held: ATC and IOTLB lookups, walk, cache fills, fault record
+ * and the memmove. The guest's queue processing holds the same lock and a
+ * wait completes only there, so once a wait completed no DMA still uses a
+ * translation its batch invalidated, and no fill lands after the flush
+ * that should have removed it. The next chunk translates again. The PCI
+ * framework's lock (config space) is taken before the unit's, never under
+ * it; the simulated host's IOTLB and ATC locks only under it (vtd.h).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -63,12 +70,6 @@ struct simdev {
 struct dma_req {
 	bool has_pasid;
 	uint32_t pasid;		/* also the host PASID: the host numbers PASIDs as the guest */
-};
-
-/* The page of one side of a copy translated last (valid while iova matches). */
-struct dma_page {
-	bool valid;
-	uint64_t iova, gpa;
 };
 
 static uint16_t cfg_read16(struct simdev *d, unsigned int off)
@@ -120,21 +121,33 @@ static void record_fault(struct simdev *d, const struct dma_req *r, uint64_t iov
 }
 
 /*
- * The host sees the device blocked: say why from the guest's tables when
- * they refuse it too, else as a context the host does not have (the guest
- * changed its tables without invalidating the context cache).
+ * No attachment for the request: the host has no translation for it.
+ * Pass-through needs none: the guest's tables say GPA = IOVA, and nothing
+ * goes into the host IOTLB or the ATC, there being no translation to
+ * cache. Otherwise the host sees the device blocked: say why from the
+ * guest's tables when they refuse it too, else as a context the host does
+ * not have (the guest changed its tables without invalidating the context
+ * cache). Caller holds u->lock.
  */
-static void blocked_fault(struct simdev *d, const struct dma_req *r, uint64_t iova, bool write)
+static int untranslated(struct simdev *d, const struct dma_req *r, uint64_t page, bool write,
+			uint64_t *gpa_page)
 {
 	struct viommu *u = d->vdev->unit;
 	struct vtd_xlate x;
-	struct vtd_fault f = make_fault(d, r, iova, write, VTD_FR_CTX_NOT_PRESENT);
+	struct vtd_fault f;
 
-	if (!vtd_lookup(u, d->vdev->guest_sid, r->has_pasid, r->pasid, &x, &f)) {
-		f = make_fault(d, r, iova, write, VTD_FR_CTX_NOT_PRESENT);
-		f.suppress = x.fpd;
+	if (vtd_lookup(u, d->vdev->guest_sid, r->has_pasid, r->pasid, &x, &f)) {
+		record_fault(d, r, page, write, &f);
+		return -1;
 	}
-	record_fault(d, r, iova, write, &f);
+	if (x.mode == VTD_XLATE_PT) {
+		*gpa_page = page;
+		return 0;
+	}
+	f = make_fault(d, r, page, write, VTD_FR_CTX_NOT_PRESENT);
+	f.suppress = x.fpd;
+	record_fault(d, r, page, write, &f);
+	return -1;
 }
 
 /*
@@ -176,18 +189,26 @@ static int walk(struct simdev *d, const struct dma_req *r, const struct viommu_a
 	return 0;
 }
 
-/* Translate the page of @iova for a read or a write. Returns 0, or -1 after recording a fault. */
+/*
+ * Translate the page of @iova for a read or a write; @ats: the device's
+ * ATS is enabled. Returns 0, or -1 after recording a fault. Caller holds
+ * u->lock.
+ */
 static int translate(struct simdev *d, const struct dma_req *r, uint64_t iova, bool write,
-		     uint64_t *gpa_page)
+		     bool ats, uint64_t *gpa_page)
 {
 	uint64_t need = write ? SIMVTD_TARGET_W : SIMVTD_TARGET_R;
 	uint64_t page = iova & DMA_PAGE_MASK, cached = 0, stale = 0;
-	struct viommu *u = d->vdev->unit;
-	const struct viommu_attach *a;
-	bool ats = ats_enabled(d);
-	int ret;
+	const struct viommu_attach *a = NULL;
+	/*
+	 * A request with PASID where the synced context allows none (legacy
+	 * mode, PASIDE clear) must not borrow what requests without PASID
+	 * use under PASID 0, cached or attached: the tables refuse it.
+	 */
+	bool pasid_ok = !r->has_pasid || d->vdev->pasid_ok;
 
-	if (ats && simvtd_atc_lookup(d->sim, d->vdev->host.sid, r->pasid, page, &cached)) {
+	if (ats && pasid_ok &&
+	    simvtd_atc_lookup(d->sim, d->vdev->host.sid, r->pasid, page, &cached)) {
 		if (cached & need) {
 			d->atc_hits++;
 			*gpa_page = SIMVTD_TARGET_PAGE(cached);
@@ -201,67 +222,83 @@ static int translate(struct simdev *d, const struct dma_req *r, uint64_t iova, b
 	 * device cache translations (ats_ok) is only known from a walk.
 	 */
 	cached = 0;
-	pthread_mutex_lock(&u->lock);
-	a = d->vdev->host.unit ? find_attach(d->vdev, r->pasid) : NULL;
-	if (!a) {
-		blocked_fault(d, r, page, write);
-		ret = -1;
-	} else if (simvtd_iotlb_lookup(d->sim, d->vdev->host.unit->index, a->host_did, r->pasid,
-				       page, &cached) && (cached & need)) {
+	if (d->vdev->host.unit && pasid_ok)
+		a = find_attach(d->vdev, r->pasid);
+	if (!a)
+		return untranslated(d, r, page, write, gpa_page);
+	if (simvtd_iotlb_lookup(d->sim, d->vdev->host.unit->index, a->host_did, r->pasid, page,
+				&cached) && (cached & need)) {
 		d->iotlb_hits++;
 		*gpa_page = SIMVTD_TARGET_PAGE(cached);
-		ret = 0;
-	} else {
-		if (cached && !(cached & need))
-			stale = cached;
-		ret = walk(d, r, a, page, write, ats, stale, gpa_page);
+		return 0;
 	}
+	if (cached && !(cached & need))
+		stale = cached;
+	return walk(d, r, a, page, write, ats, stale, gpa_page);
+}
+
+/*
+ * Host pointer for @n bytes at @iova (within one page) of a side of the
+ * copy, or NULL after recording a fault. A translated GPA outside guest
+ * RAM: the simulated host's second stage maps guest RAM only, so the host
+ * unit refuses the address, a translation fault with ADDR_BEYOND_MGAW.
+ * Caller holds u->lock, and keeps it while using the pointer.
+ */
+static void *dma_map(struct simdev *d, const struct dma_req *r, uint64_t iova, uint64_t n,
+		     bool write, bool ats)
+{
+	uint64_t gpa_page;
+	void *host;
+
+	if (translate(d, r, iova, write, ats, &gpa_page))
+		return NULL;
+	host = vm_gpa(d->vm, gpa_page + (iova & ~DMA_PAGE_MASK), n);
+	if (!host) {
+		struct vtd_fault f = make_fault(d, r, iova, write, VTD_FR_ADDR_BEYOND_MGAW);
+
+		vtd_record_fault(d->vdev->unit, &f);
+	}
+	return host;
+}
+
+/*
+ * Move @n bytes from IOVA @s to IOVA @t, neither crossing a page: both
+ * translated afresh and copied in one hold of u->lock, so no wait the
+ * guest queues completes in between (see the top of the file). Returns 0,
+ * or -1 with *@fault_at the IOVA that could not be moved.
+ */
+static int copy_chunk(struct simdev *d, const struct dma_req *r, uint64_t s, uint64_t t,
+		      uint64_t n, bool ats, uint64_t *fault_at)
+{
+	struct viommu *u = d->vdev->unit;
+	void *from, *to;
+	int ret = -1;
+
+	pthread_mutex_lock(&u->lock);
+	from = dma_map(d, r, s, n, false, ats);
+	if (!from) {
+		*fault_at = s;
+		goto out;
+	}
+	to = dma_map(d, r, t, n, true, ats);
+	if (!to) {
+		*fault_at = t;
+		goto out;
+	}
+	memmove(to, from, n);
+	ret = 0;
+out:
 	pthread_mutex_unlock(&u->lock);
 	return ret;
 }
 
 /*
- * A translated GPA outside guest RAM: the simulated host's second stage
- * maps guest RAM only, so the host unit refuses the address. Reported as a
- * translation fault with ADDR_BEYOND_MGAW, and STATUS_FAULT.
- */
-static void dma_error(struct simdev *d, const struct dma_req *r, uint64_t iova, bool write)
-{
-	struct vtd_fault f = make_fault(d, r, iova, write, VTD_FR_ADDR_BEYOND_MGAW);
-	struct viommu *u = d->vdev->unit;
-
-	pthread_mutex_lock(&u->lock);
-	vtd_record_fault(u, &f);
-	pthread_mutex_unlock(&u->lock);
-}
-
-/* Host pointer for @n bytes at @iova of a side of the copy, translating its page when new. */
-static void *dma_map(struct simdev *d, const struct dma_req *r, struct dma_page *p,
-		     uint64_t iova, uint64_t n, bool write)
-{
-	void *host;
-
-	if (!p->valid || p->iova != (iova & DMA_PAGE_MASK)) {
-		p->valid = false;
-		if (translate(d, r, iova, write, &p->gpa))
-			return NULL;
-		p->iova = iova & DMA_PAGE_MASK;
-		p->valid = true;
-	}
-	host = vm_gpa(d->vm, p->gpa + (iova & ~DMA_PAGE_MASK), n);
-	if (!host)
-		dma_error(d, r, iova, write);
-	return host;
-}
-
-/*
  * SIMDEV_CMD_COPY: chunks never cross a page on either side, so each
- * chunk is one vm_gpa range; pages are translated once per command.
- * FAULT_ADDR is the IOVA of the first byte that could not be moved.
+ * chunk is one vm_gpa range, translated when it is copied. FAULT_ADDR is
+ * the IOVA of the first byte that could not be moved.
  */
 static void run_copy(struct simdev *d)
 {
-	struct dma_page src = { 0 }, dst = { 0 };
 	struct dma_req r = { 0 };
 	uint64_t len = d->len, done = 0;
 
@@ -280,25 +317,17 @@ static void run_copy(struct simdev *d)
 	}
 	while (done < len) {
 		uint64_t s = d->src + done, t = d->dst + done, n = len - done;
-		void *from, *to;
+		/* Config space is read before u->lock is taken, never under it. */
+		bool ats = ats_enabled(d);
 
 		if (n > DMA_PAGE_SIZE - (s & ~DMA_PAGE_MASK))
 			n = DMA_PAGE_SIZE - (s & ~DMA_PAGE_MASK);
 		if (n > DMA_PAGE_SIZE - (t & ~DMA_PAGE_MASK))
 			n = DMA_PAGE_SIZE - (t & ~DMA_PAGE_MASK);
-		from = dma_map(d, &r, &src, s, n, false);
-		if (!from) {
-			d->fault_addr = s;
+		if (copy_chunk(d, &r, s, t, n, ats, &d->fault_addr)) {
 			d->status = SIMDEV_STATUS_FAULT;
 			return;
 		}
-		to = dma_map(d, &r, &dst, t, n, true);
-		if (!to) {
-			d->fault_addr = t;
-			d->status = SIMDEV_STATUS_FAULT;
-			return;
-		}
-		memmove(to, from, n);
 		done += n;
 	}
 	d->status = SIMDEV_STATUS_DONE;

@@ -14,11 +14,16 @@
  * Host DIDs: host = index * 0x4000 + guest DID. vIOMMU indexes are below
  * VIOMMU_MAX_UNITS (4) and guest DIDs below 2^14 (the units advertise
  * CAP.ND = 5), so every (vIOMMU, guest DID) gets its own host DID and all
- * of them fit 16 bits, with no state to keep. A wider guest DID is folded to
- * 14 bits (and logged once): two guest domains could then share a host DID,
- * and so host cache entries, which is only safe if they map alike. Units
- * that advertise CAP.ND = 6 (16 bits) must be changed to ND = 5 for this to
- * be exact.
+ * of them fit 16 bits, with no state to keep. DID bits above the 14 that
+ * CAP.ND reports are reserved here (legacy context entries, PASID table
+ * entries): an entry with one set faults as reserved and is never attached,
+ * so two guest domains can never be folded onto one host DID and share
+ * host cache entries.
+ *
+ * RID_PASID: ECAP.RPS is not advertised, so the spec requires the context
+ * entry's RID_PASID field to be 0; anything else is a reserved-field fault.
+ * Requests without PASID therefore always use PASID entry 0, the PASID the
+ * host caches (and simdev.c) tag them with.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +42,8 @@
 #define CE_TT(lo)		VTD_FIELD(lo, 3, 2)
 #define CE_LO_RSVD		0xff0ULL
 #define CE_HI_RSVD		0xffffffffff000080ULL
+/* DID (bits 23:8) beyond the CAP.ND width: reserved, see above. */
+#define CE_HI_DID_RSVD		((0xffffULL << (8 + VTD_GUEST_DID_BITS)) & 0xffff00ULL)
 #define CE_TT_SL		0
 #define CE_TT_SL_DEVTLB		1
 #define CE_TT_PT		2
@@ -46,7 +53,7 @@
 #define SCE_PDTS(v0)		VTD_FIELD(v0, 11, 9)
 #define SCE_V0_RSVD		0x1e0ULL
 #define SCE_V1_RSVD		0xffffffffffe00000ULL
-#define SCE_RID_PASID(v1)	((uint32_t)VTD_FIELD(v1, 19, 0))
+#define SCE_RID_PASID(v1)	((uint32_t)VTD_FIELD(v1, 19, 0))	/* must be 0: no RPS */
 /* PASID directory entry (9.5). */
 #define PDE_P			VTD_BIT(0)
 #define PDE_FPD			VTD_BIT(1)
@@ -59,6 +66,8 @@
 #define PE_V0_RSVD		0xc00ULL
 #define PE_V1_RSVD		0x7f0000ULL
 #define PE_DID(v1)		((uint16_t)VTD_FIELD(v1, 15, 0))
+/* DID bits beyond the CAP.ND width: reserved, see above. */
+#define PE_V1_DID_RSVD		((0xffffULL << VTD_GUEST_DID_BITS) & 0xffffULL)
 #define PE_SRE			VTD_BIT(0)
 #define PE_FLPM(v2)		((unsigned int)VTD_FIELD(v2, 3, 2))
 #define PE_WPE			VTD_BIT(4)
@@ -131,7 +140,7 @@ static int legacy_lookup(struct viommu *u, uint16_t sid, bool has_pasid, struct 
 		return lookup_fault(f, VTD_FR_CTX_TABLE_INVALID, false);
 	if (!(ce[0] & CE_P))
 		return lookup_fault(f, VTD_FR_CTX_NOT_PRESENT, false);
-	if ((ce[0] & (CE_LO_RSVD | above_haw(u))) || (ce[1] & CE_HI_RSVD))
+	if ((ce[0] & (CE_LO_RSVD | above_haw(u))) || (ce[1] & (CE_HI_RSVD | CE_HI_DID_RSVD)))
 		return lookup_fault(f, VTD_FR_CTX_RSVD, false);
 
 	tt = (unsigned int)CE_TT(ce[0]);
@@ -172,7 +181,9 @@ static int sm_context(struct viommu *u, uint16_t sid, uint64_t ce[4], struct vtd
 		return lookup_fault(f, VTD_FR_SM_CTE_ACCESS, false);
 	if (!(ce[0] & CE_P))
 		return lookup_fault(f, VTD_FR_SM_CTE_NOT_PRESENT, false);
-	if ((ce[0] & (SCE_V0_RSVD | above_haw(u))) || (ce[1] & SCE_V1_RSVD) || ce[2] || ce[3])
+	/* RID_PASID must be 0 without ECAP.RPS (spec 9.4): treated as reserved. */
+	if ((ce[0] & (SCE_V0_RSVD | above_haw(u))) || (ce[1] & SCE_V1_RSVD) ||
+	    SCE_RID_PASID(ce[1]) || ce[2] || ce[3])
 		return lookup_fault(f, VTD_FR_SM_CTE_RSVD, false);
 	return 0;
 }
@@ -187,8 +198,8 @@ static int sm_pasid_entry(struct viommu *u, const uint64_t pe[8], bool fpd, stru
 	if (!(pe[0] & PE_P))
 		return lookup_fault(f, VTD_FR_SM_PTE_NOT_PRESENT, fpd);
 	fpd |= pe[0] & PE_FPD;
-	if ((pe[0] & PE_V0_RSVD) || (pe[1] & PE_V1_RSVD) || pe[3] || pe[4] || pe[5] || pe[6] ||
-	    pe[7])
+	if ((pe[0] & PE_V0_RSVD) || (pe[1] & (PE_V1_RSVD | PE_V1_DID_RSVD)) || pe[3] || pe[4] ||
+	    pe[5] || pe[6] || pe[7])
 		return lookup_fault(f, VTD_FR_SM_PTE_RSVD, fpd);
 
 	switch (pgtt) {
@@ -317,9 +328,9 @@ int vtd_lookup(struct viommu *u, uint16_t sid, bool has_pasid, uint32_t pasid,
 	if (sm_context(u, sid, ce, f))
 		return -1;
 	x->ats_ok = ce[0] & SCE_DTE;
-	/* Requests without PASID use the context's RID_PASID (spec 9.4). */
+	/* Requests without PASID use RID_PASID, which sm_context() checked is 0. */
 	if (!has_pasid)
-		pasid = SCE_RID_PASID(ce[1]);
+		pasid = 0;
 	else if (!(ce[0] & SCE_PASIDE))
 		return lookup_fault(f, VTD_FR_SM_CTE_PASIDE, ce[0] & CE_FPD);
 	if (sm_pasid(u, ce, pasid & (VTD_BIT(VTD_PASID_BITS) - 1), x, f))
@@ -344,6 +355,7 @@ struct wanted {
 	struct viommu_attach a[VTD_MAX_ATTACH];
 	size_t n;
 	bool overflow;
+	bool pasid_ok;		/* requests with PASID allowed (scalable, PASIDE) */
 };
 
 static bool attach_equal(const struct viommu_attach *a, const struct viommu_attach *b)
@@ -379,9 +391,8 @@ static void want(struct viommu *u, struct wanted *w, uint32_t pasid, const struc
 	w->a[w->n++] = a;
 }
 
-/* Every present PASID entry of the context's directory, within PDTS. */
-static void want_pasids(struct viommu *u, const uint64_t ce[4], uint32_t rid_pasid,
-			struct wanted *w)
+/* Every present PASID entry of the context's directory but 0 (RID_PASID), within PDTS. */
+static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w)
 {
 	uint64_t dir_entries = 1ULL << (SCE_PDTS(ce[0]) + 7);
 	uint64_t max_dir = 1ULL << (VTD_PASID_BITS - PASID_DIR_SHIFT);
@@ -401,8 +412,8 @@ static void want_pasids(struct viommu *u, const uint64_t ce[4], uint32_t rid_pas
 			struct vtd_xlate x;
 			struct vtd_fault f;
 
-			if (pasid == rid_pasid)
-				continue;
+			if (pasid == 0)
+				continue;	/* RID_PASID's, done by the caller */
 			if (!read_guest(u, (pde & VTD_PAGE_MASK) + (uint64_t)i * PASID_ENTRY_SIZE, pe,
 					sizeof(pe)) || !(pe[0] & PE_P))
 				continue;
@@ -420,7 +431,6 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 	struct vtd_xlate x;
 	struct vtd_fault f;
 	uint64_t ce[4];
-	uint32_t rid_pasid;
 	int mode;
 
 	memset(w, 0, sizeof(*w));
@@ -434,13 +444,15 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 	}
 	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
 		return;
-	rid_pasid = SCE_RID_PASID(ce[1]);
+	/* Requests without PASID: PASID entry 0 (RID_PASID is 0, sm_context()). */
 	xlate_init(u, &x);
 	x.scalable = true;
-	if (sm_pasid(u, ce, rid_pasid, &x, &f) == 0)
-		want(u, w, rid_pasid, &x);
-	if (ce[0] & SCE_PASIDE)
-		want_pasids(u, ce, rid_pasid, w);
+	if (sm_pasid(u, ce, 0, &x, &f) == 0)
+		want(u, w, 0, &x);
+	if (ce[0] & SCE_PASIDE) {
+		w->pasid_ok = true;
+		want_pasids(u, ce, w);
+	}
 }
 
 /*
@@ -511,6 +523,7 @@ static void sync_device(struct viommu *u, struct viommu_dev *dev)
 	size_t i, j;
 
 	compute_wanted(u, dev, &w);
+	dev->pasid_ok = w.pasid_ok;
 	if (w.overflow && !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
 		fprintf(stderr, "viommu%u: device %04x has more than %u PASIDs in use; "
 			"only the first %u are shadowed\n",

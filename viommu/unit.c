@@ -230,6 +230,8 @@ static void gcmd_write(struct viommu *u, uint32_t val)
 		if ((u->iqh & VTD_IQ_OFFSET_MASK) == (u->iqt & VTD_IQ_OFFSET_MASK)) {
 			u->gsts &= ~VTD_GSTS_QIES;
 			u->iqh = 0;
+			/* No wait is left to answer for a failed flush. */
+			u->qi_failed = false;
 		}
 	}
 

@@ -15,8 +15,14 @@
  * Locking: u->lock (a mutex) serializes register writes, queue processing
  * and table changes of one unit; it is held across a flush_engine_batch()
  * call, which takes the tag store's lock inside (order: u->lock, then the
- * store). DMA (simdev.c) takes u->lock only to look up tables and record
- * faults, never while holding a simulated-host lock.
+ * store, then the simulated host's unit, IOTLB and ATC locks). DMA
+ * (simdev.c) holds u->lock for each page it moves: the ATC and IOTLB
+ * lookups, the table walk, the cache fills, the fault record and the copy
+ * itself. Since a wait completes only inside queue processing, also under
+ * u->lock, no wait can complete while a DMA still uses a translation the
+ * wait's batch invalidated. Order there: the device's own lock, then
+ * u->lock, then the simulated host's IOTLB and ATC locks; u->lock is never
+ * taken with a simulated-host lock or the PCI framework's lock held.
  */
 #ifndef TAGVMM_VIOMMU_VTD_H
 #define TAGVMM_VIOMMU_VTD_H
@@ -95,6 +101,12 @@ struct viommu_dev {
 	struct viommu_attach attach[VTD_MAX_ATTACH];
 	size_t nattach;
 	struct simdev *simdev;		/* the device model, for ATC and DMA */
+	/*
+	 * The context as last synced lets requests carry a PASID (scalable
+	 * mode, PASIDE set). Without it a request with PASID must not use
+	 * the no-PASID attachment (PASID 0): the tables refuse it.
+	 */
+	bool pasid_ok;
 };
 
 struct viommu {
@@ -116,6 +128,12 @@ struct viommu {
 	uint64_t iqh, iqt, iqa;
 	uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
 	uint64_t iqercd;
+	/*
+	 * A flush that closed no wait failed on the host (qi.c): the next
+	 * wait must not complete. Kept across IQT writes; cleared by that
+	 * wait or when QI is disabled.
+	 */
+	bool qi_failed;
 
 	/* Shadowing. */
 	struct tag_store *ts;		/* shared by all units */
@@ -150,7 +168,9 @@ void vtd_qi_exit(struct viommu *u);
 /*
  * Look up (SID, PASID) in the guest's tables. Returns 0 with @x filled, or
  * -1 with @f filled (reason, suppress per FPD). Requests without PASID use
- * the context's RID_PASID in scalable mode.
+ * PASID entry 0 in scalable mode: ECAP.RPS is not advertised, so the
+ * context's RID_PASID must be 0 (a reserved-field fault otherwise), and
+ * the no-PASID attachment is always PASID 0, as the host caches see it.
  */
 int vtd_lookup(struct viommu *u, uint16_t sid, bool has_pasid, uint32_t pasid,
 	       struct vtd_xlate *x, struct vtd_fault *f);
@@ -163,7 +183,9 @@ void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid);
 /*
  * The host DID a guest DID of this unit maps to (stable, unique per VM):
  * index * 0x4000 + guest DID, so guest DIDs must fit VTD_GUEST_DID_BITS
- * (units advertise CAP.ND = 5). Wider DIDs are folded (tables.c).
+ * (units advertise CAP.ND = 5). tables.c treats DID bits above that as
+ * reserved, so no attachment has a wider DID; one passed here anyway is
+ * folded.
  */
 #define VTD_GUEST_DID_BITS 14
 uint16_t vtd_host_did(struct viommu *u, uint16_t guest_did);

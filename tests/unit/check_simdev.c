@@ -9,8 +9,10 @@
  * the flush path invalidates it.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "hostvtd/flush.h"
@@ -22,6 +24,7 @@
 #include "vmm/pci.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"
+#include "vtd_testutil.h"
 
 #define RAM_SIZE	(16ULL << 20)
 #define GUEST_SID	0x0008		/* 00:01.0 */
@@ -590,6 +593,208 @@ START_TEST(test_gpa_outside_ram)
 }
 END_TEST
 
+/* ---- pass-through, PASIDs, concurrency ---- */
+
+#define SM_ROOT		0x800000ULL	/* scalable tables from here (vtd_test_tables) */
+#define PE_PGTT(p)	((uint64_t)(p) << 6)
+
+static void copy_pasid(uint64_t pasid_reg)
+{
+	wr(SIMDEV_PASID, 8, pasid_reg);
+}
+
+static void enable_pasid(void)
+{
+	uint16_t cap = find_ext_cap(PCI_EXT_CAP_ID_PASID);
+
+	ck_assert_uint_ne(cap, 0);
+	pci_device_config_write(pci, cap + 6, 2, 1);
+}
+
+static void sync_all(void)
+{
+	pthread_mutex_lock(&unit.lock);
+	vtd_sync_attachments(&unit, true, 0);
+	pthread_mutex_unlock(&unit.lock);
+}
+
+/* Scalable root at SM_ROOT, GUEST_SID's context (@v0 bits on P, PDTS 0), PASID entry 0. */
+static uint64_t sm_tables(struct vtd_test_tables *t, uint64_t v0, const uint64_t pe0[8])
+{
+	uint64_t pdir;
+
+	t->vm = &vm;
+	t->next = SM_ROOT;
+	vtd_test_page(t);			/* the root table */
+	pdir = vtd_test_page(t);
+	vtd_test_sm_ctx(t, SM_ROOT, GUEST_SID, pdir | 1 | v0, 0);
+	vtd_test_pasid_entry(t, pdir, 0, pe0);
+	unit.rtaddr_active = SM_ROOT | 1ULL << VTD_RTADDR_TTM_SHIFT;
+	return pdir;
+}
+
+/*
+ * Translation disabled: DMA goes to GPA = IOVA without any attachment,
+ * and nothing lands in the host IOTLB or the ATC (nothing to cache).
+ */
+START_TEST(test_pass_through_te_off)
+{
+	make_device(true, false);
+	unit.gsts = 0;
+	fill(PG(0), 7);
+	ck_assert_uint_eq(copy(PG(0), PG(1), 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(1), 7));
+	ck_assert_uint_eq(simvtd_iotlb_entries(sim, 0), 0);
+	ck_assert_uint_eq(simvtd_atc_entries(sim, HOST_SID), 0);
+	ck_assert(!(unit.fsts & VTD_FSTS_PPF));
+	ck_assert_uint_eq(nmsis, 1);		/* the completion vector, no fault */
+
+	/* Outside guest RAM: refused as a translated address would be. */
+	ck_assert_uint_eq(copy(RAM_SIZE, PG(1), 64), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(rd(SIMDEV_FAULT_ADDR, 8), RAM_SIZE);
+	assert_fault(0, VTD_FR_ADDR_BEYOND_MGAW, RAM_SIZE);
+}
+END_TEST
+
+/* Pass-through contexts: legacy TT 2 and scalable PGTT 4 have no attachment. */
+START_TEST(test_pass_through_context)
+{
+	struct vtd_test_tables t;
+	uint64_t pt[8] = { 1 | PE_PGTT(4), GUEST_DID };
+	uint64_t pdir;
+
+	make_device(false, false);
+	put64(CTX + (GUEST_SID & 0xff) * 16, 1 | 2 << 2);	/* TT 2 */
+	sync_all();
+	ck_assert_uint_eq(vdev.nattach, 0);
+	fill(PG(0), 3);
+	ck_assert_uint_eq(copy(PG(0), PG(1), 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(1), 3));
+
+	pdir = sm_tables(&t, 0, pt);
+	sync_all();
+	ck_assert_uint_eq(vdev.nattach, 0);
+	fill(PG(0), 4);
+	ck_assert_uint_eq(copy(PG(0), PG(2), 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(2), 4));
+	ck_assert_uint_eq(simvtd_iotlb_entries(sim, 0), 0);
+	ck_assert(!(unit.fsts & VTD_FSTS_PPF));
+
+	/* Without pass-through or an attachment: the tables' fault. */
+	pt[0] = 0;
+	vtd_test_pasid_entry(&t, pdir, 0, pt);
+	sync_all();
+	ck_assert_uint_eq(copy(PG(0), PG(3), 64), SIMDEV_STATUS_FAULT);
+	assert_fault(0, VTD_FR_SM_PTE_NOT_PRESENT, PG(0));
+	ck_assert(zero(PG(3)));
+}
+END_TEST
+
+/*
+ * A request with PASID 0 where the tables allow no PASID (legacy mode;
+ * scalable with PASIDE clear) must fault as the tables say, not use the
+ * attachment (or the ATC entries) of requests without PASID.
+ */
+START_TEST(test_pasid_request_not_rid_attachment)
+{
+	struct vtd_test_tables t;
+	uint64_t sl[8] = { SL_L4 | 1 | 2 << 2 | PE_PGTT(2), GUEST_DID };
+	uint64_t pdir;
+
+	make_device(true, true);
+	enable_pasid();
+	attach();
+	map(0x1000, PG(0), PTE_R);
+	map(0x2000, PG(1), PTE_R | PTE_W);
+	fill(PG(0), 1);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(simvtd_atc_present(sim, HOST_SID, 0, 0x1000));
+
+	copy_pasid(SIMDEV_PASID_VALID | 0);
+	fill(PG(0), 2);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(rd(SIMDEV_FAULT_ADDR, 8), 0x1000);
+	assert_fault(0, VTD_FR_SM_PASID_IN_LEGACY, 0x1000);
+	ck_assert(holds(PG(1), 1));
+
+	/* Scalable, PASIDE clear: requests without PASID work, with PASID 0 fault. */
+	pdir = sm_tables(&t, 0, sl);
+	sync_all();
+	ck_assert_uint_eq(vdev.nattach, 1);
+	ck_assert_uint_eq(vdev.attach[0].pasid, 0);
+	copy_pasid(0);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(1), 2));
+	copy_pasid(SIMDEV_PASID_VALID | 0);
+	fill(PG(0), 3);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_FAULT);
+	assert_fault(1, VTD_FR_SM_CTE_PASIDE, 0x1000);
+	ck_assert(holds(PG(1), 2));
+
+	/* PASIDE set and synced: PASID 0 is RID_PASID's entry, and its attachment. */
+	vtd_test_sm_ctx(&t, SM_ROOT, GUEST_SID, pdir | 1 | 1 << 3, 0);
+	sync_all();
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(1), 3));
+}
+END_TEST
+
+struct dma_job {
+	uint64_t status;
+};
+
+static void *dma_thread(void *arg)
+{
+	struct dma_job *job = arg;
+
+	job->status = copy(0x1000, 0x2000, 4096);
+	return NULL;
+}
+
+/*
+ * In-flight DMA vs the guest's invalidation: while queue processing holds
+ * the unit's lock (a wait may be about to complete), no DMA may move data
+ * with a translation it is invalidating, not even from the ATC. Once the
+ * invalidation is done the DMA translates afresh and lands on the new page.
+ */
+START_TEST(test_dma_waits_for_invalidation)
+{
+	struct vtd_desc d[2] = {
+		{ .type = VTD_DESC_IOTLB, .iotlb = { .gran = VTD_IOTLB_PAGE, .did = GUEST_DID,
+						     .addr = 0x2000 } },
+		{ .type = VTD_DESC_DEVTLB, .devtlb = { .sid = GUEST_SID } },
+	};
+	struct dma_job job = { 0 };
+	struct flush_result res;
+	pthread_t th;
+
+	make_device(true, false);
+	attach();
+	map(0x1000, PG(0), PTE_R);
+	map(0x2000, PG(1), PTE_R | PTE_W);
+	fill(PG(0), 1);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(simvtd_atc_present(sim, HOST_SID, 0, 0x2000));
+	fill(PG(0), 2);
+
+	pthread_mutex_lock(&unit.lock);
+	ck_assert_int_eq(pthread_create(&th, NULL, dma_thread, &job), 0);
+	/* Give a DMA that ignores the lock every chance to land; it must not. */
+	for (int i = 0; i < 200 && holds(PG(1), 1); i++)
+		usleep(1000);
+	ck_assert_msg(holds(PG(1), 1), "DMA moved data during the invalidation");
+	map(0x2000, PG(2), PTE_R | PTE_W);
+	d[1].devtlb.addr = vtd_devtlb_encode_addr(0x2000, 0, &d[1].devtlb.size);
+	ck_assert_int_eq(flush_engine_batch(fe, 0, d, 2, 1, &res), 0);
+	pthread_mutex_unlock(&unit.lock);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+
+	ck_assert_uint_eq(job.status, SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(2), 2));
+	ck_assert(holds(PG(1), 1));
+}
+END_TEST
+
 START_TEST(test_bad_len_and_command)
 {
 	make_device(false, false);
@@ -705,6 +910,10 @@ int main(void)
 	tcase_add_test(tc, test_bad_len_and_command);
 	tcase_add_test(tc, test_hostile_registers);
 	tcase_add_test(tc, test_free_null);
+	tcase_add_test(tc, test_pass_through_te_off);
+	tcase_add_test(tc, test_pass_through_context);
+	tcase_add_test(tc, test_pasid_request_not_rid_attachment);
+	tcase_add_test(tc, test_dma_waits_for_invalidation);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -224,9 +224,9 @@ START_TEST(sm_lookup)
 	ck_assert_int_eq(x.mode, VTD_XLATE_PT);
 	ck_assert_uint_eq(x.did, 12);
 
-	/* A device in the upper half of the root entry, with a non-zero RID_PASID. */
-	pdir = sm_setup(0x0185, 0, 0x1234);
-	vtd_test_pasid_entry(&fx.t, pdir, 0x1234, sl);
+	/* A device in the upper half of the root entry. */
+	pdir = sm_setup(0x0185, 0, 0);
+	vtd_test_pasid_entry(&fx.t, pdir, 0, sl);
 	ck_assert_int_eq(lookup(0x0185, false, 0, &x, &f), 0);
 	ck_assert_uint_eq(x.did, 9);
 	ck_assert(vtd_test_read64(&fx.vm, ROOT + 16 + 8) & 1);	/* bus 1, upper half */
@@ -657,6 +657,94 @@ START_TEST(sync_scalable)
 }
 END_TEST
 
+/*
+ * No ECAP.RPS: a non-zero RID_PASID is a reserved field (0x42), for
+ * lookups with or without PASID, and nothing of the device is attached
+ * (requests without PASID are cached under PASID 0 on the host).
+ */
+START_TEST(rid_pasid_reserved)
+{
+	uint64_t pdir = sm_setup(fx.dev[0].guest_sid, 0, 5);
+	uint64_t slpt = vtd_test_page(&fx.t);
+	uint64_t sl5[8] = { slpt | 1 | 2 << 2 | PE_PGTT(2), 7 };
+	uint64_t sl0[8] = { slpt | 1 | 2 << 2 | PE_PGTT(2), 8 };
+	struct vtd_xlate x;
+	struct vtd_fault f;
+
+	ck_assert_uint_eq(VTD_FR_SM_CTE_RSVD, 0x42);
+	vtd_test_pasid_entry(&fx.t, pdir, 5, sl5);
+	vtd_test_pasid_entry(&fx.t, pdir, 0, sl0);
+	fx.u.devs[0] = &fx.dev[0];
+	fx.u.ndevs = 1;
+
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, false, 0, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_CTE_RSVD);
+	ck_assert(!f.suppress);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, true, 5, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_CTE_RSVD);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 0);
+	ck_assert_uint_eq(tag_store_domains(fx.host.ts), 0);
+
+	/* RID_PASID 0: requests without PASID get PASID entry 0, attached as PASID 0. */
+	vtd_test_sm_ctx(&fx.t, ROOT, fx.dev[0].guest_sid,
+			pdir | 1 | 1 << 2 | 1 << 3 | 7ULL << 9, 0);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, false, 0, &x, &f), 0);
+	ck_assert_uint_eq(x.did, 8);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 2);
+	for (size_t i = 0; i < fx.dev[0].nattach; i++)
+		ck_assert_uint_eq(fx.dev[0].attach[i].did, fx.dev[0].attach[i].pasid ? 7 : 8);
+	ck_assert(fx.dev[0].pasid_ok);
+}
+END_TEST
+
+/*
+ * CAP.ND = 5: DID bits above 13 are reserved in legacy context entries
+ * (0x0b) and PASID table entries (0x5a), so no attachment is ever made
+ * with a DID that vtd_host_did() would have to fold onto another.
+ */
+START_TEST(wide_dids_reserved)
+{
+	uint64_t slpt = vtd_test_page(&fx.t);
+	uint64_t pdir;
+	uint64_t sl[8] = { slpt | 1 | 2 << 2 | PE_PGTT(2), 0x4003 };
+	struct vtd_xlate x;
+	struct vtd_fault f;
+
+	fx.u.devs[0] = &fx.dev[0];
+	fx.u.ndevs = 1;
+	vtd_test_legacy_ctx(&fx.t, ROOT, fx.dev[0].guest_sid, slpt | 1, 2 | 0x4003ULL << 8);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, false, 0, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_CTX_RSVD);
+	vtd_test_legacy_ctx(&fx.t, ROOT, fx.dev[0].guest_sid, slpt | 1, 2 | 0x8003ULL << 8);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, false, 0, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_CTX_RSVD);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 0);
+	/* The widest valid DID still works. */
+	vtd_test_legacy_ctx(&fx.t, ROOT, fx.dev[0].guest_sid, slpt | 1, 2 | 0x3fffULL << 8);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, false, 0, &x, &f), 0);
+	ck_assert_uint_eq(x.did, 0x3fff);
+
+	pdir = sm_setup(fx.dev[0].guest_sid, 0, 0);
+	vtd_test_pasid_entry(&fx.t, pdir, 0, sl);
+	vtd_test_pasid_entry(&fx.t, pdir, 0x1234, sl);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, false, 0, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_PTE_RSVD);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, true, 0x1234, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_PTE_RSVD);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 0);
+	ck_assert_uint_eq(tag_store_domains(fx.host.ts), 0);
+	sl[1] = 0x3fff;
+	vtd_test_pasid_entry(&fx.t, pdir, 0x1234, sl);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 1);
+	ck_assert_uint_eq(fx.dev[0].attach[0].did, 0x3fff);
+}
+END_TEST
+
 START_TEST(host_dids)
 {
 	struct viommu other = fx.u;
@@ -685,6 +773,8 @@ static Suite *vtd_tables_suite(void)
 	tcase_add_test(tc, sync_legacy);
 	tcase_add_test(tc, sync_scalable);
 	tcase_add_test(tc, host_dids);
+	tcase_add_test(tc, rid_pasid_reserved);
+	tcase_add_test(tc, wide_dids_reserved);
 	suite_add_tcase(s, tc);
 	return s;
 }

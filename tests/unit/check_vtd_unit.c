@@ -549,6 +549,140 @@ START_TEST(test_ite)
 }
 END_TEST
 
+static struct vtd_desc cc_device(uint16_t sid)
+{
+	struct vtd_desc d = { .type = VTD_DESC_CC };
+
+	d.cc.gran = VTD_CC_DEVICE;
+	d.cc.sid = sid;
+	return d;
+}
+
+/* Drop the fixture's hand-made attachments: the test lets the tables drive them. */
+static void detach_fixture(void)
+{
+	struct guest_domain_key k1 = { .viommu = 0, .did = DID_SL, .pasid = 0 };
+	struct guest_domain_key k2 = { .viommu = 0, .did = DID_NEST, .pasid = PASID_NEST };
+	struct tag_attach a1 = { .dev = &dev.host, .guest_sid = GUEST_SID, .host_did = HDID_SL };
+	struct tag_attach a2 = { .dev = &dev.host, .guest_sid = GUEST_SID, .host_did = HDID_NEST,
+				 .host_pasid = PASID_NEST, .nested = true };
+
+	ck_assert_int_eq(tag_store_detach(host.ts, k1, &a1), 0);
+	ck_assert_int_eq(tag_store_detach(host.ts, k2, &a2), 0);
+}
+
+/*
+ * ITE in the flush made before a context-cache descriptor: that
+ * descriptor has not run, so IQH stays on it, and clearing ITE runs it:
+ * the device leaves its old domain. The wait after it is not completed
+ * (the timed-out device-TLB invalidation was its work); the next one is.
+ */
+START_TEST(test_ite_before_cc_keeps_head_on_cc)
+{
+	struct vtd_test_tables t = { .vm = &vm, .next = 0x400000 };
+	uint64_t slpt = vtd_test_page(&t);
+	struct vtd_desc dt = vtd_test_devtlb(GUEST_SID, 0, 0), cc = cc_device(GUEST_SID);
+	struct vtd_desc w = wait_sw(5, STATUS);
+
+	detach_fixture();
+	/* Legacy, TT 1 (device TLB), AW 48-bit, DID 9. */
+	vtd_test_legacy_ctx(&t, ROOT, GUEST_SID, slpt | 1 | 1 << 2, 2 | 9 << 8);
+	wr(VTD_REG_RTADDR, ROOT, 8);
+	gcmd(0, VTD_GCMD_SRTP);
+	gcmd(VTD_GCMD_TE, 0);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert_uint_eq(dev.attach[0].did, 9);
+	wr(VTD_REG_IQA, QBASE, 8);
+	gcmd(VTD_GCMD_TE | VTD_GCMD_QIE, 0);
+
+	/* The guest moves the device to DID 10: ATC flush, context-cache flush, wait. */
+	vtd_test_legacy_ctx(&t, ROOT, GUEST_SID, slpt | 1 | 1 << 2, 2 | 10 << 8);
+	simvtd_inject_ite(host.sim, HOST_SID, 1);
+	put(0, &dt, false);
+	put(1, &cc, false);
+	put(2, &w, false);
+	tail(3, false);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ITE);
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 1 * 16);		/* on the CC */
+	ck_assert_uint_eq(dev.attach[0].did, 9);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 0);
+
+	wr(VTD_REG_FSTS, VTD_FSTS_ITE, 4);
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 3 * 16);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert_uint_eq(dev.attach[0].did, 10);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 0);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ICE);
+
+	wr(VTD_REG_FSTS, VTD_FSTS_ICE, 4);
+	put(3, &w, false);
+	tail(4, false);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 5);
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4), 0);
+}
+END_TEST
+
+/*
+ * A host failure in a flush that closes no wait (here: before a
+ * context-cache descriptor) is not forgotten: the next wait, even one
+ * queued by a later IQT write, is not completed. The one after is.
+ */
+START_TEST(test_ice_before_cc_fails_next_wait)
+{
+	struct vtd_desc a = iotlb_psi(DID_SL, 0x1000), cc = cc_device(GUEST_SID);
+	struct vtd_desc w = wait_sw(5, STATUS);
+
+	enable_qi(false, 0, false);
+	wr(VTD_REG_IECTL, 0, 4);
+	ck_assert_int_eq(simvtd_iotlb_insert(host.sim, 0, HDID_SL, 0, false, 0x1000), 0);
+	simvtd_inject_iqe(host.sim, 0, 1);
+	put(0, &a, false);
+	put(1, &cc, false);
+	tail(2, false);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ICE);
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 2 * 16);
+	wr(VTD_REG_FSTS, VTD_FSTS_ICE, 4);
+
+	w.wait.intr = true;
+	put(2, &w, false);
+	tail(3, false);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 0);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ICE);
+	ck_assert(!(rd(VTD_REG_ICS, 4) & VTD_ICS_IWC));
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 3 * 16);
+
+	/* Answered for: the next wait completes. */
+	wr(VTD_REG_FSTS, VTD_FSTS_ICE, 4);
+	put(3, &w, false);
+	tail(4, false);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 5);
+	ck_assert(rd(VTD_REG_ICS, 4) & VTD_ICS_IWC);
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4), 0);
+}
+END_TEST
+
+/* The same when the failing flush is a full batch (VTD_MAX_BATCH) before the wait. */
+START_TEST(test_ice_batch_full_fails_wait)
+{
+	struct vtd_desc a = iotlb_psi(DID_SL, 0x1000), w = wait_sw(5, STATUS);
+	unsigned int i;
+
+	enable_qi(false, 1, false);		/* 512 slots */
+	simvtd_inject_iqe(host.sim, 0, 1);
+	for (i = 0; i < VTD_MAX_BATCH; i++)
+		put(i, &a, false);
+	put(i, &w, false);
+	tail(i + 1, false);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ICE);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 0);
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), (i + 1) * 16);
+
+	put(i + 1, &w, false);
+	tail(i + 2, false);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 5);
+}
+END_TEST
+
 /* ---- fault recording ------------------------------------------------------------ */
 
 static void fault(uint16_t sid, uint64_t addr, uint8_t reason)
@@ -784,6 +918,9 @@ int main(void)
 	tcase_add_test(tc, test_iqe_status_outside_ram);
 	tcase_add_test(tc, test_iqe_unsupported);
 	tcase_add_test(tc, test_ite);
+	tcase_add_test(tc, test_ite_before_cc_keeps_head_on_cc);
+	tcase_add_test(tc, test_ice_before_cc_fails_next_wait);
+	tcase_add_test(tc, test_ice_batch_full_fails_wait);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
