@@ -28,9 +28,10 @@
  *    context- or PASID-cache descriptor, the end of the queue, an IQE)
  *    still carries work a later wait vouches for. Any failure of such a
  *    flush, ITE or ICE, sets u->qi_failed, which outlives the IQT write:
- *    the next wait is then not completed either (ICE again, no status
- *    write, no IWC) and clears it. Otherwise the guest would see a wait
- *    complete over invalidations the host never confirmed.
+ *    the next wait is then not completed either (no status write, no
+ *    IWC; ICE again unless the failure was an ITE, whose aborted waits
+ *    the spec leaves silent) and clears it. Otherwise the guest would see
+ *    a wait complete over invalidations the host never confirmed.
  *  - A host ITE on a flush that is not a wait's sets ITE and stops. Before
  *    a context- or PASID-cache descriptor the head stays ON that
  *    descriptor: it has not run yet, and its resync is needed (the device
@@ -105,8 +106,12 @@ static int flush_batch(struct qi_run *r, unsigned int waits, bool *ite)
 	if (ret == 0 && res.status == 0)
 		return 0;
 	*ite = report_host_error(r->u, &res);
-	if (!waits)
+	if (!waits) {
 		r->u->qi_failed = true;
+		/* An ITE was reported already and aborts the pending wait by itself. */
+		if (!*ite)
+			r->u->qi_failed_ice = true;
+	}
 	return -1;
 }
 
@@ -259,14 +264,20 @@ void vtd_qi_process(struct viommu *u)
 			 * wait answers for that failure: the next one starts clean.
 			 */
 			if (flush_batch(r, 1, &ite)) {
-				u->qi_failed = false;
+				u->qi_failed = u->qi_failed_ice = false;
 				if (ite)
 					goto stop_after;
 				break;
 			}
 			if (u->qi_failed) {
-				u->qi_failed = false;
-				vtd_report_qi_error(u, VTD_FSTS_ICE);
+				/*
+				 * After an ITE the spec aborts pending waits without a
+				 * word (the guest resubmits, as Linux does); after
+				 * another failure the guest is told with ICE.
+				 */
+				if (u->qi_failed_ice)
+					vtd_report_qi_error(u, VTD_FSTS_ICE);
+				u->qi_failed = u->qi_failed_ice = false;
 				break;
 			}
 			if (complete_wait(u, &d.wait)) {

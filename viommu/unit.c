@@ -231,7 +231,7 @@ static void gcmd_write(struct viommu *u, uint32_t val)
 			u->gsts &= ~VTD_GSTS_QIES;
 			u->iqh = 0;
 			/* No wait is left to answer for a failed flush. */
-			u->qi_failed = false;
+			u->qi_failed = u->qi_failed_ice = false;
 		}
 	}
 

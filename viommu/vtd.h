@@ -134,6 +134,7 @@ struct viommu {
 	 * wait or when QI is disabled.
 	 */
 	bool qi_failed;
+	bool qi_failed_ice;		/* ...and the next wait reports ICE (not after an ITE) */
 
 	/* Shadowing. */
 	struct tag_store *ts;		/* shared by all units */
