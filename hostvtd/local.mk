@@ -8,6 +8,8 @@ libhostvtd_a_SOURCES = \
 	hostvtd/flush.h hostvtd/flush.c \
 	hostvtd/flushtrace.h hostvtd/flushtrace.c \
 	hostvtd/trace-reader.h hostvtd/trace-summary.c hostvtd/trace-json.c \
+	hostvtd/hostops.h hostvtd/hostops.c \
+	hostvtd/iommufd-compat.h hostvtd/iommufd.h hostvtd/iommufd.c \
 	hostvtd/simvtd.h hostvtd/simvtd.c \
 	hostvtd/simvtd-cache.h hostvtd/simvtd-cache.c
 

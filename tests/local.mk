@@ -19,7 +19,9 @@ UNIT_TESTS = \
 	tests/unit/check_kvm \
 	tests/unit/check_vtd_unit \
 	tests/unit/check_vtd_tables \
-	tests/unit/check_simdev
+	tests/unit/check_simdev \
+	tests/unit/check_iommufd \
+	tests/unit/check_vfio
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -95,6 +97,14 @@ tests_unit_check_vtd_tables_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_simdev_SOURCES = tests/unit/check_simdev.c tests/unit/vtd_testutil.h
 tests_unit_check_simdev_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
+
+# The passthrough path through the host_ops seam, against a recording fake.
+tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h
+tests_unit_check_iommufd_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_iommufd_LDADD = $(VMM_UNIT_LDADD)
+tests_unit_check_vfio_SOURCES = tests/unit/check_vfio.c tests/unit/fake_hostops.h
+tests_unit_check_vfio_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vfio_LDADD = $(VMM_UNIT_LDADD)
 
 # CLI tests drive the built tagvmm binary.
 CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh

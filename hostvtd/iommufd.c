@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The iommufd nesting back end. See iommufd.h for the object model and
+ * docs/passthrough.md for the invalidation mapping and its reasons.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostvtd/iommufd-compat.h"
+#include "hostvtd/iommufd.h"
+#include "hostvtd/plan.h"
+#include "hostvtd/util.h"
+#include "vtd/regs.h"
+
+/* One host unit's iommufd side: unit->backend_data. */
+struct iommufd_unit {
+	struct iommufd_host *host;
+	struct host_unit *unit;
+	uint32_t dev_id, ioas_id;
+	uint32_t parent_hwpt_id;	/* kernel-managed stage 2, NEST_PARENT */
+	struct iommufd_unit *next;
+};
+
+/* One nested HWPT: the guest stage 1 of one (unit, host DID, host PASID). */
+struct nested_hwpt {
+	const struct host_unit *unit;
+	uint16_t did;
+	uint32_t pasid;
+	uint32_t hwpt_id;
+	uint64_t s1_pgtbl;
+	uint32_t addr_width, s1_flags;
+	uint32_t *dev_ids;		/* one element per bind */
+	size_t users, cap;
+};
+
+struct iommufd_host {
+	const struct host_ops *ops;
+	int fd;
+	/* Units and nested HWPTs: setup calls write, submissions read. */
+	pthread_rwlock_t lock;
+	struct iommufd_unit *units;
+	struct nested_hwpt *nested;
+	size_t nnested, cap_nested;
+
+	atomic_uint_fast64_t invalidate_calls, invalidate_entries;
+	atomic_uint_fast64_t devtlb_covered, devtlb_entries, s2_ops_elided;
+	char errmsg[256];
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct iommufd_host *h, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->errmsg, sizeof(h->errmsg), fmt, ap);
+	va_end(ap);
+	errno = err;
+	return -1;
+}
+
+static int host_ioctl(struct iommufd_host *h, unsigned long request, void *arg)
+{
+	return h->ops->ioctl(h->ops->ctx, h->fd, request, arg);
+}
+
+int iommufd_host_open(const struct host_ops *ops, struct iommufd_host **out, char *err,
+		      size_t errlen)
+{
+	struct iommufd_host *h;
+	int fd, e;
+
+	*out = NULL;
+	fd = ops->open(ops->ctx, IOMMUFD_DEV_PATH, O_RDWR);
+	if (fd < 0) {
+		e = errno;
+		switch (e) {
+		case ENOENT:
+		case ENODEV:
+		case ENXIO:
+			snprintf(err, errlen, "%s: %s: no iommufd in this kernel; load it "
+				 "(modprobe iommufd) and boot with intel_iommu=on",
+				 IOMMUFD_DEV_PATH, strerror(e));
+			break;
+		case EACCES:
+		case EPERM:
+			snprintf(err, errlen, "%s: %s: run as root or give the VMM's user "
+				 "read-write access to %s (see docs/passthrough.md)",
+				 IOMMUFD_DEV_PATH, strerror(e), IOMMUFD_DEV_PATH);
+			break;
+		default:
+			snprintf(err, errlen, "%s: %s", IOMMUFD_DEV_PATH, strerror(e));
+		}
+		errno = e;
+		return -1;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		ops->close(ops->ctx, fd);
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	h->ops = ops;
+	h->fd = fd;
+	pthread_rwlock_init(&h->lock, NULL);
+	*out = h;
+	return 0;
+}
+
+void iommufd_host_close(struct iommufd_host *h)
+{
+	if (!h)
+		return;
+	while (h->units) {
+		struct iommufd_unit *u = h->units;
+
+		h->units = u->next;
+		u->unit->backend = NULL;
+		u->unit->backend_data = NULL;
+		free(u);
+	}
+	for (size_t i = 0; i < h->nnested; i++)
+		free(h->nested[i].dev_ids);
+	free(h->nested);
+	h->ops->close(h->ops->ctx, h->fd);
+	pthread_rwlock_destroy(&h->lock);
+	free(h);
+}
+
+int iommufd_host_fd(const struct iommufd_host *h)
+{
+	return h->fd;
+}
+
+const char *iommufd_host_error(const struct iommufd_host *h)
+{
+	return h->errmsg;
+}
+
+void iommufd_host_stats(struct iommufd_host *h, struct iommufd_stats *out)
+{
+	out->invalidate_calls = atomic_load(&h->invalidate_calls);
+	out->invalidate_entries = atomic_load(&h->invalidate_entries);
+	out->devtlb_covered = atomic_load(&h->devtlb_covered);
+	out->devtlb_entries = atomic_load(&h->devtlb_entries);
+	out->s2_ops_elided = atomic_load(&h->s2_ops_elided);
+}
+
+static struct iommufd_unit *find_unit(const struct iommufd_host *h, const struct host_unit *unit)
+{
+	for (struct iommufd_unit *u = h->units; u; u = u->next)
+		if (u->unit == unit)
+			return u;
+	return NULL;
+}
+
+int iommufd_host_add_unit(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+			  uint32_t ioas_id)
+{
+	struct iommu_hwpt_alloc alloc;
+	struct iommufd_unit *u;
+	int ret = -1;
+
+	pthread_rwlock_wrlock(&h->lock);
+	if (find_unit(h, unit)) {
+		fail(h, EEXIST, "%s: already an iommufd unit", unit->name);
+		goto out;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		fail(h, ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(&alloc, 0, sizeof(alloc));
+	alloc.size = sizeof(alloc);
+	alloc.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
+	alloc.dev_id = dev_id;
+	alloc.pt_id = ioas_id;
+	alloc.data_type = IOMMU_HWPT_DATA_NONE;
+	if (host_ioctl(h, IOMMU_HWPT_ALLOC, &alloc) < 0) {
+		int e = errno;
+
+		free(u);
+		if (e == ENOTTY)
+			fail(h, e, "%s: the kernel has no IOMMU_HWPT_ALLOC (VT-d nesting needs "
+			     "Linux 6.8 or later)", unit->name);
+		else if (e == EOPNOTSUPP)
+			fail(h, e, "%s: no nest-parent HWPT for device %u: the host unit lacks "
+			     "scalable mode or nesting (ECAP.NEST)", unit->name, dev_id);
+		else
+			fail(h, e, "%s: IOMMU_HWPT_ALLOC (nest parent, device %u, IOAS %u): %s",
+			     unit->name, dev_id, ioas_id, strerror(e));
+		goto out;
+	}
+	u->host = h;
+	u->unit = unit;
+	u->dev_id = dev_id;
+	u->ioas_id = ioas_id;
+	u->parent_hwpt_id = alloc.out_hwpt_id;
+	u->next = h->units;
+	h->units = u;
+	unit->backend = &iommufd_backend;
+	unit->backend_data = u;
+	ret = 0;
+out:
+	pthread_rwlock_unlock(&h->lock);
+	return ret;
+}
+
+uint32_t iommufd_host_parent_hwpt(const struct iommufd_host *h, const struct host_unit *unit)
+{
+	const struct iommufd_unit *u = find_unit(h, unit);
+
+	return u ? u->parent_hwpt_id : 0;
+}
+
+int iommufd_host_get_hw_info(struct iommufd_host *h, uint32_t dev_id, uint64_t *cap,
+			     uint64_t *ecap)
+{
+	struct iommu_hw_info_vtd vtd;
+	struct iommu_hw_info info;
+
+	memset(&vtd, 0, sizeof(vtd));
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	info.dev_id = dev_id;
+	info.data_len = sizeof(vtd);
+	info.data_uptr = (uintptr_t)&vtd;
+	if (host_ioctl(h, IOMMU_GET_HW_INFO, &info) < 0)
+		return fail(h, errno, "IOMMU_GET_HW_INFO (device %u): %s", dev_id, strerror(errno));
+	if (info.out_data_type != IOMMU_HW_INFO_TYPE_INTEL_VTD)
+		return fail(h, EOPNOTSUPP, "device %u is not behind Intel VT-d (hw info type %u)",
+			    dev_id, info.out_data_type);
+	/* The kernel reports how much it filled; cap and ecap are the last fields. */
+	if (info.data_len < sizeof(vtd))
+		return fail(h, EPROTO, "device %u: VT-d hw info is %u bytes, expected %zu",
+			    dev_id, info.data_len, sizeof(vtd));
+	*cap = vtd.cap_reg;
+	*ecap = vtd.ecap_reg;
+	return 0;
+}
+
+static struct nested_hwpt *find_nested(struct iommufd_host *h, const struct host_unit *unit,
+				       uint16_t did, uint32_t pasid)
+{
+	/* A VM has a handful of (unit, DID, PASID) keys: a scan beats a hash here. */
+	for (size_t i = 0; i < h->nnested; i++) {
+		struct nested_hwpt *n = &h->nested[i];
+
+		if (n->unit == unit && n->did == did && n->pasid == pasid)
+			return n;
+	}
+	return NULL;
+}
+
+uint32_t iommufd_nested_hwpt(struct iommufd_host *h, const struct host_unit *unit,
+			     uint16_t host_did, uint32_t host_pasid, unsigned int *users)
+{
+	struct nested_hwpt *n;
+	uint32_t id = 0;
+
+	pthread_rwlock_rdlock(&h->lock);
+	n = find_nested(h, unit, host_did, host_pasid);
+	if (n)
+		id = n->hwpt_id;
+	if (users)
+		*users = n ? (unsigned int)n->users : 0;
+	pthread_rwlock_unlock(&h->lock);
+	return id;
+}
+
+static int add_user(struct nested_hwpt *n, uint32_t dev_id)
+{
+	if (array_reserve((void **)&n->dev_ids, &n->cap, n->users + 1, sizeof(*n->dev_ids)))
+		return -1;
+	n->dev_ids[n->users++] = dev_id;
+	return 0;
+}
+
+int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+		    uint16_t host_did, uint32_t host_pasid, uint64_t s1_pgtbl, uint32_t addr_width,
+		    uint32_t s1_flags, uint32_t *hwpt_id)
+{
+	struct iommu_hwpt_alloc alloc;
+	struct iommu_hwpt_vtd_s1 s1;
+	struct iommufd_unit *u;
+	struct nested_hwpt *n;
+	int ret = -1;
+
+	pthread_rwlock_wrlock(&h->lock);
+	u = find_unit(h, unit);
+	if (!u) {
+		fail(h, ENODEV, "%s: not an iommufd unit (iommufd_host_add_unit first)", unit->name);
+		goto out;
+	}
+	n = find_nested(h, unit, host_did, host_pasid);
+	if (n) {
+		/* One key is one guest domain, so one stage-1 table. */
+		if (n->s1_pgtbl != s1_pgtbl || n->addr_width != addr_width || n->s1_flags != s1_flags) {
+			fail(h, EBUSY, "%s: DID %u PASID %u is bound to stage-1 table %#llx; "
+			     "device %u names %#llx (unbind the old table first)", unit->name,
+			     host_did, host_pasid, (unsigned long long)n->s1_pgtbl, dev_id,
+			     (unsigned long long)s1_pgtbl);
+			goto out;
+		}
+		if (add_user(n, dev_id)) {
+			fail(h, ENOMEM, "out of memory");
+			goto out;
+		}
+		*hwpt_id = n->hwpt_id;
+		ret = 0;
+		goto out;
+	}
+	/* Room first: an allocated HWPT must never be lost to a failed realloc. */
+	if (array_reserve((void **)&h->nested, &h->cap_nested, h->nnested + 1, sizeof(*h->nested))) {
+		fail(h, ENOMEM, "out of memory");
+		goto out;
+	}
+	n = &h->nested[h->nnested];
+	memset(n, 0, sizeof(*n));
+	if (add_user(n, dev_id)) {
+		fail(h, ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(&s1, 0, sizeof(s1));
+	s1.flags = s1_flags;
+	s1.pgtbl_addr = s1_pgtbl;
+	s1.addr_width = addr_width;
+	memset(&alloc, 0, sizeof(alloc));
+	alloc.size = sizeof(alloc);
+	alloc.dev_id = dev_id;
+	alloc.pt_id = u->parent_hwpt_id;
+	alloc.data_type = IOMMU_HWPT_DATA_VTD_S1;
+	alloc.data_len = sizeof(s1);
+	alloc.data_uptr = (uintptr_t)&s1;
+	if (host_ioctl(h, IOMMU_HWPT_ALLOC, &alloc) < 0) {
+		int e = errno;
+
+		free(n->dev_ids);
+		fail(h, e, "%s: IOMMU_HWPT_ALLOC (stage 1 at %#llx, width %u, DID %u PASID %u, "
+		     "device %u): %s", unit->name, (unsigned long long)s1_pgtbl, addr_width,
+		     host_did, host_pasid, dev_id, strerror(e));
+		goto out;
+	}
+	n->unit = unit;
+	n->did = host_did;
+	n->pasid = host_pasid;
+	n->hwpt_id = alloc.out_hwpt_id;
+	n->s1_pgtbl = s1_pgtbl;
+	n->addr_width = addr_width;
+	n->s1_flags = s1_flags;
+	h->nnested++;
+	*hwpt_id = n->hwpt_id;
+	ret = 0;
+out:
+	pthread_rwlock_unlock(&h->lock);
+	return ret;
+}
+
+int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+		      uint16_t host_did, uint32_t host_pasid)
+{
+	struct iommu_destroy destroy;
+	struct nested_hwpt *n;
+	size_t i;
+	int ret = -1;
+
+	pthread_rwlock_wrlock(&h->lock);
+	n = find_nested(h, unit, host_did, host_pasid);
+	for (i = 0; n && i < n->users; i++)
+		if (n->dev_ids[i] == dev_id)
+			break;
+	if (!n || i == n->users) {
+		fail(h, ENOENT, "%s: device %u is not bound to DID %u PASID %u", unit->name, dev_id,
+		     host_did, host_pasid);
+		goto out;
+	}
+	if (n->users > 1) {
+		n->dev_ids[i] = n->dev_ids[--n->users];
+		ret = 0;
+		goto out;
+	}
+	memset(&destroy, 0, sizeof(destroy));
+	destroy.size = sizeof(destroy);
+	destroy.id = n->hwpt_id;
+	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0) {
+		fail(h, errno, "%s: IOMMU_DESTROY of nested HWPT %u (DID %u PASID %u): %s%s",
+		     unit->name, n->hwpt_id, host_did, host_pasid, strerror(errno),
+		     errno == EBUSY ? " (a device is still attached to it)" : "");
+		goto out;
+	}
+	free(n->dev_ids);
+	*n = h->nested[--h->nnested];
+	ret = 0;
+out:
+	pthread_rwlock_unlock(&h->lock);
+	return ret;
+}
+
+/* ---- Submission ---- */
+
+static bool op_is_devtlb(const struct flush_op *op)
+{
+	return op->kind == FLUSH_OP_DEVTLB || op->kind == FLUSH_OP_PDEVTLB;
+}
+
+/*
+ * The entry for @op's range. Device TLBs have no leaf hint, and an entry
+ * without LEAF is the wider invalidation, so only IOTLB ops carry it.
+ */
+static void op_entry(const struct flush_op *op, struct iommu_hwpt_vtd_s1_invalidate *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (op->scope == FLUSH_ALL || op->am >= VTD_MAX_AM) {
+		e->addr = 0;
+		e->npages = UINT64_MAX;
+	} else {
+		e->addr = op->addr;
+		e->npages = 1ULL << op->am;
+	}
+	if (op->ih && !op_is_devtlb(op))
+		e->flags = IOMMU_VTD_INV_FLAGS_LEAF;
+}
+
+static bool entry_covers(const struct iommu_hwpt_vtd_s1_invalidate *a,
+			 const struct iommu_hwpt_vtd_s1_invalidate *b)
+{
+	if (a->npages == UINT64_MAX)
+		return true;
+	if (b->npages == UINT64_MAX)
+		return false;
+	/* Both are naturally aligned blocks below 2^64: the last byte cannot wrap. */
+	return a->addr <= b->addr &&
+	       b->addr + (b->npages << VTD_PAGE_SHIFT) - 1 <= a->addr + (a->npages << VTD_PAGE_SHIFT) - 1;
+}
+
+enum route_kind {
+	ROUTE_NONE,		/* nothing to send: done when the submission is */
+	ROUTE_ENTRY,		/* has its own entry in its HWPT's array */
+	ROUTE_COVERED,		/* done by another op's entry of the same HWPT */
+	ROUTE_FAILED,		/* no HWPT for its key */
+};
+
+struct op_route {
+	enum route_kind kind;
+	size_t group;		/* ENTRY, COVERED: the HWPT's group */
+	size_t entry;		/* ENTRY, COVERED: index in the group's array */
+	struct iommu_hwpt_vtd_s1_invalidate inv;
+};
+
+struct inv_group {
+	uint32_t hwpt_id;
+	size_t count, base;
+	size_t handled;		/* entries the kernel reported handled */
+};
+
+struct submit_ctx {
+	const struct flush_op *ops;
+	size_t n;
+	struct op_route *route;
+	struct inv_group *groups;
+	size_t ngroups;
+	struct host_error *err;
+	size_t err_op;		/* op_index of the failure reported so far */
+	bool failed;
+};
+
+static size_t group_for(struct submit_ctx *c, uint32_t hwpt_id)
+{
+	for (size_t g = 0; g < c->ngroups; g++)
+		if (c->groups[g].hwpt_id == hwpt_id)
+			return g;
+	c->groups[c->ngroups].hwpt_id = hwpt_id;
+	return c->ngroups++;
+}
+
+/* Is op @i done once the groups reached their `handled` counts? */
+static bool op_done(const struct submit_ctx *c, size_t i)
+{
+	const struct op_route *r = &c->route[i];
+
+	switch (r->kind) {
+	case ROUTE_NONE:
+		return true;
+	case ROUTE_ENTRY:
+	case ROUTE_COVERED:
+		return r->entry < c->groups[r->group].handled;
+	case ROUTE_FAILED:
+		break;
+	}
+	return false;
+}
+
+/*
+ * Keep the failure whose first undone op comes first: that op is where the
+ * caller's "ops from op_index on may not have completed" starts.
+ */
+__attribute__((format(printf, 5, 6)))
+static void report(struct submit_ctx *c, enum host_error_kind kind, size_t op_index, uint16_t sid,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->failed && op_index >= c->err_op)
+		return;
+	c->failed = true;
+	c->err_op = op_index;
+	memset(c->err, 0, sizeof(*c->err));
+	c->err->kind = kind;
+	c->err->op_index = op_index;
+	c->err->sid = sid;
+	va_start(ap, fmt);
+	vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
+	va_end(ap);
+}
+
+static size_t first_undone(const struct submit_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!op_done(c, i))
+			return i;
+	return c->n;
+}
+
+/* The first undone op of group @g (and of every later group when @later). */
+static size_t first_undone_of(const struct submit_ctx *c, size_t g, bool later)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const struct op_route *r = &c->route[i];
+
+		if ((r->kind == ROUTE_ENTRY || r->kind == ROUTE_COVERED) &&
+		    (r->group == g || (later && r->group > g)) && !op_done(c, i))
+			return i;
+	}
+	return c->n;
+}
+
+/* The kernel does not say which device timed out: name the HWPT's first ATS op. */
+static uint16_t group_sid(const struct submit_ctx *c, size_t g)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (op_is_devtlb(&c->ops[i]) && c->route[i].group == g &&
+		    (c->route[i].kind == ROUTE_ENTRY || c->route[i].kind == ROUTE_COVERED))
+			return c->ops[i].sid;
+	return 0;
+}
+
+static void route_ops(struct submit_ctx *c, struct iommufd_host *h, struct host_unit *unit)
+{
+	/* IOTLB-class ops first, so device-TLB ops can find an entry covering them. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < c->n; i++) {
+			const struct flush_op *op = &c->ops[i];
+			struct op_route *r = &c->route[i];
+			struct nested_hwpt *nh;
+
+			if (op_is_devtlb(op) != (pass == 1))
+				continue;
+			/*
+			 * Second stage is the kernel-managed nest parent: the kernel
+			 * flushes its IOTLB and the ATCs behind it on every IOAS
+			 * change before the ioctl returns, and the uAPI has no
+			 * user invalidation for it. Nothing is left to send.
+			 */
+			if (op->kind == FLUSH_OP_IOTLB || op->tag_type == CACHE_TAG_DEVTLB) {
+				r->kind = ROUTE_NONE;
+				atomic_fetch_add(&h->s2_ops_elided, 1);
+				continue;
+			}
+			nh = find_nested(h, unit, op->did, op->pasid);
+			if (!nh) {
+				r->kind = ROUTE_FAILED;
+				report(c, HOST_ERR_IO, i, op_is_devtlb(op) ? op->sid : 0,
+				       "%s: no nested HWPT for DID %u PASID %u (not bound with "
+				       "iommufd_bind_s1)", unit->name, op->did, op->pasid);
+				continue;
+			}
+			op_entry(op, &r->inv);
+			r->group = group_for(c, nh->hwpt_id);
+			if (pass == 1) {
+				/* The HWPT's own flush reaches this ATC if it covers the range. */
+				for (size_t j = 0; j < c->n; j++) {
+					const struct op_route *o = &c->route[j];
+
+					if (!op_is_devtlb(&c->ops[j]) && o->kind == ROUTE_ENTRY &&
+					    o->group == r->group && entry_covers(&o->inv, &r->inv)) {
+						r->kind = ROUTE_COVERED;
+						r->entry = o->entry;
+						break;
+					}
+				}
+				if (r->kind == ROUTE_COVERED) {
+					atomic_fetch_add(&h->devtlb_covered, 1);
+					continue;
+				}
+				atomic_fetch_add(&h->devtlb_entries, 1);
+			}
+			r->kind = ROUTE_ENTRY;
+			r->entry = c->groups[r->group].count++;
+		}
+	}
+}
+
+static int iommufd_submit(struct host_unit *unit, const struct flush_op *ops, size_t n,
+			  struct host_error *err)
+{
+	struct iommufd_unit *u = unit->backend_data;
+	struct iommufd_host *h = u->host;
+	struct iommu_hwpt_vtd_s1_invalidate *entries;
+	struct submit_ctx c = { .ops = ops, .n = n, .err = err };
+	size_t base = 0;
+
+	memset(err, 0, sizeof(*err));
+	if (n == 0)
+		return 0;
+	c.route = calloc(n, sizeof(*c.route));
+	c.groups = calloc(n, sizeof(*c.groups));
+	entries = calloc(n, sizeof(*entries));
+	if (!c.route || !c.groups || !entries) {
+		free(c.route);
+		free(c.groups);
+		free(entries);
+		err->kind = HOST_ERR_IO;
+		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", unit->name);
+		return -1;
+	}
+
+	pthread_rwlock_rdlock(&h->lock);
+	route_ops(&c, h, unit);
+	for (size_t g = 0; g < c.ngroups; g++) {
+		c.groups[g].base = base;
+		base += c.groups[g].count;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (c.route[i].kind == ROUTE_ENTRY)
+			entries[c.groups[c.route[i].group].base + c.route[i].entry] = c.route[i].inv;
+
+	for (size_t g = 0; g < c.ngroups; g++) {
+		struct inv_group *grp = &c.groups[g];
+		struct iommu_hwpt_invalidate inv;
+		int rc, e;
+
+		memset(&inv, 0, sizeof(inv));
+		inv.size = sizeof(inv);
+		inv.hwpt_id = grp->hwpt_id;
+		inv.data_uptr = (uintptr_t)&entries[grp->base];
+		inv.data_type = IOMMU_HWPT_INVALIDATE_DATA_VTD_S1;
+		inv.entry_len = sizeof(entries[0]);
+		inv.entry_num = (uint32_t)grp->count;
+		rc = host_ioctl(h, IOMMU_HWPT_INVALIDATE, &inv);
+		e = errno;
+		atomic_fetch_add(&h->invalidate_calls, 1);
+		atomic_fetch_add(&h->invalidate_entries, grp->count);
+		/*
+		 * The kernel stops at the first entry it cannot handle and writes
+		 * back how many it did. A failure that leaves entry_num at its
+		 * input (checks before any entry ran, or a failed copy-out)
+		 * proves nothing was done, so it counts as none handled.
+		 */
+		if (rc == 0)
+			grp->handled = inv.entry_num < grp->count ? inv.entry_num : grp->count;
+		else
+			grp->handled = inv.entry_num < grp->count ? inv.entry_num : 0;
+		if (rc == 0 && grp->handled == grp->count)
+			continue;
+		if (rc == 0) {
+			report(&c, HOST_ERR_IO, first_undone_of(&c, g, true), 0,
+			       "%s: HWPT %u: the kernel handled %zu of %zu entries and reported success",
+			       unit->name, grp->hwpt_id, grp->handled, grp->count);
+			break;
+		}
+		if (e == ETIMEDOUT) {
+			/* A device TLB timed out: the other HWPTs still get their flush. */
+			report(&c, HOST_ERR_ITE, first_undone_of(&c, g, false), group_sid(&c, g),
+			       "%s: HWPT %u: device-TLB invalidation timed out after %zu of %zu entries",
+			       unit->name, grp->hwpt_id, grp->handled, grp->count);
+			continue;
+		}
+		/* Later groups stay at handled = 0: first_undone() sees them as undone. */
+		report(&c, HOST_ERR_IO, first_undone_of(&c, g, true), 0,
+		       "%s: IOMMU_HWPT_INVALIDATE HWPT %u: %s after %zu of %zu entries",
+		       unit->name, grp->hwpt_id, strerror(e), grp->handled, grp->count);
+		break;
+	}
+	pthread_rwlock_unlock(&h->lock);
+
+	if (c.failed) {
+		/* Whatever failed, op_index is the first op not known to be done. */
+		err->op_index = first_undone(&c);
+	}
+	free(c.route);
+	free(c.groups);
+	free(entries);
+	return c.failed ? -1 : 0;
+}
+
+const struct host_backend iommufd_backend = {
+	.name = "iommufd",
+	.submit = iommufd_submit,
+};

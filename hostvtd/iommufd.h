@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The iommufd nesting back end: host VT-d units driven through /dev/iommu.
+ *
+ * Model (docs/passthrough.md): per host unit one kernel-managed nest-parent
+ * HWPT on the guest-memory IOAS (stage 2, GPA -> HPA); per (host unit, host
+ * DID, host PASID) one user-managed nested HWPT holding the guest's stage-1
+ * table, shared by every device bound with that key. A flush plan's
+ * submission for a unit becomes one IOMMU_HWPT_INVALIDATE per nested HWPT
+ * it touches, carrying all of that HWPT's entries.
+ *
+ * Every kernel call goes through struct host_ops, so all of this runs
+ * against a recording fake where there is no /dev/iommu.
+ *
+ * Setup calls (open, add_unit, get_hw_info, bind/unbind) return 0, or -1
+ * with errno set and a message in iommufd_host_error(). submit() may run
+ * concurrently with them and with itself.
+ */
+#ifndef TAGVMM_HOSTVTD_IOMMUFD_H
+#define TAGVMM_HOSTVTD_IOMMUFD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostvtd/backend.h"
+#include "hostvtd/host.h"
+#include "hostvtd/hostops.h"
+
+#define IOMMUFD_DEV_PATH "/dev/iommu"
+
+struct iommufd_host;
+
+extern const struct host_backend iommufd_backend;
+
+/* What the back end did, for tests and `stats`. */
+struct iommufd_stats {
+	uint64_t invalidate_calls;	/* IOMMU_HWPT_INVALIDATE ioctls */
+	uint64_t invalidate_entries;	/* entries sent in them */
+	uint64_t devtlb_covered;	/* device-TLB ops folded into their HWPT's entry */
+	uint64_t devtlb_entries;	/* device-TLB ops that needed an entry of their own */
+	uint64_t s2_ops_elided;		/* second-stage ops: the kernel owns those caches */
+};
+
+/*
+ * Open /dev/iommu through @ops. On failure *@out is NULL and @err says why
+ * in terms an operator can act on (module, permissions).
+ */
+int iommufd_host_open(const struct host_ops *ops, struct iommufd_host **out, char *err,
+		      size_t errlen);
+/* Close the iommufd (the kernel frees every object in it). After the flush engine stops. */
+void iommufd_host_close(struct iommufd_host *h);
+int iommufd_host_fd(const struct iommufd_host *h);
+/* The message of the last failed setup call. */
+const char *iommufd_host_error(const struct iommufd_host *h);
+void iommufd_host_stats(struct iommufd_host *h, struct iommufd_stats *out);
+
+/*
+ * Make @unit an iommufd unit: allocate its nest-parent HWPT on @ioas_id
+ * through @dev_id (any device behind the unit, already bound to this
+ * iommufd), and point unit->backend at iommufd_backend. The unit must
+ * outlive @h's use of it.
+ */
+int iommufd_host_add_unit(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+			  uint32_t ioas_id);
+/* The unit's nest-parent HWPT id, or 0 when @unit was not added. Setup time: not locked. */
+uint32_t iommufd_host_parent_hwpt(const struct iommufd_host *h, const struct host_unit *unit);
+
+/*
+ * The host CAP and ECAP registers behind @dev_id (IOMMU_GET_HW_INFO), so the
+ * vIOMMU advertises only what the host can nest. Fails with EOPNOTSUPP when
+ * the device is not behind VT-d.
+ */
+int iommufd_host_get_hw_info(struct iommufd_host *h, uint32_t dev_id, uint64_t *cap,
+			     uint64_t *ecap);
+
+/*
+ * Bind @dev_id's guest stage 1 for (@unit, @host_did, @host_pasid): the
+ * first device with that key allocates the nested HWPT (IOMMU_HWPT_ALLOC,
+ * IOMMU_HWPT_DATA_VTD_S1, parent = the unit's nest-parent); later devices
+ * share it and must name the same table (EBUSY otherwise: unbind first).
+ * @s1_flags are IOMMU_VTD_S1_*. *@hwpt_id is what the caller attaches the
+ * device (and PASID) to through VFIO. Binding a device twice counts twice.
+ */
+int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+		    uint16_t host_did, uint32_t host_pasid, uint64_t s1_pgtbl, uint32_t addr_width,
+		    uint32_t s1_flags, uint32_t *hwpt_id);
+/*
+ * Undo one bind. The last user destroys the HWPT (IOMMU_DESTROY); the caller
+ * must have detached the device from it first, or the kernel refuses with
+ * EBUSY and the binding is kept as it was.
+ */
+int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+		      uint16_t host_did, uint32_t host_pasid);
+/* The nested HWPT of a key, or 0; and how many binds it has. */
+uint32_t iommufd_nested_hwpt(struct iommufd_host *h, const struct host_unit *unit,
+			     uint16_t host_did, uint32_t host_pasid, unsigned int *users);
+
+#endif
