@@ -16,12 +16,14 @@
 
 #include <libfdt.h>
 
+#include "hostvtd/hostops.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
 #include "vmm/cli.h"
 #include "vmm/fdt.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
+#include "vmm/vfio.h"
 #include "viommu/viommu.h"
 
 #define DEFAULT_RAM_MIB 256
@@ -36,6 +38,8 @@ struct run_options {
 	bool quiet;
 	bool stats;
 	struct viommu_options viommu;
+	const char *vfio[VFIO_MAX_DEVICES];	/* --vfio BDF */
+	size_t nvfio;
 };
 
 static void usage(FILE *out)
@@ -62,6 +66,8 @@ static void usage(FILE *out)
 		"      --flush-trace-format text|json\n"
 		"      --no-merge        forward guest invalidations one for one (for comparison)\n"
 		"      --inject-ite D:N  the next N device-TLB invalidations of sim device D time out\n"
+		"      --vfio BDF        assign the host PCI device DDDD:BB:DD.F, bound to vfio-pci\n"
+		"                        (repeatable, up to 8; see docs/passthrough.md)\n"
 		"  -q, --quiet           no start-up line on standard error\n"
 		"      --stats           at exit, print exits and memory use on standard error\n"
 		"  -h, --help            this text\n"
@@ -183,6 +189,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "flush-trace-format", required_argument, NULL, 'F' },
 		{ "no-merge", no_argument, NULL, 'N' },
 		{ "inject-ite", required_argument, NULL, 'I' },
+		{ "vfio", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -236,6 +243,22 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			if (parse_viommu_option(c, optarg, &o->viommu))
 				return EXIT_USAGE;
 			break;
+		case 'P': {
+			char bdf[VFIO_BDF_LEN];
+
+			if (vfio_parse_bdf(optarg, bdf)) {
+				fprintf(stderr, "tagvmm: run: --vfio '%s': not a PCI address "
+					"DDDD:BB:DD.F (e.g. 0000:3b:00.0)\n", optarg);
+				return EXIT_USAGE;
+			}
+			if (o->nvfio == VFIO_MAX_DEVICES) {
+				fprintf(stderr, "tagvmm: run: at most %d --vfio devices\n",
+					VFIO_MAX_DEVICES);
+				return EXIT_USAGE;
+			}
+			o->vfio[o->nvfio++] = optarg;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -319,6 +342,10 @@ static int prepare(struct vm *vm, const struct run_options *o)
 	char err[512];
 
 	if (vm_init_all(vm, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: run: %s\n", err);
+		return 1;
+	}
+	if (vfio_setup(vm, o->vfio, o->nvfio, &host_ops_real, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: run: %s\n", err);
 		return 1;
 	}

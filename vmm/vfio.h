@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PCI passthrough (--vfio BDF): host discovery and the iommufd/VFIO cdev
+ * setup that gives a real device DMA access to guest RAM.
+ *
+ * Every host call goes through a struct host_ops (hostvtd/hostops.h), so
+ * the sequence is tested against a recording fake. host_ops has no
+ * directory listing; the two lookups that need one (an IOMMU group's
+ * devices, a device's vfio-dev/ cdev name) go through a vfio_list_dir_fn
+ * given alongside it.
+ *
+ * Not done yet (docs/passthrough.md): BARs, config space, interrupts, and
+ * the nested HWPT attach a vIOMMU needs.
+ */
+#ifndef TAGVMM_VMM_VFIO_H
+#define TAGVMM_VMM_VFIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct host_ops;
+struct vm;
+
+#define VFIO_MAX_DEVICES	8
+#define VFIO_BDF_LEN		13	/* "dddd:bb:dd.f" and its NUL */
+
+/*
+ * Lists the entries of directory @path (without "." and "..") into @buf as
+ * NUL-terminated names, one after the other. Returns the bytes used, or -1
+ * with errno (ENOSPC when @buf is too small).
+ */
+typedef ssize_t (*vfio_list_dir_fn)(void *ctx, const char *path, char *buf, size_t len);
+
+/* opendir(3)/readdir(3); @ctx is unused. */
+ssize_t vfio_list_dir_real(void *ctx, const char *path, char *buf, size_t len);
+
+/*
+ * Parses a PCI address "DDDD:BB:DD.F" (hexadecimal, the domain always
+ * given) into its sysfs spelling, lower case. Returns 0 or -1.
+ */
+int vfio_parse_bdf(const char *arg, char out[VFIO_BDF_LEN]);
+
+/* One assigned device. */
+struct vfio_device {
+	char bdf[VFIO_BDF_LEN];
+	unsigned long group;		/* IOMMU group number */
+	char iommu_unit[32];		/* the host VT-d unit, "dmarN" */
+	char cdev[64];			/* /dev/vfio/devices/vfioN */
+	int fd;				/* the cdev; -1 while closed */
+	bool bound;			/* VFIO_DEVICE_BIND_IOMMUFD done (undone by close) */
+	bool attached;			/* VFIO_DEVICE_ATTACH_IOMMUFD_PT done */
+	bool started;			/* reset at start done: reset again at exit */
+	uint32_t dev_id;		/* iommufd's handle for the device */
+	uint32_t pt_id;			/* the HWPT the kernel attached it to */
+	uint32_t flags;			/* VFIO_DEVICE_FLAGS_* */
+	uint32_t num_regions, num_irqs;
+};
+
+/* The passthrough state of one VM: one iommufd, one IOAS for all devices. */
+struct vfio_state {
+	struct vm *vm;
+	const struct host_ops *ops;
+	int iommufd;			/* /dev/iommu; -1 while closed */
+	uint32_t ioas_id;
+	bool ioas_allocated;
+	size_t nmapped;			/* guest RAM regions mapped into the IOAS */
+	struct vfio_device devs[VFIO_MAX_DEVICES];
+	size_t ndevs;
+	struct vfio_state *next;
+};
+
+/*
+ * Checks every device in @bdfs on the host, then binds each to a new
+ * iommufd, maps all guest RAM (iova = guest physical address) into one
+ * IOAS, attaches the devices to it and resets them. Returns 0 (also for
+ * @n == 0, which does nothing), or -1 with a message in @err that names
+ * the device, the step and the fix; everything done so far is undone.
+ * Call after vm_init_all() (guest RAM exists) and before viommu_setup().
+ */
+int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
+	       const struct host_ops *ops, char *err, size_t errlen);
+/* vfio_setup() with the directory listing given (tests). */
+int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
+		    const struct host_ops *ops, vfio_list_dir_fn list_dir,
+		    char *err, size_t errlen);
+
+/*
+ * Undoes vfio_setup() in reverse: resets, detaches, unmaps guest RAM,
+ * destroys the IOAS, closes the cdevs (unbinding them) and the iommufd.
+ * A no-op without devices; vm_destroy() calls it, and again is harmless.
+ */
+void vfio_teardown(struct vm *vm);
+
+/* The VM's passthrough state, or NULL without --vfio. */
+struct vfio_state *vfio_state_of(const struct vm *vm);
+
+/*
+ * Re-attaches device @index to @pt_id (an IOAS or a HWPT of the same
+ * iommufd). The kernel replaces the attachment in one step, with no window
+ * where DMA is blocked.
+ *
+ * TODO(nesting): this is the hook for the vIOMMU. With --viommu, the
+ * iommufd back end (hostvtd/iommufd.c) is to allocate a nest-parent HWPT
+ * over vfio_state_of(vm)->ioas_id (IOMMU_HWPT_ALLOC with
+ * IOMMU_HWPT_ALLOC_NEST_PARENT, dev_id from struct vfio_device) and attach
+ * the device to it here, then a stage-1 HWPT per guest context/PASID as the
+ * guest programs them, and the nest parent again when the guest turns
+ * translation off. vfio_setup() alone attaches to the IOAS.
+ */
+int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, size_t errlen);
+
+#endif
