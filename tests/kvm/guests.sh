@@ -35,45 +35,14 @@ n=0
 passed=0
 failed=0
 
-now_ms() { date +%s%3N; }
+. "$(dirname "$0")/lib.sh"
 
-# run_guest NAME CPUS [tagvmm run options...]: boots the guest, leaves its
-# console in $logdir/NAME.log and sets $status, $verdict and $elapsed.
+# run_guest NAME CPUS [tagvmm run options...]
 run_guest() {
-	name=$1
 	cpus=$2
+	guest=$1
 	shift 2
-	log=$logdir/$name.log
-	start=$(now_ms)
-	timeout "$TIMEOUT" "$tagvmm" run -k "$guests/$name.elf" -m 64M -c "$cpus" "$@" \
-		>"$log" 2>&1 </dev/null
-	status=$?
-	elapsed=$(($(now_ms) - start))
-	# The PASS line must be whole (a trailing CR from a terminal-minded
-	# UART is tolerated); any FAIL line, from any vCPU, wins.
-	if [ $status -eq 124 ]; then
-		verdict="timed out after ${TIMEOUT}s"
-	elif grep -q '^TAGVMM-TEST: FAIL' "$log"; then
-		verdict=$(grep -m1 '^TAGVMM-TEST: FAIL' "$log" | tr -d '\r')
-	elif [ $status -ne 0 ]; then
-		verdict="tagvmm exited $status"
-	elif tr -d '\r' <"$log" | grep -qx "TAGVMM-TEST: PASS $name"; then
-		verdict=pass
-	else
-		verdict="no TAGVMM-TEST verdict on the console"
-	fi
-}
-
-report() {
-	n=$((n + 1))
-	if [ "$1" = ok ]; then
-		passed=$((passed + 1))
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		sed 's/^/#   /' "$log" | tail -n 30
-	fi
+	boot "$guest" "$tagvmm" run -k "$guests/$guest.elf" -m 64M -c "$cpus" "$@"
 }
 
 check_guest() {

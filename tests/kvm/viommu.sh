@@ -37,42 +37,14 @@ n=0
 passed=0
 failed=0
 
-now_ms() { date +%s%3N; }
+logdir=$tmp
+. "$(dirname "$0")/lib.sh"
 
-# run_guest NAME [tagvmm run options...]: boots the guest with one vIOMMU,
-# leaves its console in $tmp/NAME.log and sets $status, $verdict, $elapsed.
+# run_guest NAME [tagvmm run options...]: one vIOMMU, one vCPU.
 run_guest() {
-	name=$1
+	guest=$1
 	shift
-	log=$tmp/$name.log
-	start=$(now_ms)
-	timeout "$TIMEOUT" "$tagvmm" run -k "$guests/$name.elf" -m 64M -c 1 --viommu "$@" \
-		>"$log" 2>&1 </dev/null
-	status=$?
-	elapsed=$(($(now_ms) - start))
-	if [ $status -eq 124 ]; then
-		verdict="timed out after ${TIMEOUT}s"
-	elif grep -q '^TAGVMM-TEST: FAIL' "$log"; then
-		verdict=$(grep -m1 '^TAGVMM-TEST: FAIL' "$log" | tr -d '\r')
-	elif [ $status -ne 0 ]; then
-		verdict="tagvmm exited $status"
-	elif tr -d '\r' <"$log" | grep -qx "TAGVMM-TEST: PASS $name"; then
-		verdict=pass
-	else
-		verdict="no TAGVMM-TEST verdict on the console"
-	fi
-}
-
-report() {
-	n=$((n + 1))
-	if [ "$1" = ok ]; then
-		passed=$((passed + 1))
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		sed 's/^/#   /' "$log" | tail -n 30
-	fi
+	boot "$guest" "$tagvmm" run -k "$guests/$guest.elf" -m 64M -c 1 --viommu "$@"
 }
 
 check_guest() {
