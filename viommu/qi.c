@@ -38,6 +38,11 @@
  *    must leave its old domain), while running it again is harmless. In
  *    the other cases the head moves past the current descriptor (already
  *    in the failed batch). Processing resumes once software clears ITE.
+ *  - The resync a context- or PASID-cache descriptor triggers flushes the
+ *    host caches of each attachment it removes. If that flush fails, the
+ *    attachment stays (tables.c) and the failure is treated as above: ITE
+ *    (head ON the descriptor, so the resync retries once ITE is cleared)
+ *    or ICE, and the next wait is not completed either way.
  *  - IQE and ITE stall the queue until software clears them in FSTS
  *    (spec 6.5.2.10); unit.c resumes processing then.
  */
@@ -71,7 +76,7 @@ static void report_iqe(struct viommu *u, enum vtd_iqei iqei)
 }
 
 /* Turn a failed host flush into the guest's ITE or ICE. Returns true for ITE. */
-static bool report_host_error(struct viommu *u, const struct flush_result *res)
+bool vtd_report_host_error(struct viommu *u, const struct flush_result *res)
 {
 	uint64_t sid = guest_sid_of(u, res->err.sid);
 
@@ -105,7 +110,7 @@ static int flush_batch(struct qi_run *r, unsigned int waits, bool *ite)
 	r->n = 0;
 	if (ret == 0 && res.status == 0)
 		return 0;
-	*ite = report_host_error(r->u, &res);
+	*ite = vtd_report_host_error(r->u, &res);
 	if (!waits) {
 		r->u->qi_failed = true;
 		/* An ITE was reported already and aborts the pending wait by itself. */
@@ -233,7 +238,10 @@ void vtd_qi_process(struct viommu *u)
 		u->descriptors++;
 		switch (d.type) {
 		case VTD_DESC_CC:
-		case VTD_DESC_PC:
+		case VTD_DESC_PC: {
+			struct flush_result res;
+			int sret;
+
 			/*
 			 * Invalidations queued before the change reach the old
 			 * attachment. On ITE this descriptor has not run: keep
@@ -242,11 +250,25 @@ void vtd_qi_process(struct viommu *u)
 			if (flush_batch(r, 0, &ite) && ite)
 				goto stop_on;
 			if (d.type == VTD_DESC_CC)
-				vtd_sync_attachments(u, d.cc.gran != VTD_CC_DEVICE || d.cc.fm != 0,
-						     d.cc.sid);
+				sret = vtd_sync_attachments_result(u, d.cc.gran != VTD_CC_DEVICE ||
+								   d.cc.fm != 0, d.cc.sid, &res);
 			else
-				vtd_sync_attachments(u, true, 0);
+				sret = vtd_sync_attachments_result(u, true, 0, &res);
+			/*
+			 * A failed flush of a leaving attachment kept it (tables.c):
+			 * like any flush that closes no wait, ITE or ICE now and the
+			 * next wait not completed. On ITE the head stays on this
+			 * descriptor, so the resync (a retry) runs once ITE is
+			 * cleared; after ICE the next one retries.
+			 */
+			if (sret) {
+				u->qi_failed = true;
+				if (vtd_report_host_error(u, &res))
+					goto stop_on;
+				u->qi_failed_ice = true;
+			}
 			break;
+		}
 		case VTD_DESC_IOTLB:
 		case VTD_DESC_DEVTLB:
 		case VTD_DESC_PIOTLB:

@@ -458,16 +458,18 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 /*
  * Before an attachment goes, flush what the host may cache for it, while
  * its tags still route the flush: the guest domain's IOTLB entries and the
- * device's ATC for that PASID.
+ * device's ATC for that PASID. Returns the host's result: on failure the
+ * caller must keep the attachment (see sync_device()).
  */
-static void flush_attachment(struct viommu *u, struct viommu_dev *dev,
-			     const struct viommu_attach *a)
+static struct flush_result flush_attachment(struct viommu *u, struct viommu_dev *dev,
+					    const struct viommu_attach *a)
 {
+	struct flush_result res = { 0 };
 	struct vtd_desc batch[2];
 	size_t n = 0;
 
 	if (!u->fe)
-		return;
+		return res;
 	memset(batch, 0, sizeof(batch));
 	if (a->nested) {
 		batch[n].type = VTD_DESC_PIOTLB;
@@ -494,7 +496,11 @@ static void flush_attachment(struct viommu *u, struct viommu_dev *dev,
 		}
 		n++;
 	}
-	flush_engine_batch(u->fe, (uint16_t)u->index, batch, n, 0, NULL);
+	if (flush_engine_batch(u->fe, (uint16_t)u->index, batch, n, 0, &res) && res.status == 0) {
+		res.status = -1;	/* failed without saying why */
+		res.err.kind = HOST_ERR_IO;
+	}
+	return res;
 }
 
 static struct tag_attach tag_of(struct viommu_dev *dev, const struct viommu_attach *a)
@@ -516,11 +522,22 @@ static struct guest_domain_key key_of(struct viommu *u, const struct viommu_atta
 	return k;
 }
 
-static void sync_device(struct viommu *u, struct viommu_dev *dev)
+/*
+ * An attachment whose host flush failed is NOT detached: the device's ATC
+ * entries for it are keyed by (SID, PASID) only, and once its tags left
+ * the store no guest device-TLB invalidation would reach them again. It
+ * stays in dev->attach[] and the store (the device keeps its old domain,
+ * DMA included, as if the context-cache invalidation had not happened),
+ * and the next context- or PASID-cache invalidation retries. Until it is
+ * gone no new attachment takes its PASID: one PASID, one attachment.
+ * Returns 0, or -1 with @res the first failed flush.
+ */
+static int sync_device(struct viommu *u, struct viommu_dev *dev, struct flush_result *res)
 {
 	static bool warned;
 	struct wanted w;
 	size_t i, j;
+	int ret = 0;
 
 	compute_wanted(u, dev, &w);
 	dev->pasid_ok = w.pasid_ok;
@@ -529,10 +546,11 @@ static void sync_device(struct viommu *u, struct viommu_dev *dev)
 			"only the first %u are shadowed\n",
 			u->index, dev->guest_sid, VTD_MAX_ATTACH, VTD_MAX_ATTACH);
 
-	/* Gone: flush, then detach. */
+	/* Gone: flush, then detach (unless the flush failed). */
 	for (i = 0; i < dev->nattach;) {
 		const struct viommu_attach *a = &dev->attach[i];
 		struct tag_attach t = tag_of(dev, a);
+		struct flush_result fr;
 		bool keep = false;
 
 		for (j = 0; j < w.n && !keep; j++)
@@ -541,20 +559,27 @@ static void sync_device(struct viommu *u, struct viommu_dev *dev)
 			i++;
 			continue;
 		}
-		flush_attachment(u, dev, a);
+		fr = flush_attachment(u, dev, a);
+		if (fr.status) {
+			if (!ret)
+				*res = fr;
+			ret = -1;
+			i++;
+			continue;
+		}
 		if (tag_store_detach(u->ts, key_of(u, a), &t))
 			fprintf(stderr, "viommu%u: detach of %04x did %u pasid %u: not in the store\n",
 				u->index, dev->guest_sid, a->did, a->pasid);
 		dev->attach[i] = dev->attach[--dev->nattach];
 	}
-	/* New: attach. */
+	/* New: attach, unless an attachment (kept, or a failed one) holds the PASID. */
 	for (j = 0; j < w.n; j++) {
-		bool have = false;
+		bool taken = false;
 		struct tag_attach t;
 
-		for (i = 0; i < dev->nattach && !have; i++)
-			have = attach_equal(&dev->attach[i], &w.a[j]);
-		if (have || dev->nattach == VTD_MAX_ATTACH)
+		for (i = 0; i < dev->nattach && !taken; i++)
+			taken = dev->attach[i].pasid == w.a[j].pasid;
+		if (taken || dev->nattach == VTD_MAX_ATTACH)
 			continue;
 		t = tag_of(dev, &w.a[j]);
 		if (tag_store_attach(u->ts, key_of(u, &w.a[j]), &t)) {
@@ -563,14 +588,42 @@ static void sync_device(struct viommu *u, struct viommu_dev *dev)
 		}
 		dev->attach[dev->nattach++] = w.a[j];
 	}
+	return ret;
 }
 
-void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid)
+int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
+				struct flush_result *res)
 {
+	struct flush_result first = { 0 };
+	int ret = 0;
+
 	for (size_t i = 0; i < u->ndevs; i++) {
 		struct viommu_dev *dev = u->devs[i];
+		struct flush_result r;
 
-		if (dev && (all || dev->guest_sid == sid))
-			sync_device(u, dev);
+		if (dev && (all || dev->guest_sid == sid) && sync_device(u, dev, &r) && !ret) {
+			first = r;
+			ret = -1;
+		}
 	}
+	if (res)
+		*res = first;
+	return ret;
+}
+
+/*
+ * The register-side callers (SRTP, TE, CCMD in unit.c) have no queue to
+ * stall and no wait to abort: a failure is recorded as ICE (ICESID as the
+ * queue would give it), whatever the host's kind, ITE included; CCMD still
+ * reports its CAIG. The kept attachment is retried by the next resync.
+ */
+void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid)
+{
+	struct flush_result res;
+
+	if (vtd_sync_attachments_result(u, all, sid, &res) == 0)
+		return;
+	if (res.err.kind == HOST_ERR_ITE)
+		res.err.kind = HOST_ERR_ICE;
+	vtd_report_host_error(u, &res);
 }

@@ -164,6 +164,11 @@ void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data
 /* qi.c: run the queue from IQH to IQT. Caller holds u->lock. */
 void vtd_qi_process(struct viommu *u);
 void vtd_qi_exit(struct viommu *u);
+/*
+ * Turn a failed host flush into the guest's ITE (ITESID) or ICE (ICESID),
+ * the SID being the guest's for the host device named. Returns true for ITE.
+ */
+bool vtd_report_host_error(struct viommu *u, const struct flush_result *res);
 
 /* tables.c (caller holds u->lock) */
 /*
@@ -179,7 +184,16 @@ int vtd_lookup(struct viommu *u, uint16_t sid, bool has_pasid, uint32_t pasid,
  * Bring the tag store in line with the guest's tables for device @sid
  * (every device when @all): detach what the tables no longer say (flushing
  * the host caches of that attachment first), attach what they now say.
+ * An attachment whose flush fails stays (in dev->attach[] and the store,
+ * so guest flushes still reach the device's ATC) and is retried by the
+ * next resync; meanwhile no new attachment takes its PASID.
+ * vtd_sync_attachments_result() returns 0, or -1 with @res (may be NULL)
+ * the first failed flush, for the queue to report (qi.c);
+ * vtd_sync_attachments(), for the register side (unit.c), records any
+ * failure as ICE itself.
  */
+int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
+				struct flush_result *res);
 void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid);
 /*
  * The host DID a guest DID of this unit maps to (stable, unique per VM):

@@ -684,6 +684,164 @@ START_TEST(test_ice_batch_full_fails_wait)
 }
 END_TEST
 
+static bool in_store(uint16_t did, uint32_t pasid)
+{
+	struct guest_domain_key k = { .viommu = 0, .did = did, .pasid = pasid };
+	bool found;
+
+	tag_store_read_lock(host.ts);
+	found = tag_store_find(host.ts, k) != NULL;
+	tag_store_read_unlock(host.ts);
+	return found;
+}
+
+/* Legacy tables, device at DID 9 with TT 1 (device TLB); QI on. */
+static void legacy_ats_at_did9(struct vtd_test_tables *t, uint64_t slpt)
+{
+	detach_fixture();
+	vtd_test_legacy_ctx(t, ROOT, GUEST_SID, slpt | 1 | 1 << 2, 2 | 9 << 8);
+	wr(VTD_REG_RTADDR, ROOT, 8);
+	gcmd(0, VTD_GCMD_SRTP);
+	gcmd(VTD_GCMD_TE, 0);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert_uint_eq(dev.attach[0].did, 9);
+	wr(VTD_REG_IQA, QBASE, 8);
+	gcmd(VTD_GCMD_TE | VTD_GCMD_QIE, 0);
+}
+
+/*
+ * The host flush of the attachment a context-cache invalidation removes
+ * times out: ITE (ITESID = the guest SID), IQH stays on the CC, the wait
+ * is not completed, and the device stays attached to its old domain, so
+ * guest device-TLB invalidations still reach its ATC. No second
+ * attachment takes PASID 0 meanwhile. Clearing ITE re-runs the CC: the
+ * flush succeeds, the old domain goes, the new one comes.
+ */
+START_TEST(test_ite_in_detach_flush_keeps_attachment)
+{
+	struct vtd_test_tables t = { .vm = &vm, .next = 0x400000 };
+	uint64_t slpt = vtd_test_page(&t);
+	struct vtd_desc cc = cc_device(GUEST_SID), w = wait_sw(5, STATUS);
+	struct vtd_desc dt = vtd_test_devtlb(GUEST_SID, 0x3000, 0);
+	struct flush_result res = { 0 };
+	struct simvtd_counters c0, c1;
+
+	legacy_ats_at_did9(&t, slpt);
+	ck_assert(in_store(9, 0));
+
+	vtd_test_legacy_ctx(&t, ROOT, GUEST_SID, slpt | 1 | 1 << 2, 2 | 10 << 8);
+	simvtd_inject_ite(host.sim, HOST_SID, 1);
+	put(0, &cc, false);
+	put(1, &w, false);
+	tail(2, false);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ITE);
+	ck_assert_uint_eq(VTD_FIELD(rd(VTD_REG_IQER, 8), 47, 32), GUEST_SID);
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 0);		/* on the CC */
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 0);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert_uint_eq(dev.attach[0].did, 9);
+	ck_assert(in_store(9, 0));
+	ck_assert(!in_store(10, 0));
+
+	/* A guest device-TLB invalidation still routes to the device's ATC. */
+	ck_assert_int_eq(simvtd_atc_insert(host.sim, HOST_SID, 0, 0x3000), 0);
+	ck_assert_int_eq(flush_engine_batch(host.fe, 0, &dt, 1, 1, &res), 0);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert(!simvtd_atc_present(host.sim, HOST_SID, 0, 0x3000));
+
+	/* Clearing ITE re-runs the CC; the injected timeout is used up. */
+	ck_assert_int_eq(simvtd_atc_insert(host.sim, HOST_SID, 0, 0x5000), 0);
+	simvtd_counters(host.sim, 0, &c0);
+	wr(VTD_REG_FSTS, VTD_FSTS_ITE, 4);
+	simvtd_counters(host.sim, 0, &c1);
+	ck_assert_uint_gt(c1.desc[VTD_DESC_DEVTLB], c0.desc[VTD_DESC_DEVTLB]);
+	ck_assert(!simvtd_atc_present(host.sim, HOST_SID, 0, 0x5000));
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 2 * 16);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert_uint_eq(dev.attach[0].did, 10);
+	ck_assert(!in_store(9, 0));
+	ck_assert(in_store(10, 0));
+	/* The ITE aborted that wait, silently. */
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 0);
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4), 0);
+
+	/* The guest resubmits: this wait completes. */
+	put(2, &w, false);
+	tail(3, false);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 5);
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4), 0);
+}
+END_TEST
+
+/*
+ * Another host failure in that flush: ICE, the queue goes on past the CC,
+ * the next wait is not completed, the old attachment stays (a guest
+ * device-TLB invalidation through the queue still reaches the ATC), and
+ * the next context-cache invalidation retries the move.
+ */
+START_TEST(test_ice_in_detach_flush_keeps_attachment)
+{
+	struct vtd_test_tables t = { .vm = &vm, .next = 0x400000 };
+	uint64_t slpt = vtd_test_page(&t);
+	struct vtd_desc cc = cc_device(GUEST_SID), w = wait_sw(5, STATUS);
+	struct vtd_desc dt = vtd_test_devtlb(GUEST_SID, 0x3000, 0);
+
+	legacy_ats_at_did9(&t, slpt);
+	vtd_test_legacy_ctx(&t, ROOT, GUEST_SID, slpt | 1 | 1 << 2, 2 | 10 << 8);
+	simvtd_inject_iqe(host.sim, 0, 1);
+	put(0, &cc, false);
+	put(1, &w, false);
+	tail(2, false);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ICE);
+	ck_assert(!(rd(VTD_REG_FSTS, 4) & (VTD_FSTS_ITE | VTD_FSTS_IQE)));
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 2 * 16);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 0);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert_uint_eq(dev.attach[0].did, 9);
+	ck_assert(in_store(9, 0));
+	ck_assert(!in_store(10, 0));
+	wr(VTD_REG_FSTS, VTD_FSTS_ICE, 4);
+
+	/* Still routed: the queue's device-TLB invalidation reaches the ATC. */
+	ck_assert_int_eq(simvtd_atc_insert(host.sim, HOST_SID, 0, 0x3000), 0);
+	put(2, &dt, false);
+	put(3, &w, false);
+	tail(4, false);
+	ck_assert(!simvtd_atc_present(host.sim, HOST_SID, 0, 0x3000));
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 5);
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4), 0);
+
+	/* The next CC retries, and succeeds. */
+	vtd_test_write32(&vm, STATUS, 0);
+	put(4, &cc, false);
+	put(5, &w, false);
+	tail(6, false);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert_uint_eq(dev.attach[0].did, 10);
+	ck_assert(!in_store(9, 0));
+	ck_assert(in_store(10, 0));
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 5);
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4), 0);
+}
+END_TEST
+
+/* From the register side (here: TE off) a failed flush is recorded as ICE. */
+START_TEST(test_register_resync_failure_is_ice)
+{
+	struct vtd_test_tables t = { .vm = &vm, .next = 0x400000 };
+	uint64_t slpt = vtd_test_page(&t);
+
+	legacy_ats_at_did9(&t, slpt);
+	simvtd_inject_ite(host.sim, HOST_SID, 1);
+	gcmd(VTD_GCMD_QIE, 0);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ICE);
+	ck_assert(!(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ITE));
+	ck_assert_uint_eq(VTD_FIELD(rd(VTD_REG_IQER, 8), 63, 48), GUEST_SID);
+	ck_assert_uint_eq(dev.nattach, 1);
+	ck_assert(in_store(9, 0));
+}
+END_TEST
+
 /* ---- fault recording ------------------------------------------------------------ */
 
 static void fault(uint16_t sid, uint64_t addr, uint8_t reason)
@@ -922,6 +1080,9 @@ int main(void)
 	tcase_add_test(tc, test_ite_before_cc_keeps_head_on_cc);
 	tcase_add_test(tc, test_ice_before_cc_fails_next_wait);
 	tcase_add_test(tc, test_ice_batch_full_fails_wait);
+	tcase_add_test(tc, test_ite_in_detach_flush_keeps_attachment);
+	tcase_add_test(tc, test_ice_in_detach_flush_keeps_attachment);
+	tcase_add_test(tc, test_register_resync_failure_is_ice);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
