@@ -102,32 +102,38 @@ static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const c
  * IOAPIC pin 2 (the interrupt source override). KVM's default routes GSI 0
  * to pin 0, where Linux's timer check would never see it.
  */
-static int setup_gsi_routing(struct vm *vm, char *err, size_t errlen)
+size_t vm_base_gsi_routes(struct kvm_irq_routing_entry *e)
 {
-	struct {
-		struct kvm_irq_routing head;
-		struct kvm_irq_routing_entry e[16 + MACHINE_IOAPIC_PINS];
-	} r;
-	unsigned int n = 0;
+	size_t n = 0;
 
-	memset(&r, 0, sizeof(r));
 	for (unsigned int gsi = 0; gsi < 16; gsi++) {
 		if (gsi == 2)
 			continue;	/* the cascade */
-		r.e[n].gsi = gsi;
-		r.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		r.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-		r.e[n++].u.irqchip.pin = gsi % 8;
+		e[n].gsi = gsi;
+		e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+		e[n++].u.irqchip.pin = gsi % 8;
 	}
 	for (unsigned int gsi = 0; gsi < MACHINE_IOAPIC_PINS; gsi++) {
 		if (gsi == 2)
 			continue;	/* reached through GSI 0 */
-		r.e[n].gsi = gsi;
-		r.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		r.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		r.e[n++].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+		e[n].gsi = gsi;
+		e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e[n++].u.irqchip.pin = gsi == 0 ? 2 : gsi;
 	}
-	r.head.nr = n;
+	return n;
+}
+
+static int setup_gsi_routing(struct vm *vm, char *err, size_t errlen)
+{
+	struct {
+		struct kvm_irq_routing head;
+		struct kvm_irq_routing_entry e[VM_BASE_GSI_ROUTES];
+	} r;
+
+	memset(&r, 0, sizeof(r));
+	r.head.nr = (uint32_t)vm_base_gsi_routes(r.e);
 	return vm_ioctl(vm, KVM_SET_GSI_ROUTING, (unsigned long)&r, "KVM_SET_GSI_ROUTING", err,
 			errlen);
 }

@@ -104,6 +104,16 @@ void vm_destroy(struct vm *vm);
  */
 void *vm_gpa(struct vm *vm, uint64_t gpa, size_t len);
 
+/*
+ * The PC interrupt routing the MADT promises: ISA IRQs on the PICs and on
+ * the IOAPIC pins of the same number, IRQ 0 on IOAPIC pin 2. Fills @e
+ * (VM_BASE_GSI_ROUTES entries) and returns the count; devices that add MSI
+ * routes (VFIO) start their tables with it.
+ */
+#define VM_BASE_GSI_ROUTES (16 - 1 + MACHINE_IOAPIC_PINS - 1)
+struct kvm_irq_routing_entry;
+size_t vm_base_gsi_routes(struct kvm_irq_routing_entry *e);
+
 /* Raise or lower a GSI on the in-kernel IOAPIC/PIC. */
 int vm_irq_line(struct vm *vm, unsigned int gsi, bool level);
 /* Deliver an MSI (address/data as the device wrote them). */

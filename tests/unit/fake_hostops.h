@@ -71,9 +71,10 @@ struct fake_call {
 	char path[FAKE_PATH_MAX];	/* open, readlink, access, read_file */
 	int flags;			/* open flags, access mode */
 	int ret, err;			/* what the call returned, and errno when it failed */
-	unsigned char arg[FAKE_ARG_MAX];	/* ioctl argument as passed in */
+	/* ioctl argument as passed in; aligned so tests can read it as the struct */
+	_Alignas(8) unsigned char arg[FAKE_ARG_MAX];
 	size_t arg_len;
-	unsigned char ptr[FAKE_PTR_MAX];	/* the declared user pointer's array */
+	_Alignas(8) unsigned char ptr[FAKE_PTR_MAX];	/* the declared user pointer's array */
 	size_t ptr_len;
 	bool truncated;			/* arg or ptr was longer than kept */
 };
