@@ -21,7 +21,8 @@ UNIT_TESTS = \
 	tests/unit/check_vtd_tables \
 	tests/unit/check_simdev \
 	tests/unit/check_iommufd \
-	tests/unit/check_vfio
+	tests/unit/check_vfio \
+	tests/unit/check_vfio_pci
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -106,12 +107,16 @@ tests_unit_check_vfio_SOURCES = tests/unit/check_vfio.c tests/unit/fake_hostops.
 tests_unit_check_vfio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vfio_LDADD = $(VMM_UNIT_LDADD)
 
+tests_unit_check_vfio_pci_SOURCES = tests/unit/check_vfio_pci.c tests/unit/fake_hostops.h
+tests_unit_check_vfio_pci_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vfio_pci_LDADD = $(VMM_UNIT_LDADD)
+
 # CLI tests drive the built tagvmm binary.
 CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
 KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
 TESTS += $(KVM_TESTS)
-EXTRA_DIST += $(KVM_TESTS)
+EXTRA_DIST += $(KVM_TESTS) tests/kvm/lib.sh
 TESTS += $(CLI_TESTS)
 EXTRA_DIST += $(CLI_TESTS) tests/data
 

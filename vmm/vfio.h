@@ -111,4 +111,51 @@ struct vfio_state *vfio_state_of(const struct vm *vm);
  */
 int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, size_t errlen);
 
+/*
+ * The guest-facing model of one passed-through PCI function (vfio-pci.c):
+ * its config space, filtered and virtualized, in a struct pci_device; its
+ * BARs trapped and forwarded to the VFIO regions; its INTx, MSI and MSI-X
+ * routed to the guest with eventfds and KVM irqfds.
+ */
+struct vfio_pci;
+struct pci_device;
+
+/*
+ * The host calls vfio-pci.c needs beyond struct host_ops: region accesses
+ * and eventfds. TODO(hostops): these belong in struct host_ops (pread,
+ * pwrite, eventfd); they are separate only until the seam grows them.
+ * Each returns what the system call does, -1 with errno on failure.
+ */
+struct vfio_pci_io {
+	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
+	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
+	int (*eventfd)(void *ctx);		/* a non-blocking, close-on-exec eventfd */
+	int (*close)(void *ctx, int fd);	/* for the eventfds */
+	void *ctx;
+};
+
+/* pread(2), pwrite(2), eventfd(2), close(2). */
+extern const struct vfio_pci_io vfio_pci_io_real;
+
+/*
+ * Models the VFIO device @device_fd (bound and attached; vfio.c owns the
+ * fd) as a PCI function at @guest_bdf of @vm, registered on its host
+ * bridge, with INTx wired when the device has it. KVM ioctls go to
+ * vm->vm_fd through @ops. Returns NULL with a message in @err.
+ */
+struct vfio_pci *vfio_pci_create(struct vm *vm, const struct host_ops *ops, int device_fd,
+				 uint16_t guest_bdf, char *err, size_t errlen);
+/* vfio_pci_create() with the region and eventfd calls given (tests). */
+struct vfio_pci *vfio_pci_create_with(struct vm *vm, const struct host_ops *ops,
+				      const struct vfio_pci_io *io, int device_fd,
+				      uint16_t guest_bdf, char *err, size_t errlen);
+/*
+ * Turns the device's interrupts off, removes its irqfds and GSI routes,
+ * closes its eventfds, frees it. The framework has no pci_unregister():
+ * call at VM teardown only (after the vCPUs stopped). NULL is a no-op.
+ */
+void vfio_pci_destroy(struct vfio_pci *vp);
+/* The guest-visible function. */
+struct pci_device *vfio_pci_device(struct vfio_pci *vp);
+
 #endif
