@@ -43,6 +43,12 @@
  *    attachment stays (tables.c) and the failure is treated as above: ITE
  *    (head ON the descriptor, so the resync retries once ITE is cleared)
  *    or ICE, and the next wait is not completed either way.
+ *  - A PASID-cache descriptor resyncs by its granularity: PASID-selective
+ *    re-reads that PASID's entry of each device (no directory walk),
+ *    domain-selective touches only attachments whose old or new DID is
+ *    the descriptor's, global everything (tables.c: vtd_sync_pasid(),
+ *    vtd_sync_domain()). Context-cache descriptors stay device-selective
+ *    or global.
  *  - IQE and ITE stall the queue until software clears them in FSTS
  *    (spec 6.5.2.10); unit.c resumes processing then.
  */
@@ -252,6 +258,10 @@ void vtd_qi_process(struct viommu *u)
 			if (d.type == VTD_DESC_CC)
 				sret = vtd_sync_attachments_result(u, d.cc.gran != VTD_CC_DEVICE ||
 								   d.cc.fm != 0, d.cc.sid, &res);
+			else if (d.pc.gran == VTD_PC_PASID)
+				sret = vtd_sync_pasid(u, d.pc.did, d.pc.pasid, &res);
+			else if (d.pc.gran == VTD_PC_DOMAIN)
+				sret = vtd_sync_domain(u, d.pc.did, &res);
 			else
 				sret = vtd_sync_attachments_result(u, true, 0, &res);
 			/*

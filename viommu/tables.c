@@ -425,6 +425,25 @@ static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w
 	}
 }
 
+/*
+ * Which PASIDs of a device a resync looks at (the PASID-cache granularity,
+ * spec 6.5.2.6). Out-of-scope attachments are left alone, in the store and
+ * in dev->attach[]; in-scope ones follow the tables exactly as in a full
+ * resync.
+ *   SCOPE_ALL    every PASID (context-cache invalidations, global PC)
+ *   SCOPE_DID    a PASID whose attachment has the DID, or whose entry now
+ *                names it (domain-selective PC)
+ *   SCOPE_PASID  that PASID only, whatever DID its old or new entry names
+ *                (PASID-selective PC: the descriptor's DID is not trusted
+ *                to name the old domain, so it is not used as a filter)
+ */
+enum sync_kind { SCOPE_ALL, SCOPE_DID, SCOPE_PASID };
+struct sync_scope {
+	enum sync_kind kind;
+	uint16_t did;
+	uint32_t pasid;
+};
+
 /* What the guest's tables now say about @dev. */
 static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct wanted *w)
 {
@@ -453,6 +472,41 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 		w->pasid_ok = true;
 		want_pasids(u, ce, w);
 	}
+}
+
+/*
+ * What the guest's tables now say about PASID @pasid of @dev alone: the
+ * context entry, one directory entry and one PASID entry, as vtd_lookup()
+ * reads them; no directory walk. Same answer for that PASID as
+ * compute_wanted() (up to its VTD_MAX_ATTACH cap), and the same pasid_ok.
+ */
+static void compute_wanted_pasid(struct viommu *u, struct viommu_dev *dev, uint32_t pasid,
+				 struct wanted *w)
+{
+	struct vtd_xlate x;
+	struct vtd_fault f;
+	uint64_t ce[4];
+	int mode;
+
+	memset(w, 0, sizeof(*w));
+	if (!(u->gsts & VTD_GCMD_TE))
+		return;
+	mode = root_mode(u);
+	if (mode == 0) {
+		if (pasid == 0 && vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
+			want(u, w, 0, &x);
+		return;
+	}
+	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
+		return;
+	w->pasid_ok = ce[0] & SCE_PASIDE;
+	/* PASID 0 is RID_PASID's entry, looked at whatever PASIDE says (as above). */
+	if (pasid != 0 && !w->pasid_ok)
+		return;
+	xlate_init(u, &x);
+	x.scalable = true;
+	if (sm_pasid(u, ce, pasid, &x, &f) == 0)
+		want(u, w, pasid, &x);
 }
 
 /*
@@ -532,15 +586,51 @@ static struct guest_domain_key key_of(struct viommu *u, const struct viommu_atta
  * gone no new attachment takes its PASID: one PASID, one attachment.
  * Returns 0, or -1 with @res the first failed flush.
  */
-static int sync_device(struct viommu *u, struct viommu_dev *dev, struct flush_result *res)
+static bool scope_has(const struct sync_scope *sc, const struct viommu_attach *a)
+{
+	switch (sc->kind) {
+	case SCOPE_PASID:
+		return a->pasid == sc->pasid;
+	case SCOPE_DID:
+		return a->did == sc->did;
+	default:
+		return true;
+	}
+}
+
+/* The wanted attachment of @pasid, if any. */
+static const struct viommu_attach *wanted_of(const struct wanted *w, uint32_t pasid)
+{
+	for (size_t j = 0; j < w->n; j++)
+		if (w->a[j].pasid == pasid)
+			return &w->a[j];
+	return NULL;
+}
+
+static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sync_scope *sc,
+		       struct flush_result *res)
 {
 	static bool warned;
 	struct wanted w;
+	bool scoped[VTD_MAX_ATTACH];
 	size_t i, j;
 	int ret = 0;
 
-	compute_wanted(u, dev, &w);
+	if (sc->kind == SCOPE_PASID)
+		compute_wanted_pasid(u, dev, sc->pasid, &w);
+	else
+		compute_wanted(u, dev, &w);
 	dev->pasid_ok = w.pasid_ok;
+	/*
+	 * A wanted PASID is in scope if its new attachment is, or its current
+	 * one is (decided before the loops below change dev->attach[]).
+	 */
+	for (j = 0; j < w.n; j++) {
+		scoped[j] = scope_has(sc, &w.a[j]);
+		for (i = 0; i < dev->nattach && !scoped[j]; i++)
+			scoped[j] = dev->attach[i].pasid == w.a[j].pasid &&
+				    scope_has(sc, &dev->attach[i]);
+	}
 	if (w.overflow && !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
 		fprintf(stderr, "viommu%u: device %04x has more than %u PASIDs in use; "
 			"only the first %u are shadowed\n",
@@ -550,8 +640,9 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, struct flush_re
 	for (i = 0; i < dev->nattach;) {
 		const struct viommu_attach *a = &dev->attach[i];
 		struct tag_attach t = tag_of(dev, a);
+		const struct viommu_attach *now = wanted_of(&w, a->pasid);
 		struct flush_result fr;
-		bool keep = false;
+		bool keep = !scope_has(sc, a) && !(now && scope_has(sc, now));
 
 		for (j = 0; j < w.n && !keep; j++)
 			keep = attach_equal(a, &w.a[j]);
@@ -574,7 +665,7 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, struct flush_re
 	}
 	/* New: attach, unless an attachment (kept, or a failed one) holds the PASID. */
 	for (j = 0; j < w.n; j++) {
-		bool taken = false;
+		bool taken = !scoped[j];
 		struct tag_attach t;
 
 		for (i = 0; i < dev->nattach && !taken; i++)
@@ -591,8 +682,8 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, struct flush_re
 	return ret;
 }
 
-int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
-				struct flush_result *res)
+static int sync_devices(struct viommu *u, bool all, uint16_t sid, const struct sync_scope *sc,
+			struct flush_result *res)
 {
 	struct flush_result first = { 0 };
 	int ret = 0;
@@ -601,7 +692,7 @@ int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
 		struct viommu_dev *dev = u->devs[i];
 		struct flush_result r;
 
-		if (dev && (all || dev->guest_sid == sid) && sync_device(u, dev, &r) && !ret) {
+		if (dev && (all || dev->guest_sid == sid) && sync_device(u, dev, sc, &r) && !ret) {
 			first = r;
 			ret = -1;
 		}
@@ -609,6 +700,48 @@ int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
 	if (res)
 		*res = first;
 	return ret;
+}
+
+int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
+				struct flush_result *res)
+{
+	const struct sync_scope sc = { .kind = SCOPE_ALL };
+
+	return sync_devices(u, all, sid, &sc, res);
+}
+
+/*
+ * Cost model of a resync, all under u->lock, per device of the unit (at
+ * most 16): the root and context entries (two reads), then
+ *  - PASID-selective: one PASID directory entry (8 bytes) and one PASID
+ *    entry (64 bytes); no walk. A queue full of these costs the queue
+ *    length times 16 devices times a few reads.
+ *  - domain-selective, global, context-cache: the directory walk of
+ *    want_pasids(): one 8-byte read per directory entry up to PDTS (at
+ *    most 2^14), plus 64 reads of 64 bytes per PRESENT directory entry,
+ *    stopping early once VTD_MAX_ATTACH PASIDs are wanted. An absent
+ *    entry is cheap; a directory the guest filled with present entries
+ *    pointing at empty tables is the worst case (2^20 entry reads, about
+ *    2 ms per device here). That time is spent on the guest's own
+ *    request and only stalls the guest's own unit (its DMA and register
+ *    accesses of that unit), so it is accepted rather than capped: a
+ *    capped walk would leave attachments stale.
+ * Flushes of leaving attachments come on top, one host batch each.
+ */
+int vtd_sync_pasid(struct viommu *u, uint16_t did, uint32_t pasid, struct flush_result *res)
+{
+	const struct sync_scope sc = {
+		.kind = SCOPE_PASID, .did = did, .pasid = pasid & (VTD_BIT(VTD_PASID_BITS) - 1),
+	};
+
+	return sync_devices(u, true, 0, &sc, res);
+}
+
+int vtd_sync_domain(struct viommu *u, uint16_t did, struct flush_result *res)
+{
+	const struct sync_scope sc = { .kind = SCOPE_DID, .did = did };
+
+	return sync_devices(u, true, 0, &sc, res);
 }
 
 /*

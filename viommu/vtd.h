@@ -196,6 +196,20 @@ int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
 				struct flush_result *res);
 void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid);
 /*
+ * PASID-cache invalidations of narrower granularity (spec 6.5.2.6), over
+ * every device of the unit, with the same flush-before-detach and
+ * keep-on-failure rules and the same return as
+ * vtd_sync_attachments_result():
+ * vtd_sync_pasid() re-reads PASID @pasid's entry only (no directory walk)
+ * and changes only that PASID's attachment, whatever DID the old or new
+ * entry names (@did is not used to filter);
+ * vtd_sync_domain() changes only attachments whose current or new DID is
+ * @did (it still walks each directory to find PASIDs newly naming @did).
+ * Both also refresh dev->pasid_ok from the context entry they read.
+ */
+int vtd_sync_pasid(struct viommu *u, uint16_t did, uint32_t pasid, struct flush_result *res);
+int vtd_sync_domain(struct viommu *u, uint16_t did, struct flush_result *res);
+/*
  * The host DID a guest DID of this unit maps to (stable, unique per VM):
  * index * 0x4000 + guest DID, so guest DIDs must fit VTD_GUEST_DID_BITS
  * (units advertise CAP.ND = 5). tables.c treats DID bits above that as

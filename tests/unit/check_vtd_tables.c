@@ -757,6 +757,210 @@ START_TEST(host_dids)
 }
 END_TEST
 
+/* ---- PASID-cache granularity (vtd_sync_pasid, vtd_sync_domain) ---- */
+
+/* The attachment of @pasid of @dev, or NULL. */
+static const struct viommu_attach *attach_of(const struct viommu_dev *dev, uint32_t pasid)
+{
+	for (size_t i = 0; i < dev->nattach; i++)
+		if (dev->attach[i].pasid == pasid)
+			return &dev->attach[i];
+	return NULL;
+}
+
+static uint16_t did_of(const struct viommu_dev *dev, uint32_t pasid)
+{
+	const struct viommu_attach *a = attach_of(dev, pasid);
+
+	ck_assert_msg(a != NULL, "PASID %#x of %04x not attached", pasid, dev->guest_sid);
+	return a->did;
+}
+
+/* A second-stage PASID entry with DID @did (slpt shared), or a cleared one (@did 0). */
+static void sl_entry(uint64_t pdir, uint32_t pasid, uint64_t slpt, uint16_t did)
+{
+	uint64_t pe[8] = { 0 };
+
+	if (did) {
+		pe[0] = slpt | 1 | 2 << 2 | PE_PGTT(2);
+		pe[1] = did;
+	}
+	vtd_test_pasid_entry(&fx.t, pdir, pasid, pe);
+}
+
+/*
+ * PASID-selective: two entries of device 0 change (and one of device 1,
+ * and a new PASID appears); a PC for one PASID moves only that one. A
+ * second PC for the other moves it. No directory walk: the new PASID is
+ * not picked up. Device 1's attachments are not touched (no flush, no
+ * detach) by a PC naming a PASID it does not use, even though its tables
+ * changed.
+ */
+START_TEST(pc_pasid_selective)
+{
+	uint64_t pdir0 = sm_setup(fx.dev[0].guest_sid, 0, 0);
+	uint64_t pdir1 = sm_setup(fx.dev[1].guest_sid, 0, 0);
+	uint64_t slpt = vtd_test_page(&fx.t);
+	struct flush_result res;
+	uint64_t before;
+	size_t ntags;
+
+	fx.u.devs[0] = &fx.dev[0];
+	fx.u.devs[1] = &fx.dev[1];
+	fx.u.ndevs = 2;
+	sl_entry(pdir0, 0, slpt, 3);
+	sl_entry(pdir0, 0x10, slpt, 4);
+	sl_entry(pdir0, 0x20, slpt, 5);
+	sl_entry(pdir1, 0, slpt, 3);
+	sl_entry(pdir1, 0x20, slpt, 4);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 3);
+	ck_assert_uint_eq(fx.dev[1].nattach, 2);
+
+	sl_entry(pdir0, 0x10, slpt, 8);
+	sl_entry(pdir0, 0x20, slpt, 9);
+	sl_entry(pdir0, 0x30, slpt, 4);		/* new, not attached yet */
+	sl_entry(pdir1, 0x20, 0, 0);		/* device 1 drops 0x20 ... */
+	sl_entry(pdir1, 0, slpt, 7);		/* ... and moves its PASID 0 */
+
+	ck_assert_int_eq(simvtd_atc_insert(fx.host.sim, fx.dev[0].host.sid, 0x10, 0x3000), 0);
+	ck_assert_int_eq(simvtd_atc_insert(fx.host.sim, fx.dev[0].host.sid, 0x20, 0x3000), 0);
+	ck_assert_int_eq(simvtd_atc_insert(fx.host.sim, fx.dev[0].host.sid, 0, 0x3000), 0);
+	before = host_invalidations();
+	ck_assert_int_eq(vtd_sync_pasid(&fx.u, 4, 0x10, &res), 0);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x10), 8);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x20), 5);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0), 3);
+	ck_assert_ptr_null(attach_of(&fx.dev[0], 0x30));
+	ck_assert_uint_eq(fx.dev[0].nattach, 3);
+	/* Only device 0's 0x10 was flushed (IOTLB of DID 4, ATC of PASID 0x10);
+	 * the ATC entries of its other PASIDs, in other domains, stay. */
+	ck_assert_uint_gt(host_invalidations(), before);
+	ck_assert(!simvtd_atc_present(fx.host.sim, fx.dev[0].host.sid, 0x10, 0x3000));
+	ck_assert(simvtd_atc_present(fx.host.sim, fx.dev[0].host.sid, 0x20, 0x3000));
+	ck_assert(simvtd_atc_present(fx.host.sim, fx.dev[0].host.sid, 0, 0x3000));
+	/* Device 1: unchanged, in dev->attach[] and in the store. */
+	ck_assert_uint_eq(fx.dev[1].nattach, 2);
+	ck_assert_uint_eq(did_of(&fx.dev[1], 0), 3);
+	ck_assert_uint_eq(did_of(&fx.dev[1], 0x20), 4);
+	ck_assert_uint_eq(iotlb_users(4, 0x20, &ntags), 1);
+	ck_assert_uint_eq(iotlb_users(5, 0x20, &ntags), 1);
+	ck_assert_uint_eq(iotlb_users(3, 0, &ntags), 2);
+	ck_assert_uint_eq(iotlb_users(8, 0x10, &ntags), 1);
+	ck_assert_uint_eq(iotlb_users(4, 0x10, &ntags), 0);
+
+	/* The second PC: 0x20 moves on device 0 and goes on device 1 (its entry was cleared). */
+	ck_assert_int_eq(vtd_sync_pasid(&fx.u, 4, 0x20, &res), 0);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x20), 9);
+	ck_assert_ptr_null(attach_of(&fx.dev[1], 0x20));
+	ck_assert_uint_eq(did_of(&fx.dev[1], 0), 3);
+	ck_assert_uint_eq(iotlb_users(4, 0x20, &ntags), 0);
+	ck_assert_uint_eq(iotlb_users(5, 0x20, &ntags), 0);
+
+	/* The descriptor's DID is not a filter: a PC naming another DID still re-reads 0x30. */
+	ck_assert_int_eq(vtd_sync_pasid(&fx.u, 1234, 0x30, &res), 0);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x30), 4);
+	/* PASID 0 too (RID_PASID): device 1 moves now. */
+	ck_assert_int_eq(vtd_sync_pasid(&fx.u, 3, 0, &res), 0);
+	ck_assert_uint_eq(did_of(&fx.dev[1], 0), 7);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0), 3);
+
+	/* Global: everything as the tables say, nothing more to do. */
+	before = host_invalidations();
+	ck_assert_int_eq(vtd_sync_attachments_result(&fx.u, true, 0, &res), 0);
+	ck_assert_uint_eq(host_invalidations(), before);
+	ck_assert_uint_eq(fx.dev[0].nattach, 4);
+	ck_assert_uint_eq(fx.dev[1].nattach, 1);
+}
+END_TEST
+
+/*
+ * Domain-selective: only PASIDs whose attachment has the DID or whose
+ * entry now names it move; global picks up the rest.
+ */
+START_TEST(pc_domain_selective)
+{
+	uint64_t pdir0 = sm_setup(fx.dev[0].guest_sid, 0, 0);
+	uint64_t pdir1 = sm_setup(fx.dev[1].guest_sid, 0, 0);
+	uint64_t slpt = vtd_test_page(&fx.t);
+	struct flush_result res;
+
+	fx.u.devs[0] = &fx.dev[0];
+	fx.u.devs[1] = &fx.dev[1];
+	fx.u.ndevs = 2;
+	sl_entry(pdir0, 0, slpt, 3);
+	sl_entry(pdir0, 0x10, slpt, 4);
+	sl_entry(pdir0, 0x20, slpt, 4);
+	sl_entry(pdir0, 0x30, slpt, 5);
+	sl_entry(pdir1, 0x10, slpt, 4);
+	sl_entry(pdir1, 0x50, slpt, 5);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 4);
+	ck_assert_uint_eq(fx.dev[1].nattach, 2);
+
+	sl_entry(pdir0, 0, slpt, 9);		/* DID 3 -> 9: out of scope */
+	sl_entry(pdir0, 0x10, slpt, 6);		/* old DID 4: moves */
+	sl_entry(pdir0, 0x20, 0, 0);		/* old DID 4: goes */
+	sl_entry(pdir0, 0x30, slpt, 4);		/* new DID 4: moves */
+	sl_entry(pdir0, 0x40, slpt, 7);		/* new, DID 7: out of scope */
+	sl_entry(pdir1, 0x10, slpt, 6);		/* device 1, old DID 4: moves */
+	sl_entry(pdir1, 0x50, slpt, 8);		/* device 1, DID 5 -> 8: out of scope */
+
+	ck_assert_int_eq(vtd_sync_domain(&fx.u, 4, &res), 0);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0), 3);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x10), 6);
+	ck_assert_ptr_null(attach_of(&fx.dev[0], 0x20));
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x30), 4);
+	ck_assert_ptr_null(attach_of(&fx.dev[0], 0x40));
+	ck_assert_uint_eq(did_of(&fx.dev[1], 0x10), 6);
+	ck_assert_uint_eq(did_of(&fx.dev[1], 0x50), 5);
+
+	/* A domain PC for the new PASID's DID attaches it. */
+	ck_assert_int_eq(vtd_sync_domain(&fx.u, 7, &res), 0);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x40), 7);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0), 3);
+
+	/* Global still does everything. */
+	ck_assert_int_eq(vtd_sync_attachments_result(&fx.u, true, 0, &res), 0);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0), 9);
+	ck_assert_uint_eq(did_of(&fx.dev[1], 0x50), 8);
+	ck_assert_uint_eq(fx.dev[0].nattach, 4);
+	ck_assert_uint_eq(fx.dev[1].nattach, 2);
+}
+END_TEST
+
+/*
+ * PASID-selective, same failure rule as a full resync: the leaving
+ * attachment whose flush fails stays (and blocks its PASID), -1 with the
+ * host's error; the next PC retries.
+ */
+START_TEST(pc_pasid_flush_failure_keeps)
+{
+	uint64_t pdir0 = sm_setup(fx.dev[0].guest_sid, 0, 0);
+	uint64_t slpt = vtd_test_page(&fx.t);
+	struct flush_result res = { 0 };
+	size_t ntags;
+
+	fx.u.devs[0] = &fx.dev[0];
+	fx.u.ndevs = 1;
+	sl_entry(pdir0, 0x10, slpt, 4);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x10), 4);
+
+	sl_entry(pdir0, 0x10, slpt, 8);
+	simvtd_inject_iqe(fx.host.sim, 0, 1);
+	ck_assert_int_eq(vtd_sync_pasid(&fx.u, 4, 0x10, &res), -1);
+	ck_assert_int_ne(res.status, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 1);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x10), 4);
+	ck_assert_uint_eq(iotlb_users(8, 0x10, &ntags), 0);
+
+	ck_assert_int_eq(vtd_sync_pasid(&fx.u, 4, 0x10, &res), 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 1);
+	ck_assert_uint_eq(did_of(&fx.dev[0], 0x10), 8);
+}
+END_TEST
+
 static Suite *vtd_tables_suite(void)
 {
 	Suite *s = suite_create("vtd_tables");
@@ -775,6 +979,9 @@ static Suite *vtd_tables_suite(void)
 	tcase_add_test(tc, host_dids);
 	tcase_add_test(tc, rid_pasid_reserved);
 	tcase_add_test(tc, wide_dids_reserved);
+	tcase_add_test(tc, pc_pasid_selective);
+	tcase_add_test(tc, pc_domain_selective);
+	tcase_add_test(tc, pc_pasid_flush_failure_keeps);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -825,6 +825,90 @@ START_TEST(test_ice_in_detach_flush_keeps_attachment)
 }
 END_TEST
 
+/* A PASID-cache descriptor of granularity @gran. */
+static struct vtd_desc pc_desc(enum vtd_pc_gran gran, uint16_t did, uint32_t pasid)
+{
+	struct vtd_desc d = { .type = VTD_DESC_PC };
+
+	d.pc.gran = gran;
+	d.pc.did = did;
+	d.pc.pasid = pasid;
+	return d;
+}
+
+static uint16_t attached_did(uint32_t pasid)
+{
+	for (size_t i = 0; i < dev.nattach; i++)
+		if (dev.attach[i].pasid == pasid)
+			return dev.attach[i].did;
+	return 0xffff;
+}
+
+/*
+ * PASID-cache descriptors through the queue honour their granularity:
+ * PASID-selective moves that PASID only, domain-selective the PASIDs of
+ * that DID, global everything; each wait completes.
+ */
+START_TEST(test_qi_pc_granularity)
+{
+	struct vtd_test_tables t = { .vm = &vm, .next = 0x400000 };
+	uint64_t slpt = vtd_test_page(&t), pdir = vtd_test_page(&t);
+	uint64_t pe[8] = { slpt | 1 | 2 << 2 | 2 << 6, 6 };
+	struct vtd_desc w = wait_sw(1, STATUS);
+	struct vtd_desc pc;
+
+	detach_fixture();
+	/* Scalable context: P, DTE, PASIDE, PDTS 0 (128 directory entries). */
+	vtd_test_sm_ctx(&t, ROOT, GUEST_SID, pdir | 1 | 1 << 2 | 1 << 3, 0);
+	vtd_test_pasid_entry(&t, pdir, 7, pe);
+	vtd_test_pasid_entry(&t, pdir, 8, pe);
+	pe[1] = 5;
+	vtd_test_pasid_entry(&t, pdir, 0, pe);
+	enable_qi(true, 0, true);
+	gcmd(VTD_GCMD_QIE | VTD_GCMD_TE, 0);
+	ck_assert_uint_eq(dev.nattach, 3);
+	ck_assert_uint_eq(attached_did(0), 5);
+	ck_assert_uint_eq(attached_did(7), 6);
+	ck_assert_uint_eq(attached_did(8), 6);
+
+	pe[1] = 10;
+	vtd_test_pasid_entry(&t, pdir, 7, pe);
+	vtd_test_pasid_entry(&t, pdir, 8, pe);
+	pe[1] = 11;
+	vtd_test_pasid_entry(&t, pdir, 0, pe);
+
+	pc = pc_desc(VTD_PC_PASID, 6, 7);
+	put(0, &pc, true);
+	put(1, &w, true);
+	tail(2, true);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 1);
+	ck_assert_uint_eq(attached_did(7), 10);
+	ck_assert_uint_eq(attached_did(8), 6);
+	ck_assert_uint_eq(attached_did(0), 5);
+	ck_assert(in_store(10, 7) && in_store(6, 8) && !in_store(6, 7));
+
+	pc = pc_desc(VTD_PC_DOMAIN, 6, 0);
+	w.wait.status_data = 2;
+	put(2, &pc, true);
+	put(3, &w, true);
+	tail(4, true);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 2);
+	ck_assert_uint_eq(attached_did(8), 10);
+	ck_assert_uint_eq(attached_did(0), 5);
+
+	pc = pc_desc(VTD_PC_GLOBAL, 0, 0);
+	w.wait.status_data = 3;
+	put(4, &pc, true);
+	put(5, &w, true);
+	tail(6, true);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), 3);
+	ck_assert_uint_eq(attached_did(0), 11);
+	ck_assert_uint_eq(dev.nattach, 3);
+	ck_assert(!in_store(5, 0) && in_store(11, 0));
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4), 0);
+}
+END_TEST
+
 /* From the register side (here: TE off) a failed flush is recorded as ICE. */
 START_TEST(test_register_resync_failure_is_ice)
 {
@@ -1083,6 +1167,7 @@ int main(void)
 	tcase_add_test(tc, test_ite_in_detach_flush_keeps_attachment);
 	tcase_add_test(tc, test_ice_in_detach_flush_keeps_attachment);
 	tcase_add_test(tc, test_register_resync_failure_is_ice);
+	tcase_add_test(tc, test_qi_pc_granularity);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
