@@ -5,8 +5,9 @@
  * vfio_setup() runs in two phases. Discovery only reads sysfs, so every
  * host misconfiguration is refused with its fix before anything is opened
  * or pinned. Setup then binds the devices, maps guest RAM once into a
- * shared IOAS, attaches and resets them; a failure unwinds through the
- * same code as the teardown at exit.
+ * shared IOAS, attaches and resets them, and gives each its guest PCI
+ * function (vfio-pci.c); a failure unwinds through the same code as the
+ * teardown at exit.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include "vmm/vfio-compat.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
+#include "vmm/pci.h"
 #include "vmm/vfio.h"
 
 #define SYSFS_PCI_DEVICES	"/sys/bus/pci/devices"
@@ -363,6 +365,11 @@ static void unwind(struct vfio_state *s)
 {
 	const struct host_ops *ops = s->ops;
 
+	/* The guest functions first: their interrupts go while the devices are still set up. */
+	for (size_t i = s->ndevs; i-- > 0;) {
+		vfio_pci_destroy(s->devs[i].pci);
+		s->devs[i].pci = NULL;
+	}
 	for (size_t i = s->ndevs; i-- > 0;) {
 		struct vfio_device *d = &s->devs[i];
 
@@ -417,6 +424,43 @@ static void unwind(struct vfio_state *s)
 	s->iommufd = -1;
 }
 
+/* A bus 0 slot with no function yet, from VFIO_GUEST_FIRST_SLOT; -1 when none is. */
+static int free_guest_bdf(struct vm *vm)
+{
+	for (unsigned int slot = VFIO_GUEST_FIRST_SLOT; slot < 32; slot++) {
+		unsigned int fn = 0;
+
+		while (fn < 8 && !pci_find(vm, (uint16_t)(slot << 3 | fn)))
+			fn++;
+		if (fn == 8)
+			return (int)(slot << 3);
+	}
+	return -1;
+}
+
+/* The function the guest sees and drives: config space, trapped BARs, INTx/MSI/MSI-X. */
+static int create_guest_function(struct vfio_state *s, struct vfio_device *d, char *err,
+				 size_t errlen)
+{
+	char why[256];
+	int bdf = free_guest_bdf(s->vm);
+
+	if (bdf < 0) {
+		snprintf(err, errlen, "%s: no free PCI slot for its guest function (00:%02x.0 to "
+			 "00:1f.0 are taken)", d->bdf, VFIO_GUEST_FIRST_SLOT);
+		return -1;
+	}
+	why[0] = '\0';
+	d->pci = vfio_pci_create_with(s->vm, s->ops, s->io, d->fd, (uint16_t)bdf, why,
+				      sizeof(why));
+	if (!d->pci) {
+		snprintf(err, errlen, "%s: %s", d->bdf, why);
+		return -1;
+	}
+	d->guest_bdf = (uint16_t)bdf;
+	return 0;
+}
+
 static int setup_host(struct vfio_state *s, vfio_list_dir_fn list_dir, char *err,
 		      size_t errlen)
 {
@@ -447,13 +491,15 @@ static int setup_host(struct vfio_state *s, vfio_list_dir_fn list_dir, char *err
 		    ops->ioctl(ops->ctx, d->fd, VFIO_DEVICE_RESET, NULL))
 			return step_failed(d, "VFIO_DEVICE_RESET", err, errlen);
 		d->started = true;
+		if (create_guest_function(s, d, err, errlen))
+			return -1;
 	}
 	return 0;
 }
 
 int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
 		    const struct host_ops *ops, vfio_list_dir_fn list_dir,
-		    char *err, size_t errlen)
+		    const struct vfio_pci_io *io, char *err, size_t errlen)
 {
 	struct vfio_state *s;
 
@@ -474,6 +520,7 @@ int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
 	}
 	s->vm = vm;
 	s->ops = ops;
+	s->io = io ? io : &vfio_pci_io_real;
 	s->iommufd = -1;
 	for (size_t i = 0; i < n; i++) {
 		struct vfio_device *d = &s->devs[i];
@@ -506,7 +553,7 @@ int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
 int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
 	       const struct host_ops *ops, char *err, size_t errlen)
 {
-	return vfio_setup_with(vm, bdfs, n, ops, vfio_list_dir_real, err, errlen);
+	return vfio_setup_with(vm, bdfs, n, ops, vfio_list_dir_real, NULL, err, errlen);
 }
 
 struct vfio_state *vfio_state_of(const struct vm *vm)

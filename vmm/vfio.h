@@ -9,8 +9,9 @@
  * devices, a device's vfio-dev/ cdev name) go through a vfio_list_dir_fn
  * given alongside it.
  *
- * Not done yet (docs/passthrough.md): BARs, config space, interrupts, and
- * the nested HWPT attach a vIOMMU needs.
+ * Each device then gets its guest-visible PCI function (vfio-pci.c, below).
+ * Not done yet (docs/passthrough.md): BAR mmap, and the nested HWPT attach
+ * a vIOMMU needs.
  */
 #ifndef TAGVMM_VMM_VFIO_H
 #define TAGVMM_VMM_VFIO_H
@@ -22,9 +23,20 @@
 
 struct host_ops;
 struct vm;
+struct vfio_pci;
+struct vfio_pci_io;
 
 #define VFIO_MAX_DEVICES	8
 #define VFIO_BDF_LEN		13	/* "dddd:bb:dd.f" and its NUL */
+
+/*
+ * Guest functions go on bus 0 at the first slot from here on whose eight
+ * functions are all free (pci_find()), function 0: above the host bridge
+ * (00:00.0) and the vIOMMU sim devices, which viommu_setup() places at
+ * 00:01.0 onwards after vfio_setup() ran (up to VIOMMU_MAX_SIM_DEVICES,
+ * 16, so 00:10.0 at most).
+ */
+#define VFIO_GUEST_FIRST_SLOT	0x11
 
 /*
  * Lists the entries of directory @path (without "." and "..") into @buf as
@@ -56,6 +68,8 @@ struct vfio_device {
 	uint32_t pt_id;			/* the HWPT the kernel attached it to */
 	uint32_t flags;			/* VFIO_DEVICE_FLAGS_* */
 	uint32_t num_regions, num_irqs;
+	uint16_t guest_bdf;		/* where the guest sees it (bus << 8 | dev << 3 | fn) */
+	struct vfio_pci *pci;		/* its guest function; NULL until created */
 };
 
 /* The passthrough state of one VM: one iommufd, one IOAS for all devices. */
@@ -68,26 +82,35 @@ struct vfio_state {
 	size_t nmapped;			/* guest RAM regions mapped into the IOAS */
 	struct vfio_device devs[VFIO_MAX_DEVICES];
 	size_t ndevs;
+	const struct vfio_pci_io *io;	/* for the guest functions' region and eventfd calls */
 	struct vfio_state *next;
 };
 
 /*
  * Checks every device in @bdfs on the host, then binds each to a new
  * iommufd, maps all guest RAM (iova = guest physical address) into one
- * IOAS, attaches the devices to it and resets them. Returns 0 (also for
- * @n == 0, which does nothing), or -1 with a message in @err that names
- * the device, the step and the fix; everything done so far is undone.
- * Call after vm_init_all() (guest RAM exists) and before viommu_setup().
+ * IOAS, attaches the devices to it and resets them, and gives each its
+ * guest PCI function (vfio_pci_create(), at a free slot from
+ * VFIO_GUEST_FIRST_SLOT). Returns 0 (also for @n == 0, which does
+ * nothing), or -1 with a message in @err that names the device, the step
+ * and the fix; everything done so far is undone.
+ * Call after vm_init_all() (guest RAM and the PCI host bridge exist) and
+ * before viommu_setup().
  */
 int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
 	       const struct host_ops *ops, char *err, size_t errlen);
-/* vfio_setup() with the directory listing given (tests). */
+/*
+ * vfio_setup() with the directory listing and the guest functions' region
+ * and eventfd calls given (tests); @io NULL is vfio_pci_io_real.
+ */
 int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
 		    const struct host_ops *ops, vfio_list_dir_fn list_dir,
-		    char *err, size_t errlen);
+		    const struct vfio_pci_io *io, char *err, size_t errlen);
 
 /*
- * Undoes vfio_setup() in reverse: resets, detaches, unmaps guest RAM,
+ * Undoes vfio_setup() in reverse: removes the guest functions
+ * (vfio_pci_destroy(): interrupts off, irqfds and eventfds gone), resets,
+ * detaches, unmaps guest RAM,
  * destroys the IOAS, closes the cdevs (unbinding them) and the iommufd.
  * A no-op without devices; vm_destroy() calls it, and again is harmless.
  */
@@ -117,7 +140,6 @@ int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, s
  * BARs trapped and forwarded to the VFIO regions; its INTx, MSI and MSI-X
  * routed to the guest with eventfds and KVM irqfds.
  */
-struct vfio_pci;
 struct pci_device;
 
 /*

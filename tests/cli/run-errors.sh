@@ -61,6 +61,8 @@ if [ -e /dev/kvm ] && command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; the
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/tagvmm" run -k "$guest"
 fi
 refuse 2 "bad --vfio address" "not a PCI address" -- "$tagvmm" run -k "$guest" --vfio 3b:00.0
+refuse 2 "--vfio with --viommu" "needs nested translation" -- \
+	"$tagvmm" run -k "$guest" --viommu --vfio 0000:3b:00.0
 if [ -e /dev/kvm ]; then
 	refuse 1 "--vfio of a device that does not exist" "no PCI device 0000:ff:1f.7" -- \
 		"$tagvmm" run -k "$guest" --vfio 0000:ff:1f.7

@@ -5,7 +5,11 @@
  * ioctls), since no test machine has VT-d, /dev/iommu or /dev/vfio.
  *
  * The fake is tests/unit/fake_hostops.h; the directory listing vfio needs,
- * which host_ops lacks, is a table here.
+ * which host_ops lacks, is a table here. Each device's guest function
+ * (vfio-pci.c) is created on a real PCI host bridge, over a small fake
+ * device: its regions, IRQ counts and config space are tables here, its
+ * region reads and eventfds a fake struct vfio_pci_io (check_vfio_pci.c
+ * tests the model itself).
  */
 #include <check.h>
 #include <errno.h>
@@ -19,17 +23,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
 #include "check_main.h"
 #include "fake_hostops.h"
 #include "hostvtd/hostops.h"
 #include "hostvtd/iommufd-compat.h"
 #include "vmm/vfio-compat.h"
 #include "vmm/kvm.h"
+#include "vmm/pci.h"
 #include "vmm/vfio.h"
 
 #define BDF0 "0000:3b:00.0"
 #define BDF1 "0000:3b:00.1"
 #define PCI "/sys/bus/pci/devices/"
+/* The VM fd: the fake's last fd, so the sequences keep 100, 101, ... for the host's. */
+#define VM_FD (FAKE_FIRST_FD + 63)
+/* Guest functions: slot 0x11 on, function 0. */
+#define GUEST_BDF(slot) ((uint16_t)((slot) << 3))
 
 /* ---- the fake host ---- */
 
@@ -131,6 +142,84 @@ static ssize_t fake_list_dir(void *ctx, const char *path, char *buf, size_t len)
 	return -1;
 }
 
+/*
+ * The fake device behind every cdev: BAR0 a 4 KiB 32-bit memory BAR, INTx
+ * only, a 256-byte config space with Intel's vendor ID and device ID
+ * 0x1500 + (fd - 100), so each device of a test has its own.
+ */
+#define DEV_ID(fd)	((uint16_t)(0x1500 + (fd) - FAKE_FIRST_FD))
+#define CFG_OFF		(7ULL << 40)
+static int efds_open, next_efd;
+
+static int device_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+	int ret = fake_hostops_ioctl(ctx, fd, request, arg);
+
+	if (ret < 0)
+		return ret;
+	if (request == VFIO_DEVICE_GET_REGION_INFO) {
+		struct vfio_region_info *r = arg;
+
+		r->size = r->index == 0 ? 0x1000 : r->index == VFIO_PCI_CONFIG_REGION_INDEX ? 256 : 0;
+		r->offset = r->index == VFIO_PCI_CONFIG_REGION_INDEX ? CFG_OFF :
+			    (uint64_t)r->index << 40;
+		r->flags = r->size ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0;
+	} else if (request == VFIO_DEVICE_GET_IRQ_INFO) {
+		struct vfio_irq_info *q = arg;
+
+		q->count = q->index == VFIO_PCI_INTX_IRQ_INDEX;
+		q->flags = VFIO_IRQ_INFO_EVENTFD;
+	}
+	return ret;
+}
+
+static ssize_t device_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t cfg[256] = { 0 };
+
+	(void)ctx;
+	memset(buf, 0xff, len);
+	if ((uint64_t)off < CFG_OFF || (uint64_t)off - CFG_OFF + len > sizeof(cfg))
+		return (ssize_t)len;	/* a BAR */
+	cfg[0] = 0x86;
+	cfg[1] = 0x80;
+	cfg[2] = (uint8_t)DEV_ID(fd);
+	cfg[3] = (uint8_t)(DEV_ID(fd) >> 8);
+	cfg[0x0b] = 0x02;		/* network controller */
+	cfg[0x3d] = 1;			/* INTA */
+	memcpy(buf, cfg + (off - (off_t)CFG_OFF), len);
+	return (ssize_t)len;
+}
+
+static ssize_t device_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+{
+	(void)ctx;
+	(void)fd;
+	(void)buf;
+	(void)off;
+	return (ssize_t)len;
+}
+
+static int device_eventfd(void *ctx)
+{
+	(void)ctx;
+	efds_open++;
+	return next_efd++;
+}
+
+static int device_close(void *ctx, int fd)
+{
+	(void)ctx;
+	ck_assert_int_ge(fd, 500);
+	efds_open--;
+	return 0;
+}
+
+static const struct vfio_pci_io device_io = {
+	.pread = device_pread, .pwrite = device_pwrite, .eventfd = device_eventfd,
+	.close = device_close,
+};
+
 /* Scripts the next call of @request to succeed (GET_INFO: with the device's info). */
 static void script_ok(unsigned long request)
 {
@@ -170,9 +259,29 @@ static void host_with_device(const char *bdf, unsigned int group, const char *cd
 	fake_hostops_add_node(fake, keep("/dev/vfio/devices/%s", cdev));
 }
 
+static char err[512];
+
 /* Guest RAM as vm_create() lays it out: below the hole and above 4 GiB. */
 static struct vm vm;
 static uint8_t ram_low[64], ram_high[32];
+
+/* Functions other than vfio's the tests put on the bus. */
+static struct pci_device others[16];
+static size_t nothers;
+
+static void other_function(uint16_t bdf)
+{
+	struct pci_device *d = &others[nothers++];
+
+	pci_device_init(d, 0x1234, 0x5678, 0x018000, 0);
+	ck_assert_int_eq(pci_register(&vm, d, bdf), 0);
+}
+
+/* The host's open fds, without the VM fd. */
+static uint64_t open_fds(void)
+{
+	return fake->open_fds & ~(1ULL << (VM_FD - FAKE_FIRST_FD));
+}
 
 static void setup(void)
 {
@@ -184,6 +293,10 @@ static void setup(void)
 	fake_hostops_arg_sized(fake, VFIO_DEVICE_ATTACH_IOMMUFD_PT);
 	fake_hostops_arg_sized(fake, VFIO_DEVICE_DETACH_IOMMUFD_PT);
 	fake_hostops_arg_sized(fake, IOMMU_IOAS_UNMAP);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_GET_REGION_INFO);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_GET_IRQ_INFO);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_SET_IRQS);
+	fake_hostops_arg_fixed(fake, KVM_IRQFD, sizeof(struct kvm_irqfd));
 	/* The kernel's answers. */
 	fake_hostops_ioctl_ids(fake, VFIO_DEVICE_BIND_IOMMUFD,
 			       offsetof(struct vfio_device_bind_iommufd, out_devid), 0x40);
@@ -193,6 +306,7 @@ static void setup(void)
 			       offsetof(struct vfio_device_attach_iommufd_pt, pt_id), 0x20);
 	ops = fake->ops;
 	ops.open = open_with_denial;
+	ops.ioctl = device_ioctl;
 	denied_path = NULL;
 	ndirs = 0;
 	info_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
@@ -201,21 +315,42 @@ static void setup(void)
 	host_with_device(BDF0, 17, "vfio0");
 
 	memset(&vm, 0, sizeof(vm));
+	vm.kvm_fd = vm.vm_fd = -1;
+	vm.console_in = vm.console_out = -1;
 	vm.mem[0] = (struct mem_region){ .gpa = 0, .size = 0xc0000000, .host = ram_low };
 	vm.mem[1] = (struct mem_region){ .gpa = 0x100000000ull, .size = 0x40000000,
 					 .host = ram_high };
 	vm.nmem = 2;
+	/* The buses and the host bridge (00:00.0) the guest functions go on. */
+	ck_assert_int_eq(bus_init(&vm.pio, "pio"), 0);
+	ck_assert_int_eq(bus_init(&vm.mmio, "mmio"), 0);
+	ck_assert_int_eq(pci_host_bridge_init(&vm, err, sizeof(err)), 0);
+	nothers = 0;
+	efds_open = 0;
+	next_efd = 500;
+	fake_hostops_add_node(fake, "/dev/kvm-vm");
+	fake->next_fd = VM_FD;
+	vm.vm_fd = fake->ops.open(fake, "/dev/kvm-vm", O_RDWR);
+	ck_assert_int_eq(vm.vm_fd, VM_FD);
+	fake->next_fd = FAKE_FIRST_FD;
+	fake_hostops_clear_calls(fake);
 }
 
 static void teardown(void)
 {
 	vfio_teardown(&vm);
-	ck_assert_uint_eq(fake->open_fds, 0);
+	ck_assert_uint_eq(open_fds(), 0);
+	ck_assert_int_eq(efds_open, 0);
 	ck_assert(!fake->overflow);
+	while (nothers)
+		pci_device_exit(&others[--nothers]);
+	pci_host_bridge_exit(&vm);
+	bus_destroy(&vm.pio);
+	bus_destroy(&vm.mmio);
+	ck_assert_int_eq(fake->ops.close(fake, vm.vm_fd), 0);
+	ck_assert_uint_eq(fake->open_fds, 0);
 	fake_hostops_free(fake);
 }
-
-static char err[512];
 
 static int run(size_t n, ...)
 {
@@ -230,7 +365,7 @@ static int run(size_t n, ...)
 	for (size_t i = 0; i < n; i++)
 		script_ok(VFIO_DEVICE_GET_INFO);
 	err[0] = '\0';
-	return vfio_setup_with(&vm, bdfs, n, &ops, fake_list_dir, err, sizeof(err));
+	return vfio_setup_with(&vm, bdfs, n, &ops, fake_list_dir, &device_io, err, sizeof(err));
 }
 
 static const char *request_name(unsigned long request)
@@ -245,6 +380,10 @@ static const char *request_name(unsigned long request)
 	REQ(IOMMU_IOAS_MAP);
 	REQ(IOMMU_IOAS_UNMAP);
 	REQ(IOMMU_DESTROY);
+	REQ(VFIO_DEVICE_GET_REGION_INFO);
+	REQ(VFIO_DEVICE_GET_IRQ_INFO);
+	REQ(VFIO_DEVICE_SET_IRQS);
+	REQ(KVM_IRQFD);
 #undef REQ
 	return "unknown";
 }
@@ -315,7 +454,7 @@ static void refused(const char *message)
 	ck_assert_int_eq(run(1, BDF0), -1);
 	ck_assert_str_eq(err, message);
 	ck_assert_uint_eq(count_ioctls(), 0);
-	ck_assert_uint_eq(fake->open_fds, 0);
+	ck_assert_uint_eq(open_fds(), 0);
 	ck_assert_ptr_null(vfio_state_of(&vm));
 }
 
@@ -484,6 +623,29 @@ END_TEST
 
 /* ---- the host sequence ---- */
 
+/*
+ * vfio_pci_create() on cdev @fd: region and IRQ info, then INTx (trigger
+ * eventfd, resampling irqfd on the VM fd, unmask eventfd).
+ */
+#define GUEST_FUNCTION_CREATED(fd)				\
+	"ioctl " fd " VFIO_DEVICE_GET_REGION_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_REGION_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_REGION_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_REGION_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_REGION_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_REGION_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_REGION_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_IRQ_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_IRQ_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_GET_IRQ_INFO\n"		\
+	"ioctl " fd " VFIO_DEVICE_SET_IRQS\n"			\
+	"ioctl 163 KVM_IRQFD\n"					\
+	"ioctl " fd " VFIO_DEVICE_SET_IRQS"
+/* vfio_pci_destroy(): INTx trigger off, the irqfd deassigned. */
+#define GUEST_FUNCTION_DESTROYED(fd)				\
+	"ioctl " fd " VFIO_DEVICE_SET_IRQS\n"			\
+	"ioctl 163 KVM_IRQFD"
+
 static const char happy_setup[] =
 	"open /dev/iommu = 100\n"
 	"open /dev/vfio/devices/vfio0 = 101\n"
@@ -493,9 +655,11 @@ static const char happy_setup[] =
 	"ioctl 100 IOMMU_IOAS_MAP\n"
 	"ioctl 100 IOMMU_IOAS_MAP\n"
 	"ioctl 101 VFIO_DEVICE_ATTACH_IOMMUFD_PT\n"
-	"ioctl 101 VFIO_DEVICE_RESET";
+	"ioctl 101 VFIO_DEVICE_RESET\n"
+	GUEST_FUNCTION_CREATED("101");
 
 static const char happy_teardown[] =
+	GUEST_FUNCTION_DESTROYED("101") "\n"
 	"ioctl 101 VFIO_DEVICE_RESET\n"
 	"ioctl 101 VFIO_DEVICE_DETACH_IOMMUFD_PT\n"
 	"ioctl 100 IOMMU_IOAS_UNMAP\n"
@@ -566,7 +730,10 @@ START_TEST(test_happy_sequence)
 	ck_assert_uint_eq(s->devs[0].flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
 	ck_assert_uint_eq(s->devs[0].num_regions, 9);
 	ck_assert_uint_eq(s->devs[0].num_irqs, 5);
-	ck_assert_uint_eq(fake->open_fds, 3);		/* fds 100 and 101 */
+	ck_assert_uint_eq(s->devs[0].guest_bdf, GUEST_BDF(0x11));
+	ck_assert_ptr_nonnull(s->devs[0].pci);
+	ck_assert_uint_eq(open_fds(), 3);		/* fds 100 and 101 */
+	ck_assert_int_eq(efds_open, 2);			/* INTx trigger and resample */
 
 	setup_actions = count_actions();
 	vfio_teardown(&vm);
@@ -587,7 +754,8 @@ START_TEST(test_happy_sequence)
 	ck_assert_uint_eq(destroy.size, sizeof(destroy));
 	ck_assert_uint_eq(destroy.id, 7);
 	ck_assert_ptr_null(vfio_state_of(&vm));
-	ck_assert_uint_eq(fake->open_fds, 0);
+	ck_assert_uint_eq(open_fds(), 0);
+	ck_assert_int_eq(efds_open, 0);
 
 	/* Again is harmless. */
 	setup_actions = fake->ncalls;
@@ -616,14 +784,24 @@ START_TEST(test_two_devices_share_one_ioas)
 			 "ioctl 100 IOMMU_IOAS_MAP\n"
 			 "ioctl 101 VFIO_DEVICE_ATTACH_IOMMUFD_PT\n"
 			 "ioctl 101 VFIO_DEVICE_RESET\n"
+			 GUEST_FUNCTION_CREATED("101") "\n"
 			 "ioctl 102 VFIO_DEVICE_ATTACH_IOMMUFD_PT\n"
-			 "ioctl 102 VFIO_DEVICE_RESET");
+			 "ioctl 102 VFIO_DEVICE_RESET\n"
+			 GUEST_FUNCTION_CREATED("102"));
 	arg_of(VFIO_DEVICE_ATTACH_IOMMUFD_PT, 1, &attach, sizeof(attach));
 	ck_assert_uint_eq(attach.pt_id, 7);
 	ck_assert_uint_eq(vfio_state_of(&vm)->devs[1].dev_id, 0x41);
+	/* Each on a slot of its own. */
+	ck_assert_uint_eq(vfio_state_of(&vm)->devs[0].guest_bdf, GUEST_BDF(0x11));
+	ck_assert_uint_eq(vfio_state_of(&vm)->devs[1].guest_bdf, GUEST_BDF(0x12));
+	ck_assert_uint_eq(pci_config_read(&vm, GUEST_BDF(0x12), 0, 4),
+			  (uint32_t)DEV_ID(102) << 16 | 0x8086);
 	fake_hostops_clear_calls(fake);
 	vfio_teardown(&vm);
+	/* Both guest functions go before either device is reset. */
 	ck_assert_str_eq(actions_from(0),
+			 GUEST_FUNCTION_DESTROYED("102") "\n"
+			 GUEST_FUNCTION_DESTROYED("101") "\n"
 			 "ioctl 102 VFIO_DEVICE_RESET\n"
 			 "ioctl 101 VFIO_DEVICE_RESET\n"
 			 "ioctl 102 VFIO_DEVICE_DETACH_IOMMUFD_PT\n"
@@ -680,6 +858,20 @@ static const struct {
 	  "0000:3b:00.0: VFIO_DEVICE_RESET failed: Device or resource busy (errno 16)",
 	  "ioctl 101 VFIO_DEVICE_DETACH_IOMMUFD_PT\nioctl 100 IOMMU_IOAS_UNMAP\n"
 	  "ioctl 100 IOMMU_IOAS_UNMAP\nioctl 100 IOMMU_DESTROY\nclose 101\nclose 100" },
+	/* vfio_pci_create() fails: the device was started, so it is reset. */
+	{ VFIO_DEVICE_GET_REGION_INFO, 1,
+	  "0000:3b:00.0: vfio-pci 00:11.0: VFIO_DEVICE_GET_REGION_INFO(0): Device or resource "
+	  "busy",
+	  "ioctl 101 VFIO_DEVICE_RESET\nioctl 101 VFIO_DEVICE_DETACH_IOMMUFD_PT\n"
+	  "ioctl 100 IOMMU_IOAS_UNMAP\nioctl 100 IOMMU_IOAS_UNMAP\nioctl 100 IOMMU_DESTROY\n"
+	  "close 101\nclose 100" },
+	/* Its INTx irqfd fails: the trigger it set is taken back, then the same. */
+	{ KVM_IRQFD, 1,
+	  "0000:3b:00.0: vfio-pci 00:11.0: INTx eventfd/irqfd setup: Device or resource busy",
+	  "ioctl 101 VFIO_DEVICE_SET_IRQS\n"
+	  "ioctl 101 VFIO_DEVICE_RESET\nioctl 101 VFIO_DEVICE_DETACH_IOMMUFD_PT\n"
+	  "ioctl 100 IOMMU_IOAS_UNMAP\nioctl 100 IOMMU_IOAS_UNMAP\nioctl 100 IOMMU_DESTROY\n"
+	  "close 101\nclose 100" },
 };
 
 /* Index, among the actions, of the last call of @request. */
@@ -706,7 +898,8 @@ START_TEST(test_failure_unwinds)
 	ck_assert_str_eq(err, failures[_i].message);
 	ck_assert_str_eq(actions_from(last_action_of(failures[_i].request) + 1),
 			 failures[_i].unwind);
-	ck_assert_uint_eq(fake->open_fds, 0);
+	ck_assert_uint_eq(open_fds(), 0);
+	ck_assert_int_eq(efds_open, 0);
 	ck_assert_ptr_null(vfio_state_of(&vm));
 }
 END_TEST
@@ -718,8 +911,9 @@ START_TEST(test_second_device_failure_unwinds_first)
 	ck_assert_int_eq(run(2, BDF0, "0000:5e:00.0"), -1);
 	ck_assert_str_eq(err, "0000:5e:00.0: VFIO_DEVICE_ATTACH_IOMMUFD_PT failed: Invalid "
 			 "argument (errno 22)");
-	/* The first device was started: it is reset on the way out too. */
-	ck_assert_str_eq(actions_from(13),
+	/* The first device was started: its guest function goes, and it is reset too. */
+	ck_assert_str_eq(actions_from(last_action_of(VFIO_DEVICE_ATTACH_IOMMUFD_PT) + 1),
+			 GUEST_FUNCTION_DESTROYED("101") "\n"
 			 "ioctl 101 VFIO_DEVICE_RESET\n"
 			 "ioctl 101 VFIO_DEVICE_DETACH_IOMMUFD_PT\n"
 			 "ioctl 100 IOMMU_IOAS_UNMAP\n"
@@ -728,7 +922,8 @@ START_TEST(test_second_device_failure_unwinds_first)
 			 "close 102\n"
 			 "close 101\n"
 			 "close 100");
-	ck_assert_uint_eq(fake->open_fds, 0);
+	ck_assert_uint_eq(open_fds(), 0);
+	ck_assert_int_eq(efds_open, 0);
 }
 END_TEST
 
@@ -766,6 +961,78 @@ START_TEST(test_attach_replace)
 	ck_assert_uint_eq(vfio_state_of(&vm)->devs[0].pt_id, 0x21);	/* as answered */
 	ck_assert_int_eq(vfio_device_attach(&vm, 1, 55, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "vfio: no assigned device 1");
+}
+END_TEST
+
+/* ---- the guest function ---- */
+
+START_TEST(test_guest_function)
+{
+	const struct vfio_state *s;
+	struct pci_device *d;
+
+	ck_assert_int_eq(run(1, BDF0), 0);
+	s = vfio_state_of(&vm);
+	/* At 00:11.0, with the device's IDs, as the guest's config cycles see it. */
+	ck_assert_uint_eq(s->devs[0].guest_bdf, GUEST_BDF(0x11));
+	d = pci_find(&vm, GUEST_BDF(0x11));
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_eq(d, vfio_pci_device(s->devs[0].pci));
+	ck_assert_uint_eq(pci_config_read(&vm, GUEST_BDF(0x11), 0x00, 2), 0x8086);
+	ck_assert_uint_eq(pci_config_read(&vm, GUEST_BDF(0x11), 0x02, 2), DEV_ID(101));
+	ck_assert_uint_eq(pci_config_read(&vm, GUEST_BDF(0x11), 0x0b, 1), 0x02);
+	ck_assert_uint_eq(pci_config_read(&vm, GUEST_BDF(0x11), 0x3d, 1), 1);
+	ck_assert_int_eq(d->bars[0].kind, PCI_BAR_MEM32);
+	ck_assert_uint_eq(d->bars[0].size, 0x1000);
+	/* The slots below are left to the host bridge and the vIOMMU's sim devices. */
+	ck_assert_ptr_null(pci_find(&vm, GUEST_BDF(0x01)));
+	ck_assert_ptr_null(pci_find(&vm, GUEST_BDF(0x10)));
+	/* The INTx irqfd is on the function's GSI, through the VM fd. */
+	{
+		const struct fake_call *c = fake_hostops_find(fake, FAKE_IOCTL, KVM_IRQFD, 0);
+		const struct kvm_irqfd *f = (const void *)c->arg;
+
+		ck_assert_int_eq(c->fd, VM_FD);
+		ck_assert_int_ge(d->intx_gsi, 0);
+		ck_assert_uint_eq(f->gsi, (uint32_t)d->intx_gsi);
+		ck_assert_uint_eq(f->flags, KVM_IRQFD_FLAG_RESAMPLE);
+	}
+	vfio_teardown(&vm);
+	ck_assert_uint_eq(efds_open, 0);
+}
+END_TEST
+
+START_TEST(test_guest_slot_taken)
+{
+	/* A sim device at 00:01.0, something at 00:11.3: 00:11 is not free. */
+	other_function(GUEST_BDF(0x01));
+	other_function(GUEST_BDF(0x11) | 3);
+	ck_assert_int_eq(run(1, BDF0), 0);
+	ck_assert_uint_eq(vfio_state_of(&vm)->devs[0].guest_bdf, GUEST_BDF(0x12));
+	ck_assert_uint_eq(pci_config_read(&vm, GUEST_BDF(0x12), 0, 4),
+			  (uint32_t)DEV_ID(101) << 16 | 0x8086);
+	ck_assert_ptr_null(pci_find(&vm, GUEST_BDF(0x11)));
+}
+END_TEST
+
+START_TEST(test_guest_no_free_slot)
+{
+	for (unsigned int slot = 0x11; slot < 0x20; slot++)
+		other_function(GUEST_BDF(slot));
+	ck_assert_int_eq(run(1, BDF0), -1);
+	ck_assert_str_eq(err, "0000:3b:00.0: no free PCI slot for its guest function (00:11.0 "
+			 "to 00:1f.0 are taken)");
+	/* Nothing of the function was made; the device was reset (action 8): undo all. */
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, VFIO_DEVICE_GET_REGION_INFO), 0);
+	ck_assert_str_eq(actions_from(9),
+			 "ioctl 101 VFIO_DEVICE_RESET\n"
+			 "ioctl 101 VFIO_DEVICE_DETACH_IOMMUFD_PT\n"
+			 "ioctl 100 IOMMU_IOAS_UNMAP\n"
+			 "ioctl 100 IOMMU_IOAS_UNMAP\n"
+			 "ioctl 100 IOMMU_DESTROY\n"
+			 "close 101\n"
+			 "close 100");
+	ck_assert_uint_eq(open_fds(), 0);
 }
 END_TEST
 
@@ -826,6 +1093,13 @@ int main(void)
 	tcase_add_test(tc, test_map_enomem_hint);
 	tcase_add_test(tc, test_setup_twice_refused);
 	tcase_add_test(tc, test_attach_replace);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("guest function");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_guest_function);
+	tcase_add_test(tc, test_guest_slot_taken);
+	tcase_add_test(tc, test_guest_no_free_slot);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
