@@ -76,6 +76,17 @@
 #define PGTT_NESTED		3
 #define PGTT_PT			4
 
+/* Each PGTT value, the ECAP bit that must advertise it, and what it means. */
+static const struct {
+	uint64_t ecap;
+	enum vtd_xlate_mode mode;
+} pgtt_modes[] = {
+	[PGTT_FL] = { VTD_ECAP_FLTS, VTD_XLATE_FL },
+	[PGTT_SL] = { VTD_ECAP_SLTS, VTD_XLATE_SL },
+	[PGTT_NESTED] = { VTD_ECAP_NEST, VTD_XLATE_NESTED },
+	[PGTT_PT] = { VTD_ECAP_PT, VTD_XLATE_PT },
+};
+
 #define PASID_DIR_SHIFT		6	/* PASID[19:6] indexes the directory */
 #define PASID_TABLE_ENTRIES	64
 #define PASID_ENTRY_SIZE	64
@@ -202,30 +213,10 @@ static int sm_pasid_entry(struct viommu *u, const uint64_t pe[8], bool fpd, stru
 	    pe[5] || pe[6] || pe[7])
 		return lookup_fault(f, VTD_FR_SM_PTE_RSVD, fpd);
 
-	switch (pgtt) {
-	case PGTT_FL:
-		if (!(u->ecap & VTD_ECAP_FLTS))
-			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
-		x->mode = VTD_XLATE_FL;
-		break;
-	case PGTT_SL:
-		if (!(u->ecap & VTD_ECAP_SLTS))
-			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
-		x->mode = VTD_XLATE_SL;
-		break;
-	case PGTT_NESTED:
-		if (!(u->ecap & VTD_ECAP_NEST))
-			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
-		x->mode = VTD_XLATE_NESTED;
-		break;
-	case PGTT_PT:
-		if (!(u->ecap & VTD_ECAP_PT))
-			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
-		x->mode = VTD_XLATE_PT;
-		break;
-	default:
+	if (pgtt >= sizeof(pgtt_modes) / sizeof(pgtt_modes[0]) || !pgtt_modes[pgtt].ecap ||
+	    !(u->ecap & pgtt_modes[pgtt].ecap))
 		return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
-	}
+	x->mode = pgtt_modes[pgtt].mode;
 
 	uses_sl = pgtt == PGTT_SL || pgtt == PGTT_NESTED;
 	uses_fl = pgtt == PGTT_FL || pgtt == PGTT_NESTED;
