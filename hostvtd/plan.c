@@ -51,6 +51,8 @@ struct plan_scratch {
 	size_t cap_keys, cap_sources;
 	uint32_t *order;	/* sort scratch */
 	size_t cap_order;
+	struct flush_op *sorted;
+	size_t cap_sorted;
 	bool failed;		/* an allocation failed during this build */
 };
 
@@ -180,6 +182,7 @@ void flush_plan_free(struct flush_plan *plan)
 		free(s->keys);
 		free(s->sources);
 		free(s->order);
+		free(s->sorted);
 		free(s);
 	}
 	free(plan->ops);
@@ -521,13 +524,13 @@ static int sort_ops(struct flush_plan *plan)
 	for (size_t i = 0; i < plan->nops; i++)
 		s->order[i] = (uint32_t)i;
 	qsort_r(s->order, plan->nops, sizeof(*s->order), op_order, plan);
-	sorted = malloc(plan->nops * sizeof(*sorted));
-	if (!sorted)
+	/* Kept across builds like the rest of the scratch: no allocation per batch. */
+	if (array_reserve((void **)&s->sorted, &s->cap_sorted, plan->nops, sizeof(*s->sorted)))
 		return -1;
+	sorted = s->sorted;
 	for (size_t i = 0; i < plan->nops; i++)
 		sorted[i] = plan->ops[s->order[i]];
 	memcpy(plan->ops, sorted, plan->nops * sizeof(*sorted));
-	free(sorted);
 	return 0;
 }
 
