@@ -43,6 +43,7 @@ struct nested_hwpt {
 struct iommufd_host {
 	const struct host_ops *ops;
 	int fd;
+	bool owns_fd;			/* opened here (iommufd_host_open), closed here */
 	/* Units and nested HWPTs: setup calls write, submissions read. */
 	pthread_rwlock_t lock;
 	struct iommufd_unit *units;
@@ -110,9 +111,22 @@ int iommufd_host_open(const struct host_ops *ops, struct iommufd_host **out, cha
 	}
 	h->ops = ops;
 	h->fd = fd;
+	h->owns_fd = true;
 	pthread_rwlock_init(&h->lock, NULL);
 	*out = h;
 	return 0;
+}
+
+struct iommufd_host *iommufd_host_wrap(const struct host_ops *ops, int fd)
+{
+	struct iommufd_host *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->ops = ops;
+	h->fd = fd;
+	pthread_rwlock_init(&h->lock, NULL);
+	return h;
 }
 
 void iommufd_host_close(struct iommufd_host *h)
@@ -130,7 +144,8 @@ void iommufd_host_close(struct iommufd_host *h)
 	for (size_t i = 0; i < h->nnested; i++)
 		free(h->nested[i].dev_ids);
 	free(h->nested);
-	h->ops->close(h->ops->ctx, h->fd);
+	if (h->owns_fd)
+		h->ops->close(h->ops->ctx, h->fd);
 	pthread_rwlock_destroy(&h->lock);
 	free(h);
 }
@@ -215,6 +230,69 @@ out:
 	return ret;
 }
 
+int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit)
+{
+	struct iommufd_unit **p, *u;
+	struct iommu_destroy destroy;
+	int ret = -1;
+
+	pthread_rwlock_wrlock(&h->lock);
+	for (p = &h->units; *p && (*p)->unit != unit; p = &(*p)->next)
+		;
+	u = *p;
+	if (!u) {
+		fail(h, ENOENT, "%s: not an iommufd unit", unit->name);
+		goto out;
+	}
+	for (size_t i = 0; i < h->nnested; i++)
+		if (h->nested[i].unit == unit) {
+			fail(h, EBUSY, "%s: nested HWPT %u is still bound", unit->name,
+			     h->nested[i].hwpt_id);
+			goto out;
+		}
+	memset(&destroy, 0, sizeof(destroy));
+	destroy.size = sizeof(destroy);
+	destroy.id = u->parent_hwpt_id;
+	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0) {
+		fail(h, errno, "%s: IOMMU_DESTROY of nest parent %u: %s%s", unit->name,
+		     u->parent_hwpt_id, strerror(errno),
+		     errno == EBUSY ? " (a device is still attached to it)" : "");
+		goto out;
+	}
+	*p = u->next;
+	unit->backend = NULL;
+	unit->backend_data = NULL;
+	free(u);
+	ret = 0;
+out:
+	pthread_rwlock_unlock(&h->lock);
+	return ret;
+}
+
+int iommufd_host_ioas_alloc(struct iommufd_host *h, uint32_t *ioas_id)
+{
+	struct iommu_ioas_alloc alloc;
+
+	memset(&alloc, 0, sizeof(alloc));
+	alloc.size = sizeof(alloc);
+	if (host_ioctl(h, IOMMU_IOAS_ALLOC, &alloc) < 0)
+		return fail(h, errno, "IOMMU_IOAS_ALLOC: %s", strerror(errno));
+	*ioas_id = alloc.out_ioas_id;
+	return 0;
+}
+
+int iommufd_host_destroy(struct iommufd_host *h, uint32_t id)
+{
+	struct iommu_destroy destroy;
+
+	memset(&destroy, 0, sizeof(destroy));
+	destroy.size = sizeof(destroy);
+	destroy.id = id;
+	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0)
+		return fail(h, errno, "IOMMU_DESTROY of object %u: %s", id, strerror(errno));
+	return 0;
+}
+
 uint32_t iommufd_host_parent_hwpt(const struct iommufd_host *h, const struct host_unit *unit)
 {
 	const struct iommufd_unit *u = find_unit(h, unit);
@@ -248,16 +326,67 @@ int iommufd_host_get_hw_info(struct iommufd_host *h, uint32_t dev_id, uint64_t *
 	return 0;
 }
 
-static struct nested_hwpt *find_nested(struct iommufd_host *h, const struct host_unit *unit,
-				       uint16_t did, uint32_t pasid)
+/*
+ * A nested HWPT's key is the whole stage-1 configuration: (unit, DID,
+ * PASID, table, width, flags). Two devices the guest put in one domain
+ * with different tables (a guest bug the spec leaves undefined) get one
+ * HWPT each, and a flush of the domain reaches both.
+ */
+static bool same_s1(const struct nested_hwpt *n, uint64_t s1_pgtbl, uint32_t addr_width,
+		    uint32_t s1_flags)
 {
-	/* A VM has a handful of (unit, DID, PASID) keys: a scan beats a hash here. */
-	for (size_t i = 0; i < h->nnested; i++) {
+	return n->s1_pgtbl == s1_pgtbl && n->addr_width == addr_width && n->s1_flags == s1_flags;
+}
+
+/* The @nth HWPT of (unit, DID, PASID), whatever its table; NULL after the last. */
+static struct nested_hwpt *find_nested(struct iommufd_host *h, const struct host_unit *unit,
+				       uint16_t did, uint32_t pasid, size_t *cursor)
+{
+	/* A VM has a handful of keys: a scan beats a hash here. */
+	for (size_t i = *cursor; i < h->nnested; i++) {
 		struct nested_hwpt *n = &h->nested[i];
 
-		if (n->unit == unit && n->did == did && n->pasid == pasid)
+		if (n->unit == unit && n->did == did && n->pasid == pasid) {
+			*cursor = i + 1;
 			return n;
+		}
 	}
+	*cursor = h->nnested;
+	return NULL;
+}
+
+static struct nested_hwpt *find_nested_s1(struct iommufd_host *h, const struct host_unit *unit,
+					  uint16_t did, uint32_t pasid, uint64_t s1_pgtbl,
+					  uint32_t addr_width, uint32_t s1_flags)
+{
+	struct nested_hwpt *n;
+	size_t cur = 0;
+
+	while ((n = find_nested(h, unit, did, pasid, &cur)))
+		if (same_s1(n, s1_pgtbl, addr_width, s1_flags))
+			return n;
+	return NULL;
+}
+
+static size_t user_index(const struct nested_hwpt *n, uint32_t dev_id)
+{
+	size_t i;
+
+	for (i = 0; i < n->users && n->dev_ids[i] != dev_id; i++)
+		;
+	return i;
+}
+
+/* The HWPT of (unit, DID, PASID) @dev_id is bound to. */
+static struct nested_hwpt *find_bound(struct iommufd_host *h, const struct host_unit *unit,
+				      uint32_t dev_id, uint16_t did, uint32_t pasid)
+{
+	struct nested_hwpt *n;
+	size_t cur = 0;
+
+	while ((n = find_nested(h, unit, did, pasid, &cur)))
+		if (user_index(n, dev_id) < n->users)
+			return n;
 	return NULL;
 }
 
@@ -265,10 +394,11 @@ uint32_t iommufd_nested_hwpt(struct iommufd_host *h, const struct host_unit *uni
 			     uint16_t host_did, uint32_t host_pasid, unsigned int *users)
 {
 	struct nested_hwpt *n;
+	size_t cur = 0;
 	uint32_t id = 0;
 
 	pthread_rwlock_rdlock(&h->lock);
-	n = find_nested(h, unit, host_did, host_pasid);
+	n = find_nested(h, unit, host_did, host_pasid, &cur);
 	if (n)
 		id = n->hwpt_id;
 	if (users)
@@ -301,16 +431,14 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
 		fail(h, ENODEV, "%s: not an iommufd unit (iommufd_host_add_unit first)", unit->name);
 		goto out;
 	}
-	n = find_nested(h, unit, host_did, host_pasid);
+	if (find_bound(h, unit, dev_id, host_did, host_pasid)) {
+		/* One device, one table per PASID: the caller replaces by bind, attach, unbind. */
+		fail(h, EBUSY, "%s: device %u is already bound to DID %u PASID %u", unit->name,
+		     dev_id, host_did, host_pasid);
+		goto out;
+	}
+	n = find_nested_s1(h, unit, host_did, host_pasid, s1_pgtbl, addr_width, s1_flags);
 	if (n) {
-		/* One key is one guest domain, so one stage-1 table. */
-		if (n->s1_pgtbl != s1_pgtbl || n->addr_width != addr_width || n->s1_flags != s1_flags) {
-			fail(h, EBUSY, "%s: DID %u PASID %u is bound to stage-1 table %#llx; "
-			     "device %u names %#llx (unbind the old table first)", unit->name,
-			     host_did, host_pasid, (unsigned long long)n->s1_pgtbl, dev_id,
-			     (unsigned long long)s1_pgtbl);
-			goto out;
-		}
 		if (add_user(n, dev_id)) {
 			fail(h, ENOMEM, "out of memory");
 			goto out;
@@ -374,15 +502,13 @@ int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t d
 	int ret = -1;
 
 	pthread_rwlock_wrlock(&h->lock);
-	n = find_nested(h, unit, host_did, host_pasid);
-	for (i = 0; n && i < n->users; i++)
-		if (n->dev_ids[i] == dev_id)
-			break;
-	if (!n || i == n->users) {
+	n = find_bound(h, unit, dev_id, host_did, host_pasid);
+	if (!n) {
 		fail(h, ENOENT, "%s: device %u is not bound to DID %u PASID %u", unit->name, dev_id,
 		     host_did, host_pasid);
 		goto out;
 	}
+	i = user_index(n, dev_id);
 	if (n->users > 1) {
 		n->dev_ids[i] = n->dev_ids[--n->users];
 		ret = 0;
@@ -442,17 +568,30 @@ static bool entry_covers(const struct iommu_hwpt_vtd_s1_invalidate *a,
 	       b->addr + (b->npages << VTD_PAGE_SHIFT) - 1 <= a->addr + (a->npages << VTD_PAGE_SHIFT) - 1;
 }
 
+/*
+ * Where each op goes. An op is placed in every nested HWPT of its (DID,
+ * PASID): usually one, more when the guest gave one domain several tables.
+ * A placement either has its own entry in its HWPT's array or is covered
+ * by an IOTLB entry of the same HWPT (a device-TLB op whose range the
+ * HWPT's flush already reaches: the kernel flushes the ATCs behind a
+ * nested HWPT with it).
+ */
 enum route_kind {
 	ROUTE_NONE,		/* nothing to send: done when the submission is */
-	ROUTE_ENTRY,		/* has its own entry in its HWPT's array */
-	ROUTE_COVERED,		/* done by another op's entry of the same HWPT */
+	ROUTE_PLACED,		/* placements [first, first + count) */
 	ROUTE_FAILED,		/* no HWPT for its key */
 };
 
 struct op_route {
 	enum route_kind kind;
-	size_t group;		/* ENTRY, COVERED: the HWPT's group */
-	size_t entry;		/* ENTRY, COVERED: index in the group's array */
+	size_t first, count;
+};
+
+struct placement {
+	size_t op;
+	size_t group;		/* the HWPT's group */
+	size_t entry;		/* index in the group's array (its own or the covering one) */
+	bool covered;
 	struct iommu_hwpt_vtd_s1_invalidate inv;
 };
 
@@ -466,11 +605,14 @@ struct submit_ctx {
 	const struct flush_op *ops;
 	size_t n;
 	struct op_route *route;
+	struct placement *pl;
+	size_t npl, cap_pl;
 	struct inv_group *groups;
-	size_t ngroups;
+	size_t ngroups, cap_groups;
 	struct host_error *err;
 	size_t err_op;		/* op_index of the failure reported so far */
 	bool failed;
+	bool oom;
 };
 
 static size_t group_for(struct submit_ctx *c, uint32_t hwpt_id)
@@ -478,8 +620,18 @@ static size_t group_for(struct submit_ctx *c, uint32_t hwpt_id)
 	for (size_t g = 0; g < c->ngroups; g++)
 		if (c->groups[g].hwpt_id == hwpt_id)
 			return g;
+	if (array_reserve((void **)&c->groups, &c->cap_groups, c->ngroups + 1, sizeof(*c->groups))) {
+		c->oom = true;
+		return SIZE_MAX;
+	}
+	memset(&c->groups[c->ngroups], 0, sizeof(c->groups[0]));
 	c->groups[c->ngroups].hwpt_id = hwpt_id;
 	return c->ngroups++;
+}
+
+static bool placement_done(const struct submit_ctx *c, const struct placement *p)
+{
+	return p->entry < c->groups[p->group].handled;
 }
 
 /* Is op @i done once the groups reached their `handled` counts? */
@@ -487,16 +639,12 @@ static bool op_done(const struct submit_ctx *c, size_t i)
 {
 	const struct op_route *r = &c->route[i];
 
-	switch (r->kind) {
-	case ROUTE_NONE:
-		return true;
-	case ROUTE_ENTRY:
-	case ROUTE_COVERED:
-		return r->entry < c->groups[r->group].handled;
-	case ROUTE_FAILED:
-		break;
-	}
-	return false;
+	if (r->kind == ROUTE_FAILED)
+		return false;
+	for (size_t k = 0; r->kind == ROUTE_PLACED && k < r->count; k++)
+		if (!placement_done(c, &c->pl[r->first + k]))
+			return false;
+	return true;
 }
 
 /*
@@ -530,37 +678,71 @@ static size_t first_undone(const struct submit_ctx *c)
 	return c->n;
 }
 
-/* The first undone op of group @g (and of every later group when @later). */
+/* The first op with an undone placement in group @g (or any later group when @later). */
 static size_t first_undone_of(const struct submit_ctx *c, size_t g, bool later)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		const struct op_route *r = &c->route[i];
+	size_t first = c->n;
 
-		if ((r->kind == ROUTE_ENTRY || r->kind == ROUTE_COVERED) &&
-		    (r->group == g || (later && r->group > g)) && !op_done(c, i))
-			return i;
+	for (size_t k = 0; k < c->npl; k++) {
+		const struct placement *p = &c->pl[k];
+
+		if ((p->group == g || (later && p->group > g)) && !placement_done(c, p) &&
+		    p->op < first)
+			first = p->op;
 	}
-	return c->n;
+	return first;
 }
 
 /* The kernel does not say which device timed out: name the HWPT's first ATS op. */
 static uint16_t group_sid(const struct submit_ctx *c, size_t g)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (op_is_devtlb(&c->ops[i]) && c->route[i].group == g &&
-		    (c->route[i].kind == ROUTE_ENTRY || c->route[i].kind == ROUTE_COVERED))
-			return c->ops[i].sid;
+	for (size_t k = 0; k < c->npl; k++)
+		if (c->pl[k].group == g && op_is_devtlb(&c->ops[c->pl[k].op]))
+			return c->ops[c->pl[k].op].sid;
 	return 0;
+}
+
+/* Place device-TLB op @i in group @g: covered by an IOTLB entry there, or an entry of its own. */
+static void place(struct submit_ctx *c, struct iommufd_host *h, size_t i, size_t g)
+{
+	struct placement *p;
+
+	if (array_reserve((void **)&c->pl, &c->cap_pl, c->npl + 1, sizeof(*c->pl))) {
+		c->oom = true;
+		return;
+	}
+	p = &c->pl[c->npl];
+	memset(p, 0, sizeof(*p));
+	p->op = i;
+	p->group = g;
+	op_entry(&c->ops[i], &p->inv);
+	if (op_is_devtlb(&c->ops[i])) {
+		for (size_t k = 0; k < c->npl; k++) {
+			const struct placement *o = &c->pl[k];
+
+			if (o->group == g && !o->covered && !op_is_devtlb(&c->ops[o->op]) &&
+			    entry_covers(&o->inv, &p->inv)) {
+				p->covered = true;
+				p->entry = o->entry;
+				break;
+			}
+		}
+		atomic_fetch_add(p->covered ? &h->devtlb_covered : &h->devtlb_entries, 1);
+	}
+	if (!p->covered)
+		p->entry = c->groups[g].count++;
+	c->npl++;
 }
 
 static void route_ops(struct submit_ctx *c, struct iommufd_host *h, struct host_unit *unit)
 {
 	/* IOTLB-class ops first, so device-TLB ops can find an entry covering them. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < c->n; i++) {
+	for (int pass = 0; pass < 2 && !c->oom; pass++) {
+		for (size_t i = 0; i < c->n && !c->oom; i++) {
 			const struct flush_op *op = &c->ops[i];
 			struct op_route *r = &c->route[i];
 			struct nested_hwpt *nh;
+			size_t cur = 0;
 
 			if (op_is_devtlb(op) != (pass == 1))
 				continue;
@@ -575,38 +757,30 @@ static void route_ops(struct submit_ctx *c, struct iommufd_host *h, struct host_
 				atomic_fetch_add(&h->s2_ops_elided, 1);
 				continue;
 			}
-			nh = find_nested(h, unit, op->did, op->pasid);
-			if (!nh) {
+			r->kind = ROUTE_PLACED;
+			r->first = c->npl;
+			while ((nh = find_nested(h, unit, op->did, op->pasid, &cur)) && !c->oom) {
+				size_t g = group_for(c, nh->hwpt_id);
+
+				if (g != SIZE_MAX)
+					place(c, h, i, g);
+			}
+			r->count = c->npl - r->first;
+			if (r->count == 0 && !c->oom) {
 				r->kind = ROUTE_FAILED;
 				report(c, HOST_ERR_IO, i, op_is_devtlb(op) ? op->sid : 0,
 				       "%s: no nested HWPT for DID %u PASID %u (not bound with "
 				       "iommufd_bind_s1)", unit->name, op->did, op->pasid);
-				continue;
 			}
-			op_entry(op, &r->inv);
-			r->group = group_for(c, nh->hwpt_id);
-			if (pass == 1) {
-				/* The HWPT's own flush reaches this ATC if it covers the range. */
-				for (size_t j = 0; j < c->n; j++) {
-					const struct op_route *o = &c->route[j];
-
-					if (!op_is_devtlb(&c->ops[j]) && o->kind == ROUTE_ENTRY &&
-					    o->group == r->group && entry_covers(&o->inv, &r->inv)) {
-						r->kind = ROUTE_COVERED;
-						r->entry = o->entry;
-						break;
-					}
-				}
-				if (r->kind == ROUTE_COVERED) {
-					atomic_fetch_add(&h->devtlb_covered, 1);
-					continue;
-				}
-				atomic_fetch_add(&h->devtlb_entries, 1);
-			}
-			r->kind = ROUTE_ENTRY;
-			r->entry = c->groups[r->group].count++;
 		}
 	}
+}
+
+static void submit_ctx_free(struct submit_ctx *c)
+{
+	free(c->route);
+	free(c->pl);
+	free(c->groups);
 }
 
 static int iommufd_submit(struct host_unit *unit, const struct flush_op *ops, size_t n,
@@ -614,7 +788,7 @@ static int iommufd_submit(struct host_unit *unit, const struct flush_op *ops, si
 {
 	struct iommufd_unit *u = unit->backend_data;
 	struct iommufd_host *h = u->host;
-	struct iommu_hwpt_vtd_s1_invalidate *entries;
+	struct iommu_hwpt_vtd_s1_invalidate *entries = NULL;
 	struct submit_ctx c = { .ops = ops, .n = n, .err = err };
 	size_t base = 0;
 
@@ -622,26 +796,26 @@ static int iommufd_submit(struct host_unit *unit, const struct flush_op *ops, si
 	if (n == 0)
 		return 0;
 	c.route = calloc(n, sizeof(*c.route));
-	c.groups = calloc(n, sizeof(*c.groups));
-	entries = calloc(n, sizeof(*entries));
-	if (!c.route || !c.groups || !entries) {
-		free(c.route);
-		free(c.groups);
+	pthread_rwlock_rdlock(&h->lock);
+	if (c.route)
+		route_ops(&c, h, unit);
+	for (size_t g = 0; g < c.ngroups; g++) {
+		c.groups[g].base = base;
+		base += c.groups[g].count;
+	}
+	if (c.route && !c.oom && base)
+		entries = calloc(base, sizeof(*entries));
+	if (!c.route || c.oom || (base && !entries)) {
+		pthread_rwlock_unlock(&h->lock);
+		submit_ctx_free(&c);
 		free(entries);
 		err->kind = HOST_ERR_IO;
 		snprintf(err->msg, sizeof(err->msg), "%s: out of memory", unit->name);
 		return -1;
 	}
-
-	pthread_rwlock_rdlock(&h->lock);
-	route_ops(&c, h, unit);
-	for (size_t g = 0; g < c.ngroups; g++) {
-		c.groups[g].base = base;
-		base += c.groups[g].count;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (c.route[i].kind == ROUTE_ENTRY)
-			entries[c.groups[c.route[i].group].base + c.route[i].entry] = c.route[i].inv;
+	for (size_t k = 0; k < c.npl; k++)
+		if (!c.pl[k].covered)
+			entries[c.groups[c.pl[k].group].base + c.pl[k].entry] = c.pl[k].inv;
 
 	for (size_t g = 0; g < c.ngroups; g++) {
 		struct inv_group *grp = &c.groups[g];
@@ -696,8 +870,7 @@ static int iommufd_submit(struct host_unit *unit, const struct flush_op *ops, si
 		/* Whatever failed, op_index is the first op not known to be done. */
 		err->op_index = first_undone(&c);
 	}
-	free(c.route);
-	free(c.groups);
+	submit_ctx_free(&c);
 	free(entries);
 	return c.failed ? -1 : 0;
 }

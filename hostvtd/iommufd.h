@@ -4,8 +4,9 @@
  *
  * Model (docs/passthrough.md): per host unit one kernel-managed nest-parent
  * HWPT on the guest-memory IOAS (stage 2, GPA -> HPA); per (host unit, host
- * DID, host PASID) one user-managed nested HWPT holding the guest's stage-1
- * table, shared by every device bound with that key. A flush plan's
+ * DID, host PASID, stage-1 table, width and flags) one user-managed nested
+ * HWPT holding the guest's stage-1 table, shared by every device bound
+ * with that key. A flush plan's
  * submission for a unit becomes one IOMMU_HWPT_INVALIDATE per nested HWPT
  * it touches, carrying all of that HWPT's entries.
  *
@@ -47,7 +48,16 @@ struct iommufd_stats {
  */
 int iommufd_host_open(const struct host_ops *ops, struct iommufd_host **out, char *err,
 		      size_t errlen);
-/* Close the iommufd (the kernel frees every object in it). After the flush engine stops. */
+/*
+ * Use an iommufd someone else opened (VFIO's: devices must be bound to the
+ * same iommufd as the HWPTs they attach to). iommufd_host_close() will not
+ * close it. NULL when out of memory.
+ */
+struct iommufd_host *iommufd_host_wrap(const struct host_ops *ops, int fd);
+/*
+ * Free @h, closing the iommufd if iommufd_host_open() opened it (the
+ * kernel then frees every object in it). After the flush engine stops.
+ */
 void iommufd_host_close(struct iommufd_host *h);
 int iommufd_host_fd(const struct iommufd_host *h);
 /* The message of the last failed setup call. */
@@ -62,6 +72,15 @@ void iommufd_host_stats(struct iommufd_host *h, struct iommufd_stats *out);
  */
 int iommufd_host_add_unit(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 			  uint32_t ioas_id);
+/*
+ * Undo iommufd_host_add_unit(): destroy the nest parent. Every nested HWPT
+ * of the unit must be unbound and every device detached from the parent
+ * first (EBUSY otherwise, and nothing changes).
+ */
+int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit);
+/* An empty IOAS (a device attached to it has no DMA at all), and IOMMU_DESTROY of any object. */
+int iommufd_host_ioas_alloc(struct iommufd_host *h, uint32_t *ioas_id);
+int iommufd_host_destroy(struct iommufd_host *h, uint32_t id);
 /* The unit's nest-parent HWPT id, or 0 when @unit was not added. Setup time: not locked. */
 uint32_t iommufd_host_parent_hwpt(const struct iommufd_host *h, const struct host_unit *unit);
 
@@ -75,11 +94,15 @@ int iommufd_host_get_hw_info(struct iommufd_host *h, uint32_t dev_id, uint64_t *
 
 /*
  * Bind @dev_id's guest stage 1 for (@unit, @host_did, @host_pasid): the
- * first device with that key allocates the nested HWPT (IOMMU_HWPT_ALLOC,
- * IOMMU_HWPT_DATA_VTD_S1, parent = the unit's nest-parent); later devices
- * share it and must name the same table (EBUSY otherwise: unbind first).
- * @s1_flags are IOMMU_VTD_S1_*. *@hwpt_id is what the caller attaches the
- * device (and PASID) to through VFIO. Binding a device twice counts twice.
+ * first device with that key and that stage-1 configuration (@s1_pgtbl,
+ * @addr_width, @s1_flags: IOMMU_VTD_S1_*) allocates the nested HWPT
+ * (IOMMU_HWPT_ALLOC, IOMMU_HWPT_DATA_VTD_S1, parent = the unit's nest
+ * parent); later devices with the same configuration share it. A device
+ * naming another table for the same domain gets a HWPT of its own, and
+ * flushes of the domain go to every HWPT of it. A device is bound at most
+ * once per (DID, PASID): EBUSY otherwise (bind the new table under another
+ * key or unbind first). *@hwpt_id is what the caller attaches the device
+ * (and PASID) to through VFIO.
  */
 int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 		    uint16_t host_did, uint32_t host_pasid, uint64_t s1_pgtbl, uint32_t addr_width,
@@ -91,7 +114,7 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
  */
 int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 		      uint16_t host_did, uint32_t host_pasid);
-/* The nested HWPT of a key, or 0; and how many binds it has. */
+/* The first nested HWPT of (unit, DID, PASID), or 0; and how many binds it has. */
 uint32_t iommufd_nested_hwpt(struct iommufd_host *h, const struct host_unit *unit,
 			     uint16_t host_did, uint32_t host_pasid, unsigned int *users);
 

@@ -326,14 +326,23 @@ START_TEST(bind_s1_allocates_nested_hwpt)
 	ck_assert_uint_eq(iommufd_nested_hwpt(host, &units[0], 1, 5, &users), id);
 	ck_assert_uint_eq(users, 2);
 
-	/* Same key, another table: refused until the old one is unbound. */
-	ck_assert_int_eq(iommufd_bind_s1(host, &units[0], 22, 1, 5, 0x55555000, 57, 0, &id2), -1);
+	/* Same domain, another table (a guest bug): a HWPT of its own, not a refusal. */
+	ck_assert_int_eq(iommufd_bind_s1(host, &units[0], 22, 1, 5, 0x55555000, 57, 0, &id2), 0);
+	ck_assert_uint_eq(id2, FIRST_HWPT_ID + 3);
+	/* Flags are part of the key too. */
+	ck_assert_int_eq(iommufd_bind_s1(host, &units[0], 24, 1, 5, 0x55555000, 57,
+					 IOMMU_VTD_S1_SRE, &id2), 0);
+	ck_assert_uint_eq(id2, FIRST_HWPT_ID + 4);
+	/* One device, one table per PASID: a second bind of the same PASID is refused. */
+	ck_assert_int_eq(iommufd_bind_s1(host, &units[0], 22, 1, 5, 0xabcde000, 57,
+					 IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_WPE, &id2), -1);
 	ck_assert_int_eq(errno, EBUSY);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_ALLOC), 5);
 
 	/* Other PASID, other unit: HWPTs of their own, each on its unit's parent. */
-	ck_assert_uint_eq(bind(&units[0], 20, 1, 6), FIRST_HWPT_ID + 3);
-	ck_assert_uint_eq(bind(&units[1], 23, 1, 5), FIRST_HWPT_ID + 4);
-	c = fake_hostops_find(fake, FAKE_IOCTL, IOMMU_HWPT_ALLOC, 4);
+	ck_assert_uint_eq(bind(&units[0], 20, 1, 6), FIRST_HWPT_ID + 5);
+	ck_assert_uint_eq(bind(&units[1], 23, 1, 5), FIRST_HWPT_ID + 6);
+	c = fake_hostops_find(fake, FAKE_IOCTL, IOMMU_HWPT_ALLOC, 6);
 	memcpy(&a, c->arg, sizeof(a));
 	ck_assert_uint_eq(a.pt_id, iommufd_host_parent_hwpt(host, &units[1]));
 
@@ -452,6 +461,49 @@ START_TEST(one_call_per_hwpt)
 	ck_assert_uint_eq(st.invalidate_entries, 3);
 	ck_assert_uint_eq(st.devtlb_covered, 1);
 	ck_assert_uint_eq(st.devtlb_entries, 0);
+}
+END_TEST
+
+/*
+ * One guest domain, two stage-1 tables (devices 20 and 21 disagree): each
+ * table has its HWPT, and the domain's flush reaches both, one call each.
+ * When the second call fails, the op is not done even though the first
+ * HWPT was flushed.
+ */
+START_TEST(one_domain_two_tables_flushes_both)
+{
+	struct flush_op ops[1] = { piotlb_op(&units[0], 1, 5, 0x3000, 0, true) };
+	const struct fake_ioctl_result ok = { 0 };
+	const struct iommu_hwpt_vtd_s1_invalidate *e;
+	struct iommu_hwpt_invalidate inv;
+	struct host_error err;
+	uint32_t a, b;
+
+	add_units();
+	a = bind(&units[0], 20, 1, 5);
+	ck_assert_int_eq(iommufd_bind_s1(host, &units[0], 21, 1, 5, 0x77777000, 48,
+					 IOMMU_VTD_S1_SRE, &b), 0);
+	ck_assert_uint_ne(a, b);
+	ck_assert_int_eq(submit(&units[0], ops, 1, &err), 0);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_INVALIDATE), 2);
+	for (size_t k = 0; k < 2; k++) {
+		e = invalidation(k, &inv);
+		ck_assert_uint_eq(inv.hwpt_id, k == 0 ? a : b);
+		ck_assert_uint_eq(inv.entry_num, 1);
+		ck_assert_uint_eq(e[0].addr, 0x3000);
+		ck_assert_uint_eq(e[0].npages, 1);
+		ck_assert_uint_eq(e[0].flags, IOMMU_VTD_INV_FLAGS_LEAF);
+	}
+
+	fake_hostops_script_ioctl(fake, IOMMU_HWPT_INVALIDATE, &ok);
+	fake_hostops_fail_ioctl(fake, IOMMU_HWPT_INVALIDATE, EIO);
+	ck_assert_int_eq(submit(&units[0], ops, 1, &err), -1);
+	ck_assert_int_eq(err.kind, HOST_ERR_IO);
+	ck_assert_uint_eq(err.op_index, 0);
+
+	/* Unbinding the second device leaves the first table's HWPT alone. */
+	ck_assert_int_eq(iommufd_unbind_s1(host, &units[0], 21, 1, 5), 0);
+	ck_assert_uint_eq(iommufd_nested_hwpt(host, &units[0], 1, 5, NULL), a);
 }
 END_TEST
 
@@ -725,6 +777,7 @@ static Suite *iommufd_suite(void)
 	tcase_add_checked_fixture(inv, setup, teardown);
 	tcase_add_test(inv, invalidate_maps_ranges_to_entries);
 	tcase_add_test(inv, one_call_per_hwpt);
+	tcase_add_test(inv, one_domain_two_tables_flushes_both);
 	tcase_add_test(inv, devtlb_alone_flushes_its_hwpt);
 	tcase_add_test(inv, second_stage_ops_need_no_call);
 	tcase_add_test(inv, partial_completion_is_a_failure);
