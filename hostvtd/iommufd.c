@@ -431,12 +431,6 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
 		fail(h, ENODEV, "%s: not an iommufd unit (iommufd_host_add_unit first)", unit->name);
 		goto out;
 	}
-	if (find_bound(h, unit, dev_id, host_did, host_pasid)) {
-		/* One device, one table per PASID: the caller replaces by bind, attach, unbind. */
-		fail(h, EBUSY, "%s: device %u is already bound to DID %u PASID %u", unit->name,
-		     dev_id, host_did, host_pasid);
-		goto out;
-	}
 	n = find_nested_s1(h, unit, host_did, host_pasid, s1_pgtbl, addr_width, s1_flags);
 	if (n) {
 		if (add_user(n, dev_id)) {
@@ -493,40 +487,59 @@ out:
 	return ret;
 }
 
-int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
-		      uint16_t host_did, uint32_t host_pasid)
+/* Drop @dev_id's bind of @n; the last one destroys the HWPT. Caller holds h->lock. */
+static int unbind_locked(struct iommufd_host *h, struct nested_hwpt *n, uint32_t dev_id)
 {
 	struct iommu_destroy destroy;
-	struct nested_hwpt *n;
-	size_t i;
-	int ret = -1;
+	size_t i = user_index(n, dev_id);
 
-	pthread_rwlock_wrlock(&h->lock);
-	n = find_bound(h, unit, dev_id, host_did, host_pasid);
-	if (!n) {
-		fail(h, ENOENT, "%s: device %u is not bound to DID %u PASID %u", unit->name, dev_id,
-		     host_did, host_pasid);
-		goto out;
-	}
-	i = user_index(n, dev_id);
 	if (n->users > 1) {
 		n->dev_ids[i] = n->dev_ids[--n->users];
-		ret = 0;
-		goto out;
+		return 0;
 	}
 	memset(&destroy, 0, sizeof(destroy));
 	destroy.size = sizeof(destroy);
 	destroy.id = n->hwpt_id;
-	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0) {
-		fail(h, errno, "%s: IOMMU_DESTROY of nested HWPT %u (DID %u PASID %u): %s%s",
-		     unit->name, n->hwpt_id, host_did, host_pasid, strerror(errno),
-		     errno == EBUSY ? " (a device is still attached to it)" : "");
-		goto out;
-	}
+	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0)
+		return fail(h, errno, "%s: IOMMU_DESTROY of nested HWPT %u (DID %u PASID %u): %s%s",
+			    n->unit->name, n->hwpt_id, n->did, n->pasid, strerror(errno),
+			    errno == EBUSY ? " (a device is still attached to it)" : "");
 	free(n->dev_ids);
 	*n = h->nested[--h->nnested];
-	ret = 0;
-out:
+	return 0;
+}
+
+int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+		      uint16_t host_did, uint32_t host_pasid)
+{
+	struct nested_hwpt *n;
+	int ret;
+
+	pthread_rwlock_wrlock(&h->lock);
+	n = find_bound(h, unit, dev_id, host_did, host_pasid);
+	if (n)
+		ret = unbind_locked(h, n, dev_id);
+	else
+		ret = fail(h, ENOENT, "%s: device %u is not bound to DID %u PASID %u", unit->name,
+			   dev_id, host_did, host_pasid);
+	pthread_rwlock_unlock(&h->lock);
+	return ret;
+}
+
+int iommufd_unbind_hwpt(struct iommufd_host *h, uint32_t dev_id, uint32_t hwpt_id)
+{
+	struct nested_hwpt *n = NULL;
+	int ret;
+
+	pthread_rwlock_wrlock(&h->lock);
+	for (size_t i = 0; i < h->nnested && !n; i++)
+		if (h->nested[i].hwpt_id == hwpt_id &&
+		    user_index(&h->nested[i], dev_id) < h->nested[i].users)
+			n = &h->nested[i];
+	if (n)
+		ret = unbind_locked(h, n, dev_id);
+	else
+		ret = fail(h, ENOENT, "device %u is not bound to nested HWPT %u", dev_id, hwpt_id);
 	pthread_rwlock_unlock(&h->lock);
 	return ret;
 }

@@ -99,21 +99,25 @@ int iommufd_host_get_hw_info(struct iommufd_host *h, uint32_t dev_id, uint64_t *
  * (IOMMU_HWPT_ALLOC, IOMMU_HWPT_DATA_VTD_S1, parent = the unit's nest
  * parent); later devices with the same configuration share it. A device
  * naming another table for the same domain gets a HWPT of its own, and
- * flushes of the domain go to every HWPT of it. A device is bound at most
- * once per (DID, PASID): EBUSY otherwise (bind the new table under another
- * key or unbind first). *@hwpt_id is what the caller attaches the device
- * (and PASID) to through VFIO.
+ * flushes of the domain go to every HWPT of it. A device may be bound to
+ * an old and a new table of one (DID, PASID) at once, which is how a
+ * table change goes: bind the new, attach to it, unbind the old.
+ * *@hwpt_id is what the caller attaches the device (and PASID) to through
+ * VFIO.
  */
 int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 		    uint16_t host_did, uint32_t host_pasid, uint64_t s1_pgtbl, uint32_t addr_width,
 		    uint32_t s1_flags, uint32_t *hwpt_id);
 /*
- * Undo one bind. The last user destroys the HWPT (IOMMU_DESTROY); the caller
+ * Undo one bind of @dev_id to (@unit, @host_did, @host_pasid) (the first,
+ * if it has two). The last user destroys the HWPT (IOMMU_DESTROY); the caller
  * must have detached the device from it first, or the kernel refuses with
  * EBUSY and the binding is kept as it was.
  */
 int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 		      uint16_t host_did, uint32_t host_pasid);
+/* iommufd_unbind_s1() of exactly the bind that gave @hwpt_id (when a device has two). */
+int iommufd_unbind_hwpt(struct iommufd_host *h, uint32_t dev_id, uint32_t hwpt_id);
 /* The first nested HWPT of (unit, DID, PASID), or 0; and how many binds it has. */
 uint32_t iommufd_nested_hwpt(struct iommufd_host *h, const struct host_unit *unit,
 			     uint16_t host_did, uint32_t host_pasid, unsigned int *users);

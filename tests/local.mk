@@ -22,6 +22,7 @@ UNIT_TESTS = \
 	tests/unit/check_simdev \
 	tests/unit/check_iommufd \
 	tests/unit/check_vfio \
+	tests/unit/check_viommu_vfio \
 	tests/unit/check_vfio_pci
 
 check_PROGRAMS += $(UNIT_TESTS)
@@ -103,9 +104,16 @@ tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h
 tests_unit_check_iommufd_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_iommufd_LDADD = $(VMM_UNIT_LDADD)
-tests_unit_check_vfio_SOURCES = tests/unit/check_vfio.c tests/unit/fake_hostops.h
+tests_unit_check_vfio_SOURCES = tests/unit/check_vfio.c tests/unit/fake_hostops.h \
+	tests/unit/fake_vfio_host.h
 tests_unit_check_vfio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vfio_LDADD = $(VMM_UNIT_LDADD)
+
+# VFIO devices behind the vIOMMU: nested HWPTs following the guest's tables.
+tests_unit_check_viommu_vfio_SOURCES = tests/unit/check_viommu_vfio.c tests/unit/fake_hostops.h \
+	tests/unit/fake_vfio_host.h tests/unit/vtd_testutil.h
+tests_unit_check_viommu_vfio_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_viommu_vfio_LDADD = $(VIOMMU_UNIT_LDADD)
 
 tests_unit_check_vfio_pci_SOURCES = tests/unit/check_vfio_pci.c tests/unit/fake_hostops.h
 tests_unit_check_vfio_pci_CFLAGS = $(UNIT_CFLAGS)

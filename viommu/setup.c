@@ -11,10 +11,12 @@
 
 #include "hostvtd/flushtrace.h"
 #include "hostvtd/simvtd.h"
+#include "viommu/passthrough.h"
 #include "viommu/simdev.h"
 #include "viommu/viommu.h"
 #include "viommu/vtd.h"
 #include "vmm/kvm.h"
+#include "vmm/vfio.h"
 
 /* Host SIDs of the sim devices: bus 0x10 on the (simulated) host. */
 #define SIM_HOST_BUS 0x10
@@ -28,6 +30,9 @@ struct viommu_state {
 	unsigned int nunits;
 	struct viommu_dev devs[VIOMMU_MAX_SIM_DEVICES];
 	unsigned int ndevs;
+	/* --vfio devices, behind vIOMMU 0 (passthrough.c). */
+	struct viommu_dev vfio_devs[VFIO_MAX_DEVICES];
+	struct viommu_pt_host *pt;
 	bool report;
 };
 
@@ -213,6 +218,13 @@ int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_
 			goto fail;
 	if (o->ite_device >= 0)
 		simvtd_inject_ite(st->sim, st->devs[o->ite_device].host.sid, o->ite_count);
+	{
+		size_t used;
+
+		if (viommu_pt_setup(vm, &st->units[0], st->vfio_devs, VFIO_MAX_DEVICES, &used,
+				    &st->pt, err, errlen))
+			goto fail;
+	}
 	return 0;
 fail:
 	viommu_teardown(vm);
@@ -245,6 +257,7 @@ void viommu_teardown(struct vm *vm)
 		return;
 	if (st->fe && (st->report || getenv("TAGVMM_VIOMMU_STATS")))
 		report(st);
+	viommu_pt_teardown(st->pt);
 	for (unsigned int i = 0; i < st->ndevs; i++)
 		simdev_free(st->devs[i].simdev);
 	for (unsigned int i = 0; i < st->nunits; i++)

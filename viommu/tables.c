@@ -347,12 +347,15 @@ struct wanted {
 	size_t n;
 	bool overflow;
 	bool pasid_ok;		/* requests with PASID allowed (scalable, PASIDE) */
+	bool rid_known;		/* rid_mode was looked up (not by a PASID-selective sync of PASID != 0) */
+	enum vtd_xlate_mode rid_mode;	/* requests without PASID; BLOCKED when they fault */
 };
 
 static bool attach_equal(const struct viommu_attach *a, const struct viommu_attach *b)
 {
 	return a->pasid == b->pasid && a->did == b->did && a->host_did == b->host_did &&
-	       a->nested == b->nested;
+	       a->nested == b->nested && a->flptr == b->flptr && a->fl_levels == b->fl_levels &&
+	       a->sre == b->sre && a->wpe == b->wpe;
 }
 
 /*
@@ -369,6 +372,14 @@ static void want(struct viommu *u, struct wanted *w, uint32_t pasid, const struc
 		.host_did = vtd_host_did(u, x->did),
 		.nested = x->mode == VTD_XLATE_FL || x->mode == VTD_XLATE_NESTED,
 	};
+
+	/* The first stage matters to the host only for nested attachments (a new table, a new HWPT). */
+	if (a.nested) {
+		a.flptr = x->flptr;
+		a.fl_levels = (uint8_t)x->fl_levels;
+		a.sre = x->sre;
+		a.wpe = x->wpe;
+	}
 
 	if (x->mode != VTD_XLATE_SL && x->mode != VTD_XLATE_FL && x->mode != VTD_XLATE_NESTED)
 		return;
@@ -444,12 +455,17 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 	int mode;
 
 	memset(w, 0, sizeof(*w));
+	w->rid_known = true;
+	w->rid_mode = VTD_XLATE_PT;
 	if (!(u->gsts & VTD_GCMD_TE))
 		return;
+	w->rid_mode = VTD_XLATE_BLOCKED;
 	mode = root_mode(u);
 	if (mode == 0) {
-		if (vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
+		if (vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0) {
+			w->rid_mode = x.mode;
 			want(u, w, 0, &x);
+		}
 		return;
 	}
 	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
@@ -457,8 +473,10 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 	/* Requests without PASID: PASID entry 0 (RID_PASID is 0, sm_context()). */
 	xlate_init(u, &x);
 	x.scalable = true;
-	if (sm_pasid(u, ce, 0, &x, &f) == 0)
+	if (sm_pasid(u, ce, 0, &x, &f) == 0) {
+		w->rid_mode = x.mode;
 		want(u, w, 0, &x);
+	}
 	if (ce[0] & SCE_PASIDE) {
 		w->pasid_ok = true;
 		want_pasids(u, ce, w);
@@ -480,12 +498,17 @@ static void compute_wanted_pasid(struct viommu *u, struct viommu_dev *dev, uint3
 	int mode;
 
 	memset(w, 0, sizeof(*w));
+	w->rid_known = pasid == 0;
+	w->rid_mode = VTD_XLATE_PT;
 	if (!(u->gsts & VTD_GCMD_TE))
 		return;
+	w->rid_mode = VTD_XLATE_BLOCKED;
 	mode = root_mode(u);
 	if (mode == 0) {
-		if (pasid == 0 && vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
+		if (pasid == 0 && vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0) {
+			w->rid_mode = x.mode;
 			want(u, w, 0, &x);
+		}
 		return;
 	}
 	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
@@ -496,8 +519,11 @@ static void compute_wanted_pasid(struct viommu *u, struct viommu_dev *dev, uint3
 		return;
 	xlate_init(u, &x);
 	x.scalable = true;
-	if (sm_pasid(u, ce, pasid, &x, &f) == 0)
+	if (sm_pasid(u, ce, pasid, &x, &f) == 0) {
+		if (pasid == 0)
+			w->rid_mode = x.mode;
 		want(u, w, pasid, &x);
+	}
 }
 
 /*
@@ -604,7 +630,8 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 	static bool warned;
 	struct wanted w;
 	bool scoped[VTD_MAX_ATTACH];
-	size_t i, j;
+	struct viommu_attach gone[2 * VTD_MAX_ATTACH];	/* passthrough: left, still bound */
+	size_t i, j, ngone = 0;
 	int ret = 0;
 
 	if (sc->kind == SCOPE_PASID)
@@ -652,6 +679,9 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 		if (tag_store_detach(u->ts, key_of(u, a), &t))
 			fprintf(stderr, "viommu%u: detach of %04x did %u pasid %u: not in the store\n",
 				u->index, dev->guest_sid, a->did, a->pasid);
+		/* A passthrough device still uses its HWPT until vtd_pt_place() moved it. */
+		if (a->hwpt)
+			gone[ngone++] = *a;
 		dev->attach[i] = dev->attach[--dev->nattach];
 	}
 	/* New: attach, unless an attachment (kept, or a failed one) holds the PASID. */
@@ -663,12 +693,26 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 			taken = dev->attach[i].pasid == w.a[j].pasid;
 		if (taken || dev->nattach == VTD_MAX_ATTACH)
 			continue;
+		/*
+		 * A passthrough device's second-stage attachment has nothing on
+		 * the host to shadow it (vtd_pt_place() blocks the device and
+		 * says why); a nested one needs its HWPT before its tags exist.
+		 */
+		if (dev->pt && (!w.a[j].nested || vtd_pt_bind(u, dev, &w.a[j])))
+			continue;
 		t = tag_of(dev, &w.a[j]);
 		if (tag_store_attach(u->ts, key_of(u, &w.a[j]), &t)) {
 			perror("viommu: tag_store_attach");
+			if (w.a[j].hwpt)
+				gone[ngone++] = w.a[j];
 			continue;
 		}
 		dev->attach[dev->nattach++] = w.a[j];
+	}
+	if (dev->pt) {
+		vtd_pt_place(u, dev, w.rid_known, w.rid_mode);
+		for (i = 0; i < ngone; i++)
+			vtd_pt_unbind(u, dev, &gone[i]);
 	}
 	return ret;
 }

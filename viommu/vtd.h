@@ -10,6 +10,8 @@
  *             turning them into tag-store attachments of assigned devices
  *   walk.c    first-stage and second-stage page walks
  *   simdev.c  the emulated DMA engine behind the simulated host VT-d
+ *   passthrough.c  VFIO devices behind the vIOMMU: guest first-stage
+ *             tables become nested HWPTs on the host (iommufd)
  *   setup.c   options, creation, DMAR/DTB description, teardown
  *
  * Locking: u->lock (a mutex) serializes register writes, queue processing
@@ -46,6 +48,7 @@ struct qi_run;
 #define VTD_IOTLB_OFFSET	0x500	/* ECAP.IRO * 16: IVA, then IOTLB_REG at +8 */
 #define VTD_MAX_BATCH		256	/* descriptors planned in one go before a wait */
 #define VTD_PASID_BITS		20
+#define VIOMMU_MAX_UNIT_DEVS	24	/* 16 sim devices and 8 VFIO devices */
 
 /* Why a translation or table lookup failed: the spec's fault reasons (7.1.3). */
 struct vtd_fault {
@@ -92,7 +95,14 @@ struct viommu_attach {
 	uint16_t did;			/* guest DID */
 	uint16_t host_did;
 	bool nested;
+	/* First stage (nested): what a passthrough device's host HWPT is built from. */
+	uint64_t flptr;
+	uint8_t fl_levels;
+	bool sre, wpe;
+	uint32_t hwpt;			/* passthrough: the nested HWPT it is bound to; 0 otherwise */
 };
+
+struct viommu_pt;
 
 struct viommu_dev {
 	struct viommu *unit;
@@ -100,7 +110,8 @@ struct viommu_dev {
 	struct host_device host;	/* placement on the simulated host */
 	struct viommu_attach attach[VTD_MAX_ATTACH];
 	size_t nattach;
-	struct simdev *simdev;		/* the device model, for ATC and DMA */
+	struct simdev *simdev;		/* the device model, for ATC and DMA; NULL for passthrough */
+	struct viommu_pt *pt;		/* a VFIO device (passthrough.c); NULL for sim devices */
 	/*
 	 * The context as last synced lets requests carry a PASID (scalable
 	 * mode, PASIDE set). Without it a request with PASID must not use
@@ -139,7 +150,7 @@ struct viommu {
 	/* Shadowing. */
 	struct tag_store *ts;		/* shared by all units */
 	struct flush_engine *fe;	/* shared by all units */
-	struct viommu_dev *devs[16];
+	struct viommu_dev *devs[VIOMMU_MAX_UNIT_DEVS];
 	size_t ndevs;
 	uint64_t batches, descriptors;	/* statistics */
 	uint64_t tail_writes, tail_ns;	/* IQT writes processed, time spent in them */
@@ -218,6 +229,22 @@ int vtd_sync_domain(struct viommu *u, uint16_t did, struct flush_result *res);
  */
 #define VTD_GUEST_DID_BITS 14
 uint16_t vtd_host_did(struct viommu *u, uint16_t guest_did);
+
+/*
+ * passthrough.c (caller holds u->lock). A VFIO device follows the guest's
+ * tables on the host: each nested (first-stage) attachment is bound to a
+ * nested HWPT before it enters the tag store (vtd_pt_bind() fills a->hwpt;
+ * -1 when the host refuses it: the PASID stays blocked, with a message),
+ * and unbound once it left the store and the device no longer uses it.
+ * vtd_pt_place() then attaches the device's RID and PASIDs on the host to
+ * what dev->attach[] and @rid_mode (the RID's mode; ignored unless
+ * @rid_known) say: its nested HWPT, the nest parent for pass-through or
+ * translation off, an empty IOAS (no DMA) for anything else.
+ */
+int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a);
+void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a);
+void vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+		  enum vtd_xlate_mode rid_mode);
 
 /* walk.c: translate @iova for an access of @x; no locks needed (guest memory only). */
 #define VTD_ACCESS_READ		(1u << 0)

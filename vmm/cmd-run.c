@@ -271,16 +271,6 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		fprintf(stderr, "tagvmm: run: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	/*
-	 * A passed-through device behind a vIOMMU needs the nested path
-	 * (guest stage 1 over the IOAS), which is not wired yet: its DMA would
-	 * ignore the guest's translations. Refuse rather than mislead.
-	 */
-	if (o->nvfio && o->viommu.units) {
-		fprintf(stderr, "tagvmm: run: --vfio with --viommu needs nested translation, "
-			"which is not implemented yet (docs/passthrough.md)\n");
-		return EXIT_USAGE;
-	}
 	if (o->viommu.ndevs && !o->viommu.units) {
 		fprintf(stderr, "tagvmm: run: --sim-device needs --viommu\n");
 		return EXIT_USAGE;

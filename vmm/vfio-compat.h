@@ -48,6 +48,31 @@ _Static_assert(sizeof(struct vfio_device_detach_iommufd_pt) == 8,
 #endif
 
 /*
+ * Attaching one PASID (newer kernels): the attach and detach structs grew a
+ * pasid field after the 6.6 layouts above, selected by a flag. Local names,
+ * so they never clash with a system header that has either layout.
+ */
+#ifndef VFIO_DEVICE_ATTACH_PASID
+#define VFIO_DEVICE_ATTACH_PASID	(1u << 0)
+#endif
+#ifndef VFIO_DEVICE_DETACH_PASID
+#define VFIO_DEVICE_DETACH_PASID	(1u << 0)
+#endif
+struct tagvmm_vfio_attach_pasid {
+	__u32 argsz;
+	__u32 flags;		/* VFIO_DEVICE_ATTACH_PASID */
+	__u32 pt_id;
+	__u32 pasid;
+};
+struct tagvmm_vfio_detach_pasid {
+	__u32 argsz;
+	__u32 flags;		/* VFIO_DEVICE_DETACH_PASID */
+	__u32 pasid;
+};
+_Static_assert(sizeof(struct tagvmm_vfio_attach_pasid) == 16, "PASID attach is 16 bytes");
+_Static_assert(sizeof(struct tagvmm_vfio_detach_pasid) == 12, "PASID detach is 12 bytes");
+
+/*
  * The iommufd IOAS ioctls vfio.c uses. They belong to
  * hostvtd/iommufd-compat.h (included before this header); these guarded
  * copies only fill in what it does not define, so the two never clash.

@@ -483,7 +483,7 @@ static int setup_host(struct vfio_state *s, vfio_list_dir_fn list_dir, char *err
 	for (size_t i = 0; i < s->ndevs; i++) {
 		struct vfio_device *d = &s->devs[i];
 
-		/* TODO(nesting): with --viommu, the nest parent (vfio_device_attach()). */
+		/* With --viommu, viommu_setup() moves it to its unit's nest parent. */
 		if (attach_pt(s, d, s->ioas_id, err, errlen))
 			return -1;
 		/* Whatever the host driver left running must not DMA into the guest. */
@@ -586,6 +586,54 @@ int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, s
 		return -1;
 	}
 	return attach_pt(s, &s->devs[index], pt_id, err, errlen);
+}
+
+int vfio_device_attach_pasid(struct vm *vm, size_t index, uint32_t pasid, uint32_t pt_id,
+			     char *err, size_t errlen)
+{
+	struct vfio_state *s = vfio_state_of(vm);
+	struct tagvmm_vfio_attach_pasid attach = {
+		.argsz = sizeof(attach),
+		.flags = VFIO_DEVICE_ATTACH_PASID,
+		.pt_id = pt_id,
+		.pasid = pasid,
+	};
+
+	if (pasid == 0)
+		return vfio_device_attach(vm, index, pt_id, err, errlen);
+	if (!s || index >= s->ndevs || s->devs[index].fd < 0) {
+		snprintf(err, errlen, "vfio: no assigned device %zu", index);
+		return -1;
+	}
+	if (s->ops->ioctl(s->ops->ctx, s->devs[index].fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
+		if (errno == EINVAL || errno == ENOTTY || errno == EOPNOTSUPP)
+			return step_failed(&s->devs[index], "VFIO_DEVICE_ATTACH_IOMMUFD_PT of a PASID "
+					   "(the kernel or the device may lack PASID attach)",
+					   err, errlen);
+		return step_failed(&s->devs[index], "VFIO_DEVICE_ATTACH_IOMMUFD_PT of a PASID", err,
+				   errlen);
+	}
+	return 0;
+}
+
+int vfio_device_detach_pasid(struct vm *vm, size_t index, uint32_t pasid, char *err,
+			     size_t errlen)
+{
+	struct vfio_state *s = vfio_state_of(vm);
+	struct tagvmm_vfio_detach_pasid detach = {
+		.argsz = sizeof(detach),
+		.flags = VFIO_DEVICE_DETACH_PASID,
+		.pasid = pasid,
+	};
+
+	if (!s || index >= s->ndevs || s->devs[index].fd < 0 || pasid == 0) {
+		snprintf(err, errlen, "vfio: no assigned device %zu with PASID %u", index, pasid);
+		return -1;
+	}
+	if (s->ops->ioctl(s->ops->ctx, s->devs[index].fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach))
+		return step_failed(&s->devs[index], "VFIO_DEVICE_DETACH_IOMMUFD_PT of a PASID", err,
+				   errlen);
+	return 0;
 }
 
 /* vm_destroy() undoes the passthrough before guest RAM is unmapped. */

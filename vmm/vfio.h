@@ -10,8 +10,8 @@
  * given alongside it.
  *
  * Each device then gets its guest-visible PCI function (vfio-pci.c, below).
- * Not done yet (docs/passthrough.md): BAR mmap, and the nested HWPT attach
- * a vIOMMU needs.
+ * With --viommu the devices then sit behind the vIOMMU, which moves them
+ * between HWPTs as the guest programs its tables (viommu/passthrough.c).
  */
 #ifndef TAGVMM_VMM_VFIO_H
 #define TAGVMM_VMM_VFIO_H
@@ -122,17 +122,20 @@ struct vfio_state *vfio_state_of(const struct vm *vm);
 /*
  * Re-attaches device @index to @pt_id (an IOAS or a HWPT of the same
  * iommufd). The kernel replaces the attachment in one step, with no window
- * where DMA is blocked.
- *
- * TODO(nesting): this is the hook for the vIOMMU. With --viommu, the
- * iommufd back end (hostvtd/iommufd.c) is to allocate a nest-parent HWPT
- * over vfio_state_of(vm)->ioas_id (IOMMU_HWPT_ALLOC with
- * IOMMU_HWPT_ALLOC_NEST_PARENT, dev_id from struct vfio_device) and attach
- * the device to it here, then a stage-1 HWPT per guest context/PASID as the
- * guest programs them, and the nest parent again when the guest turns
- * translation off. vfio_setup() alone attaches to the IOAS.
+ * where DMA is blocked. With --viommu, viommu/passthrough.c moves the
+ * device between the nest parent, its nested HWPTs and an empty IOAS as
+ * the guest programs its tables.
  */
 int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, size_t errlen);
+/*
+ * Attach (or replace) one PASID of device @index to @pt_id, and detach it
+ * again (VFIO_DEVICE_ATTACH_PASID: kernels newer than 6.6). PASID 0 is the
+ * device itself: vfio_device_attach().
+ */
+int vfio_device_attach_pasid(struct vm *vm, size_t index, uint32_t pasid, uint32_t pt_id,
+			     char *err, size_t errlen);
+int vfio_device_detach_pasid(struct vm *vm, size_t index, uint32_t pasid, char *err,
+			     size_t errlen);
 
 /*
  * The guest-facing model of one passed-through PCI function (vfio-pci.c):

@@ -61,11 +61,12 @@ if [ -e /dev/kvm ] && command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; the
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/tagvmm" run -k "$guest"
 fi
 refuse 2 "bad --vfio address" "not a PCI address" -- "$tagvmm" run -k "$guest" --vfio 3b:00.0
-refuse 2 "--vfio with --viommu" "needs nested translation" -- \
-	"$tagvmm" run -k "$guest" --viommu --vfio 0000:3b:00.0
 if [ -e /dev/kvm ]; then
 	refuse 1 "--vfio of a device that does not exist" "no PCI device 0000:ff:1f.7" -- \
 		"$tagvmm" run -k "$guest" --vfio 0000:ff:1f.7
+	# Behind a vIOMMU the device is looked for the same way, before any vIOMMU exists.
+	refuse 1 "--vfio with --viommu, no such device" "no PCI device 0000:ff:1f.7" -- \
+		"$tagvmm" run -k "$guest" --viommu --vfio 0000:ff:1f.7
 fi
 refuse 1 "/dev/kvm missing" "no /dev/kvm|KVM is not available" -- \
 	env TAGVMM_KVM_DEVICE="$tmp/no-kvm" "$tagvmm" run -k "$guest"

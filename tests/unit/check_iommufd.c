@@ -333,11 +333,17 @@ START_TEST(bind_s1_allocates_nested_hwpt)
 	ck_assert_int_eq(iommufd_bind_s1(host, &units[0], 24, 1, 5, 0x55555000, 57,
 					 IOMMU_VTD_S1_SRE, &id2), 0);
 	ck_assert_uint_eq(id2, FIRST_HWPT_ID + 4);
-	/* One device, one table per PASID: a second bind of the same PASID is refused. */
+	/* A table change: device 22 bound to the old and the new table at once, then the old let go. */
 	ck_assert_int_eq(iommufd_bind_s1(host, &units[0], 22, 1, 5, 0xabcde000, 57,
-					 IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_WPE, &id2), -1);
-	ck_assert_int_eq(errno, EBUSY);
+					 IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_WPE, &id2), 0);
+	ck_assert_uint_eq(id2, id);
 	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_ALLOC), 5);
+	ck_assert_int_eq(iommufd_unbind_hwpt(host, 22, FIRST_HWPT_ID + 3), 0);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_DESTROY), 1);
+	ck_assert_int_eq(iommufd_unbind_hwpt(host, 22, FIRST_HWPT_ID + 3), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_uint_eq(iommufd_nested_hwpt(host, &units[0], 1, 5, &users), id);
+	ck_assert_uint_eq(users, 3);
 
 	/* Other PASID, other unit: HWPTs of their own, each on its unit's parent. */
 	ck_assert_uint_eq(bind(&units[0], 20, 1, 6), FIRST_HWPT_ID + 5);

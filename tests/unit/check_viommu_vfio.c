@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VFIO devices behind the vIOMMU (viommu/passthrough.c): the guest programs
+ * the emulated VT-d through its registers and queue, as a vCPU would, and
+ * the host side is the recording fake of fake_vfio_host.h, so the test
+ * checks the iommufd and VFIO calls a real host would get: the nest
+ * parent, nested HWPTs built from the guest's PASID entries, attach and
+ * replace as the tables change, one IOMMU_HWPT_INVALIDATE per HWPT per
+ * guest batch, and the release of everything at teardown.
+ *
+ * Guest: 16 MiB of RAM at 0, the PCI host bridge, one vIOMMU. The
+ * assigned devices appear at 00:11.0 (and 00:12.0) behind host unit dmar2.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "fake_hostops.h"
+#include "fake_vfio_host.h"
+#include "hostvtd/iommufd-compat.h"
+#include "viommu/viommu.h"
+#include "viommu/vtd.h"
+#include "vmm/pci.h"
+#include "vmm/vfio.h"
+#include "vtd_testutil.h"
+
+#define BDF0		"0000:3b:00.0"
+#define BDF1		"0000:3b:00.1"
+#define VM_FD		(FAKE_FIRST_FD + 63)
+#define REG(off)	(MACHINE_VTD_BASE + (off))
+#define QBASE		0x100000ULL
+#define STATUS		0x200000ULL
+#define ROOT		0x300000ULL
+#define GUEST_SID0	(0x11 << 3)
+#define GUEST_SID1	(0x12 << 3)
+#define DEV_ID0		0x40		/* iommufd's ids for the devices (bind order) */
+#define DEV_ID1		0x41
+#define IOAS_ID		7		/* vfio.c's guest-RAM IOAS */
+#define FIRST_HWPT	0x100
+#define PARENT		FIRST_HWPT	/* the nest parent is the first HWPT */
+#define PE_PGTT(p)	((uint64_t)(p) << 6)
+#define PGTT_FL		1
+#define PGTT_SL		2
+#define PGTT_PT		4
+
+static struct vm vm;
+static struct vtd_test_tables tables;
+static char err[512];
+static unsigned int qslot;	/* next free queue slot (256-bit descriptors) */
+/* What the host reports: scalable mode, first stage, nesting, device TLBs, 20-bit PASIDs. */
+static uint64_t host_ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
+			    VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
+			    VTD_ECAP_FLTS | VTD_ECAP_SLTS;
+
+static void script_hw_info(uint64_t ecap)
+{
+	struct iommu_hw_info_vtd vtd = { .cap_reg = 0xd2008c40660462ULL, .ecap_reg = ecap };
+	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_hw_info, out_data_type),
+				       .out_len = 4, .ptr_out_len = sizeof(vtd) };
+	uint32_t type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+
+	memcpy(r.out, &type, 4);
+	memcpy(r.ptr_out, &vtd, sizeof(vtd));
+	fake_hostops_script_ioctl(fake, IOMMU_GET_HW_INFO, &r);
+}
+
+/* vfio_setup() of @n devices (BDF0, then BDF1) on the fake host; calls cleared. */
+static void assign(size_t n)
+{
+	const char *bdfs[2] = { BDF0, BDF1 };
+
+	fake_vfio_host_init();
+	fake_hostops_ioctl_ids(fake, IOMMU_HWPT_ALLOC, offsetof(struct iommu_hwpt_alloc, out_hwpt_id),
+			       FIRST_HWPT);
+	/* The PASID-flavoured attach and detach are 16 and 12 bytes: recorded whole. */
+	host_with_device(BDF0, 17, "vfio0");
+	if (n > 1)
+		host_with_device(BDF1, 18, "vfio1");
+	fake_hostops_add_node(fake, "/dev/kvm-vm");
+	fake->next_fd = VM_FD;
+	vm.vm_fd = fake->ops.open(fake, "/dev/kvm-vm", O_RDWR);
+	ck_assert_int_eq(vm.vm_fd, VM_FD);
+	fake->next_fd = FAKE_FIRST_FD;
+	for (size_t i = 0; i < n; i++)
+		script_ok(VFIO_DEVICE_GET_INFO);
+	ck_assert_msg(vfio_setup_with(&vm, bdfs, n, &ops, fake_list_dir, &device_io, err,
+				      sizeof(err)) == 0, "%s", err);
+	fake_hostops_clear_calls(fake);
+}
+
+static void setup(void)
+{
+	vtd_test_vm_init(&vm, VTD_TEST_RAM_SIZE);
+	ck_assert_int_eq(pci_host_bridge_init(&vm, err, sizeof(err)), 0);
+	tables.vm = &vm;
+	tables.next = 0x400000;
+	qslot = 0;
+}
+
+static void teardown(void)
+{
+	viommu_teardown(&vm);
+	vfio_teardown(&vm);
+	ck_assert(!fake->overflow);
+	ck_assert_int_eq(fake->ops.close(fake, vm.vm_fd), 0);
+	ck_assert_uint_eq(fake->open_fds, 0);
+	fake_hostops_free(fake);
+	pci_host_bridge_exit(&vm);
+	vtd_test_vm_free(&vm);
+}
+
+static int start_viommu(void)
+{
+	struct viommu_options o = { .units = 1, .ite_device = -1 };
+
+	err[0] = '\0';
+	return viommu_setup(&vm, &o, err, sizeof(err));
+}
+
+/* ---- the guest's side ---- */
+
+static void wr(unsigned int off, uint64_t val, unsigned int len)
+{
+	vtd_test_mmio_write(&vm, REG(off), val, len);
+}
+
+static uint64_t rd(unsigned int off, unsigned int len)
+{
+	return vtd_test_mmio_read(&vm, REG(off), len);
+}
+
+/* Scalable root, a 256-bit queue, translation on: Linux's order. */
+static void guest_enable(void)
+{
+	wr(VTD_REG_RTADDR, ROOT | 1ULL << VTD_RTADDR_TTM_SHIFT, 8);
+	wr(VTD_REG_GCMD, VTD_GCMD_SRTP, 4);
+	wr(VTD_REG_IQA, QBASE | VTD_IQA_DW, 8);
+	wr(VTD_REG_GCMD, VTD_GCMD_QIE, 4);
+	wr(VTD_REG_GCMD, VTD_GCMD_QIE | VTD_GCMD_TE, 4);
+	ck_assert(rd(VTD_REG_GSTS, 4) & VTD_GCMD_TE);
+}
+
+/* The device's PASID directory (PASIDE set, 2^7 entries); its context entry points at it. */
+static uint64_t guest_context(uint16_t sid)
+{
+	uint64_t pdir = vtd_test_page(&tables);
+
+	vtd_test_sm_ctx(&tables, ROOT, sid, pdir | 1 | 1 << 2 | 1 << 3, 0);
+	return pdir;
+}
+
+static void guest_pasid(uint64_t pdir, uint32_t pasid, unsigned int pgtt, uint16_t did,
+			uint64_t flpt)
+{
+	uint64_t pe[8] = { 1 | PE_PGTT(pgtt), did, flpt | (pgtt == PGTT_FL ? 1 : 0) };
+
+	if (pgtt == PGTT_SL)
+		pe[0] |= flpt | 2 << 2;		/* SLPTR, 4-level */
+	vtd_test_pasid_entry(&tables, pdir, pasid, pe);
+}
+
+static void guest_pasid_clear(uint64_t pdir, uint32_t pasid)
+{
+	const uint64_t pe[8] = { 0 };
+
+	vtd_test_pasid_entry(&tables, pdir, pasid, pe);
+}
+
+static void queue(const struct vtd_desc *d)
+{
+	vtd_test_put_desc(&vm, QBASE + qslot++ * 32, d, true);
+}
+
+/* Queue a wait and ring the doorbell; the wait must complete. */
+static void submit(void)
+{
+	struct vtd_desc w = { .type = VTD_DESC_WAIT };
+	static uint32_t seq = 1;
+
+	w.wait.sw = true;
+	w.wait.status_data = ++seq;
+	w.wait.status_addr = STATUS;
+	queue(&w);
+	wr(VTD_REG_IQT, qslot * 32, 8);
+	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), seq);
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4) & 0x70, 0);	/* no IQE, ITE, ICE */
+}
+
+static void queue_pc(uint16_t did, uint32_t pasid)
+{
+	struct vtd_desc d = { .type = VTD_DESC_PC };
+
+	d.pc.gran = VTD_PC_PASID;
+	d.pc.did = did;
+	d.pc.pasid = pasid;
+	queue(&d);
+}
+
+/* ---- the host's side ---- */
+
+static size_t count(unsigned long request)
+{
+	return fake_hostops_count(fake, FAKE_IOCTL, request);
+}
+
+static struct iommu_hwpt_alloc hwpt_alloc(size_t nth, struct iommu_hwpt_vtd_s1 *s1)
+{
+	const struct fake_call *c = fake_hostops_find(fake, FAKE_IOCTL, IOMMU_HWPT_ALLOC, nth);
+	struct iommu_hwpt_alloc a;
+
+	ck_assert_ptr_nonnull(c);
+	memcpy(&a, c->arg, sizeof(a));
+	if (s1) {
+		ck_assert_uint_eq(c->ptr_len, sizeof(*s1));
+		memcpy(s1, c->ptr, sizeof(*s1));
+	}
+	return a;
+}
+
+/* The @nth VFIO attach: its pt_id as passed, and PASID (0 for the RID form). */
+static uint32_t attached(size_t nth, uint32_t *pasid, int *fd)
+{
+	const struct fake_call *c = fake_hostops_find(fake, FAKE_IOCTL,
+						      VFIO_DEVICE_ATTACH_IOMMUFD_PT, nth);
+	struct tagvmm_vfio_attach_pasid a = { 0 };
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert(c->arg_len == 12 || c->arg_len == 16);
+	memcpy(&a, c->arg, c->arg_len);
+	ck_assert_uint_eq(a.argsz, c->arg_len);
+	ck_assert_uint_eq(a.flags, c->arg_len == 16 ? VFIO_DEVICE_ATTACH_PASID : 0);
+	if (pasid)
+		*pasid = c->arg_len == 16 ? a.pasid : 0;
+	if (fd)
+		*fd = c->fd;
+	return a.pt_id;
+}
+
+static uint32_t destroyed(size_t nth)
+{
+	const struct fake_call *c = fake_hostops_find(fake, FAKE_IOCTL, IOMMU_DESTROY, nth);
+	struct iommu_destroy d;
+
+	ck_assert_ptr_nonnull(c);
+	memcpy(&d, c->arg, sizeof(d));
+	return d.id;
+}
+
+static const struct iommu_hwpt_vtd_s1_invalidate *invalidation(size_t nth,
+							       struct iommu_hwpt_invalidate *inv)
+{
+	const struct fake_call *c = fake_hostops_find(fake, FAKE_IOCTL, IOMMU_HWPT_INVALIDATE, nth);
+
+	ck_assert_ptr_nonnull(c);
+	memcpy(inv, c->arg, sizeof(*inv));
+	ck_assert_uint_eq(inv->entry_len, sizeof(struct iommu_hwpt_vtd_s1_invalidate));
+	ck_assert_uint_eq(c->ptr_len, (size_t)inv->entry_num * inv->entry_len);
+	return (const struct iommu_hwpt_vtd_s1_invalidate *)c->ptr;
+}
+
+/* ---- tests ---- */
+
+/*
+ * Setup asks the host what it can do, allocates the unit's nest parent
+ * over the guest-RAM IOAS and moves the device onto it; the vIOMMU then
+ * offers first stage only, and device TLBs and PASIDs as the host has them.
+ */
+START_TEST(setup_nests_over_the_ioas)
+{
+	struct iommu_hwpt_alloc a;
+	const struct fake_call *c;
+	struct iommu_hw_info info;
+	uint64_t ecap;
+
+	assign(1);
+	script_hw_info(host_ecap & ~VTD_ECAP_DT & ~(0x1fULL << VTD_ECAP_PSS_SHIFT));
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+
+	c = fake_hostops_find(fake, FAKE_IOCTL, IOMMU_GET_HW_INFO, 0);
+	memcpy(&info, c->arg, sizeof(info));
+	ck_assert_uint_eq(info.dev_id, DEV_ID0);
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);
+	a = hwpt_alloc(0, NULL);
+	ck_assert_uint_eq(a.flags, IOMMU_HWPT_ALLOC_NEST_PARENT);
+	ck_assert_uint_eq(a.dev_id, DEV_ID0);
+	ck_assert_uint_eq(a.pt_id, IOAS_ID);
+	ck_assert_uint_eq(a.data_type, IOMMU_HWPT_DATA_NONE);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, NULL, NULL), PARENT);
+
+	ecap = rd(VTD_REG_ECAP, 8);
+	ck_assert(ecap & VTD_ECAP_FLTS);
+	ck_assert(ecap & VTD_ECAP_SMTS);
+	ck_assert(ecap & VTD_ECAP_PT);
+	ck_assert(!(ecap & VTD_ECAP_SLTS));
+	ck_assert(!(ecap & VTD_ECAP_NEST));
+	ck_assert(!(ecap & VTD_ECAP_DT));		/* the host has no device TLBs */
+	ck_assert_uint_eq(VTD_ECAP_PSS(ecap), 0);	/* 1-bit PASIDs on the host */
+	/* The DMAR places the function behind vIOMMU 0. */
+	for (size_t i = 0; i < vm.machine.npci; i++)
+		if (vm.machine.pci[i].bdf == GUEST_SID0)
+			ck_assert_uint_eq(vm.machine.pci[i].iommu, 0);
+}
+END_TEST
+
+/* A host unit that cannot nest: refused at setup, naming what it lacks; nothing left behind. */
+START_TEST(host_without_nesting_is_refused)
+{
+	assign(1);
+	script_hw_info(host_ecap & ~VTD_ECAP_NEST);
+	ck_assert_int_eq(start_viommu(), -1);
+	ck_assert_ptr_nonnull(strstr(err, "dmar2 lacks nested translation (ECAP.NEST)"));
+	ck_assert_ptr_nonnull(strstr(err, BDF0));
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);
+}
+END_TEST
+
+/*
+ * The guest gives the device a first-stage table (PASID entry 0, DID 3):
+ * a nested HWPT of exactly that table, the device attached to it, and the
+ * guest's P_IOTLB flush is one IOMMU_HWPT_INVALIDATE on it. Then the guest
+ * points the entry at another table: a new HWPT, the device replaced onto
+ * it, and only then the old one destroyed (after its last flush).
+ */
+START_TEST(first_stage_becomes_nested_hwpt)
+{
+	uint64_t pdir, flpt = 0x123000, flpt2 = 0x456000;
+	struct iommu_hwpt_vtd_s1 s1;
+	struct iommu_hwpt_alloc a;
+	struct iommu_hwpt_invalidate inv;
+	const struct iommu_hwpt_vtd_s1_invalidate *e;
+	uint32_t nested, nested2, pasid;
+
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	pdir = guest_context(GUEST_SID0);
+	guest_pasid(pdir, 0, PGTT_FL, 3, flpt);
+	fake_hostops_clear_calls(fake);
+	guest_enable();
+
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);
+	a = hwpt_alloc(0, &s1);
+	ck_assert_uint_eq(a.flags, 0);
+	ck_assert_uint_eq(a.dev_id, DEV_ID0);
+	ck_assert_uint_eq(a.pt_id, PARENT);
+	ck_assert_uint_eq(a.data_type, IOMMU_HWPT_DATA_VTD_S1);
+	ck_assert_uint_eq(a.data_len, sizeof(s1));
+	ck_assert_uint_eq(s1.pgtbl_addr, flpt);
+	ck_assert_uint_eq(s1.addr_width, 48);
+	ck_assert_uint_eq(s1.flags, IOMMU_VTD_S1_SRE);
+	nested = PARENT + 1;
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, &pasid, NULL), nested);
+	ck_assert_uint_eq(pasid, 0);
+
+	/* A page flush of the domain: one call, one entry, on that HWPT. */
+	fake_hostops_clear_calls(fake);
+	queue(&(struct vtd_desc){ .type = VTD_DESC_PIOTLB,
+		.piotlb = { .gran = VTD_PIOTLB_PAGE, .did = 3, .pasid = 0, .addr = 0x7000 } });
+	submit();
+	ck_assert_uint_eq(count(IOMMU_HWPT_INVALIDATE), 1);
+	e = invalidation(0, &inv);
+	ck_assert_uint_eq(inv.hwpt_id, nested);
+	ck_assert_uint_eq(inv.entry_num, 1);
+	ck_assert_uint_eq(e[0].addr, 0x7000);
+	ck_assert_uint_eq(e[0].npages, 1);
+
+	/* Another table for the same PASID: bind, replace, flush and destroy the old. */
+	fake_hostops_clear_calls(fake);
+	guest_pasid(pdir, 0, PGTT_FL, 3, flpt2);
+	queue_pc(3, 0);
+	submit();
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);
+	hwpt_alloc(0, &s1);
+	ck_assert_uint_eq(s1.pgtbl_addr, flpt2);
+	nested2 = nested + 1;
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, NULL, NULL), nested2);
+	ck_assert_uint_eq(count(IOMMU_DESTROY), 1);
+	ck_assert_uint_eq(destroyed(0), nested);
+	/* The old attachment's flush went to the old HWPT while it still existed. */
+	ck_assert_uint_ge(count(IOMMU_HWPT_INVALIDATE), 1);
+	invalidation(0, &inv);
+	ck_assert_uint_eq(inv.hwpt_id, nested);
+	{
+		size_t seen_inv = SIZE_MAX, seen_destroy = SIZE_MAX, seen_attach = SIZE_MAX;
+
+		for (size_t i = 0; i < fake->ncalls; i++) {
+			const struct fake_call *c = &fake->calls[i];
+
+			if (c->kind != FAKE_IOCTL)
+				continue;
+			if (c->request == IOMMU_HWPT_INVALIDATE && seen_inv == SIZE_MAX)
+				seen_inv = i;
+			if (c->request == IOMMU_DESTROY)
+				seen_destroy = i;
+			if (c->request == VFIO_DEVICE_ATTACH_IOMMUFD_PT)
+				seen_attach = i;
+		}
+		ck_assert_uint_lt(seen_inv, seen_destroy);
+		ck_assert_uint_lt(seen_attach, seen_destroy);
+	}
+}
+END_TEST
+
+/*
+ * Pass-through, translation off, a cleared entry and second stage: the
+ * nest parent for the first two, an empty IOAS (no DMA) for the others.
+ */
+START_TEST(other_modes_place_the_rid)
+{
+	uint64_t pdir;
+	uint32_t blocked;
+
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	pdir = guest_context(GUEST_SID0);
+	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
+	guest_enable();
+
+	/* Cleared: blocked, on a fresh empty IOAS; the nested HWPT goes. */
+	fake_hostops_clear_calls(fake);
+	guest_pasid_clear(pdir, 0);
+	queue_pc(3, 0);
+	submit();
+	ck_assert_uint_eq(count(IOMMU_IOAS_ALLOC), 1);
+	blocked = IOAS_ID + 1;
+	ck_assert_uint_eq(attached(0, NULL, NULL), blocked);
+	ck_assert_uint_eq(count(IOMMU_DESTROY), 1);
+	ck_assert_uint_eq(destroyed(0), PARENT + 1);
+
+	/* Pass-through: the nest parent (IOVA = GPA). */
+	fake_hostops_clear_calls(fake);
+	guest_pasid(pdir, 0, PGTT_PT, 3, 0);
+	queue_pc(3, 0);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, NULL, NULL), PARENT);
+
+	/* Second stage is not offered (no ECAP.SLTS): the entry faults, the device is blocked. */
+	fake_hostops_clear_calls(fake);
+	guest_pasid(pdir, 0, PGTT_SL, 3, 0x200000);
+	queue_pc(3, 0);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, NULL, NULL), blocked);
+	ck_assert_uint_eq(count(IOMMU_IOAS_ALLOC), 0);	/* the empty IOAS is reused */
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 0);
+
+	/* Translation off: the nest parent again. */
+	fake_hostops_clear_calls(fake);
+	wr(VTD_REG_GCMD, VTD_GCMD_QIE, 4);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, NULL, NULL), PARENT);
+}
+END_TEST
+
+/* Legacy-mode tables are second stage: the device is blocked, not silently translated wrong. */
+START_TEST(legacy_mode_blocks)
+{
+	uint64_t slpt = vtd_test_page(&tables);
+
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	/* Context entry: P, TT 0 (second stage), AW 2 (4-level), DID 4. */
+	vtd_test_legacy_ctx(&tables, ROOT, GUEST_SID0, slpt | 1, 2 | 4 << 8);
+	fake_hostops_clear_calls(fake);
+	wr(VTD_REG_RTADDR, ROOT, 8);
+	wr(VTD_REG_GCMD, VTD_GCMD_SRTP, 4);
+	wr(VTD_REG_GCMD, VTD_GCMD_TE, 4);
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 0);
+	ck_assert_uint_eq(count(IOMMU_IOAS_ALLOC), 1);
+	ck_assert_uint_eq(attached(0, NULL, NULL), IOAS_ID + 1);
+}
+END_TEST
+
+/*
+ * PASIDs other than 0 (SVA): attached one by one with the PASID form of
+ * the attach, flushed on their own HWPT, detached when the entry goes.
+ */
+START_TEST(pasid_attach_follows_entries)
+{
+	struct iommu_hwpt_invalidate inv;
+	const struct fake_call *c;
+	struct tagvmm_vfio_detach_pasid d;
+	uint64_t pdir;
+	uint32_t pasid, sva;
+
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	pdir = guest_context(GUEST_SID0);
+	guest_pasid(pdir, 0, PGTT_PT, 1, 0);
+	guest_enable();
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);	/* the parent only */
+
+	fake_hostops_clear_calls(fake);
+	guest_pasid(pdir, 5, PGTT_FL, 9, 0x333000);
+	queue_pc(9, 5);
+	submit();
+	sva = PARENT + 1;
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, &pasid, NULL), sva);
+	ck_assert_uint_eq(pasid, 5);
+
+	fake_hostops_clear_calls(fake);
+	queue(&(struct vtd_desc){ .type = VTD_DESC_PIOTLB,
+		.piotlb = { .gran = VTD_PIOTLB_PASID, .did = 9, .pasid = 5 } });
+	submit();
+	ck_assert_uint_eq(count(IOMMU_HWPT_INVALIDATE), 1);
+	invalidation(0, &inv);
+	ck_assert_uint_eq(inv.hwpt_id, sva);
+
+	fake_hostops_clear_calls(fake);
+	guest_pasid_clear(pdir, 5);
+	queue_pc(9, 5);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);
+	c = fake_hostops_find(fake, FAKE_IOCTL, VFIO_DEVICE_DETACH_IOMMUFD_PT, 0);
+	ck_assert_uint_eq(c->arg_len, sizeof(d));
+	memcpy(&d, c->arg, sizeof(d));
+	ck_assert_uint_eq(d.flags, VFIO_DEVICE_DETACH_PASID);
+	ck_assert_uint_eq(d.pasid, 5);
+	ck_assert_uint_eq(count(IOMMU_DESTROY), 1);
+	ck_assert_uint_eq(destroyed(0), sva);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);	/* the RID stays */
+}
+END_TEST
+
+/*
+ * Two devices the guest puts in one domain with one table share one
+ * nested HWPT: a guest batch with a P_IOTLB and a P_DEVTLB per device
+ * (Linux 6.1's SVA flush) is one IOMMU_HWPT_INVALIDATE with one entry,
+ * where one call per device per guest request is QEMU's nesting.
+ */
+START_TEST(shared_domain_one_call_per_batch)
+{
+	struct iommu_hwpt_invalidate inv;
+	const struct iommu_hwpt_vtd_s1_invalidate *e;
+	uint64_t pdir0, pdir1;
+	uint32_t pasid;
+
+	assign(2);
+	script_hw_info(host_ecap);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);	/* one unit, one parent */
+	pdir0 = guest_context(GUEST_SID0);
+	pdir1 = guest_context(GUEST_SID1);
+	guest_pasid(pdir0, 0, PGTT_PT, 1, 0);
+	guest_pasid(pdir1, 0, PGTT_PT, 1, 0);
+	guest_pasid(pdir0, 5, PGTT_FL, 9, 0x333000);
+	guest_pasid(pdir1, 5, PGTT_FL, 9, 0x333000);
+	fake_hostops_clear_calls(fake);
+	guest_enable();
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);	/* shared */
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 2);
+	ck_assert_uint_eq(attached(0, &pasid, NULL), PARENT + 1);
+	ck_assert_uint_eq(pasid, 5);
+	ck_assert_uint_eq(attached(1, &pasid, NULL), PARENT + 1);
+	ck_assert_uint_eq(pasid, 5);
+
+	fake_hostops_clear_calls(fake);
+	for (int i = 0; i < 2; i++) {
+		struct vtd_desc p = { .type = VTD_DESC_PIOTLB,
+			.piotlb = { .gran = VTD_PIOTLB_PAGE, .did = 9, .pasid = 5, .addr = 0x5000 } };
+		struct vtd_desc d = { .type = VTD_DESC_PDEVTLB };
+
+		d.pdevtlb.sid = i ? GUEST_SID1 : GUEST_SID0;
+		d.pdevtlb.pasid = 5;
+		d.pdevtlb.addr = vtd_devtlb_encode_addr(0x5000, 0, &d.pdevtlb.size);
+		queue(&p);
+		queue(&d);
+	}
+	submit();
+	ck_assert_uint_eq(count(IOMMU_HWPT_INVALIDATE), 1);
+	e = invalidation(0, &inv);
+	ck_assert_uint_eq(inv.hwpt_id, PARENT + 1);
+	ck_assert_uint_eq(inv.entry_num, 1);
+	ck_assert_uint_eq(e[0].addr, 0x5000);
+	ck_assert_uint_eq(e[0].npages, 1);
+}
+END_TEST
+
+/*
+ * Teardown: the device back on vfio.c's IOAS, then every HWPT and the
+ * empty IOAS destroyed, the nested ones before their parent.
+ */
+START_TEST(teardown_releases_everything)
+{
+	uint64_t pdir;
+	int fd;
+
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	pdir = guest_context(GUEST_SID0);
+	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
+	guest_pasid(pdir, 5, PGTT_FL, 9, 0x333000);
+	guest_enable();
+	/* An empty IOAS exists too once a PASID entry is cleared. */
+	guest_pasid_clear(pdir, 0);
+	queue_pc(3, 0);
+	submit();
+
+	fake_hostops_clear_calls(fake);
+	viommu_teardown(&vm);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, NULL, &fd), IOAS_ID);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);	/* PASID 5 */
+	ck_assert_uint_eq(count(IOMMU_DESTROY), 3);
+	ck_assert_uint_eq(destroyed(0), PARENT + 2);	/* PASID 5's HWPT */
+	ck_assert_uint_eq(destroyed(1), PARENT);
+	ck_assert_uint_eq(destroyed(2), IOAS_ID + 1);
+}
+END_TEST
+
+static Suite *viommu_vfio_suite(void)
+{
+	Suite *s = suite_create("viommu_vfio");
+	TCase *tc = tcase_create("nesting");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, setup_nests_over_the_ioas);
+	tcase_add_test(tc, host_without_nesting_is_refused);
+	tcase_add_test(tc, first_stage_becomes_nested_hwpt);
+	tcase_add_test(tc, other_modes_place_the_rid);
+	tcase_add_test(tc, legacy_mode_blocks);
+	tcase_add_test(tc, pasid_attach_follows_entries);
+	tcase_add_test(tc, shared_domain_one_call_per_batch);
+	tcase_add_test(tc, teardown_releases_everything);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run(viommu_vfio_suite());
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fake host with VFIO devices, for tests of --vfio (check_vfio.c) and of
+ * VFIO devices behind the vIOMMU (check_viommu_vfio.c): sysfs links and
+ * directories, /dev nodes, the VFIO and iommufd ioctls (recorded by
+ * fake_hostops.h) and a small fake device behind every cdev.
+ *
+ * host_ops has no directory listing: fake_list_dir() stands in for the
+ * kernel's, over the table fake_dir() fills. Everything is static: each
+ * test program includes this once and gets its own copy.
+ */
+#ifndef TAGVMM_TESTS_FAKE_VFIO_HOST_H
+#define TAGVMM_TESTS_FAKE_VFIO_HOST_H
+
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/kvm.h>
+
+#include "fake_hostops.h"
+#include "hostvtd/iommufd-compat.h"
+#include "vmm/vfio-compat.h"
+#include "vmm/vfio.h"
+
+#define PCI "/sys/bus/pci/devices/"
+
+/* ---- the fake host ---- */
+
+static struct fake_hostops *fake;
+static struct host_ops ops;		/* fake->ops, with open() refusals layered on */
+static uint32_t info_flags;		/* what VFIO_DEVICE_GET_INFO reports */
+
+/* Strings the fake points to (it does not copy them). */
+static inline const char *keep(const char *fmt, ...)
+{
+	static char pool[64][160];
+	static size_t used;
+	char *s = pool[used++ % 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s, sizeof(pool[0]), fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* A path that exists but is neither a node, a file nor a link: a directory. */
+static inline void fake_exists(const char *path)
+{
+	struct fake_path *p = fake_hostops_path(fake, path, true);
+
+	ck_assert_ptr_nonnull(p);
+	p->fail_errno = 0;
+}
+
+static inline void fake_remove(const char *path)
+{
+	fake_hostops_fail_path(fake, path, ENOENT);
+}
+
+/*
+ * open() fails with this errno on this path while access(F_OK) still finds
+ * it, as for a root-only node: fake_hostops_fail_path() fails every call.
+ */
+static const char *denied_path;
+
+static int open_with_denial(void *ctx, const char *path, int flags)
+{
+	if (denied_path && !strcmp(path, denied_path)) {
+		errno = EACCES;
+		return -1;
+	}
+	return fake_hostops_open(ctx, path, flags);
+}
+
+/* host_ops has no directory listing: this table stands in for the kernel's. */
+static struct {
+	char path[128];
+	char names[256];	/* NUL-separated */
+	size_t len;
+} dirs[16];
+static size_t ndirs;
+
+static inline void fake_dir(const char *path, ...)
+{
+	size_t i;
+	const char *name;
+	va_list ap;
+
+	for (i = 0; i < ndirs && strcmp(dirs[i].path, path); i++)
+		;
+	if (i == ndirs) {
+		ck_assert_uint_lt(ndirs, sizeof(dirs) / sizeof(dirs[0]));
+		snprintf(dirs[ndirs++].path, sizeof(dirs[0].path), "%s", path);
+	}
+	dirs[i].len = 0;
+	va_start(ap, path);
+	while ((name = va_arg(ap, const char *))) {
+		memcpy(dirs[i].names + dirs[i].len, name, strlen(name) + 1);
+		dirs[i].len += strlen(name) + 1;
+	}
+	va_end(ap);
+	fake_exists(path);
+}
+
+static inline void fake_dir_remove(const char *path)
+{
+	for (size_t i = 0; i < ndirs; i++)
+		if (!strcmp(dirs[i].path, path))
+			dirs[i].path[0] = '\0';
+	fake_remove(path);
+}
+
+static ssize_t fake_list_dir(void *ctx, const char *path, char *buf, size_t len)
+{
+	ck_assert_ptr_eq(ctx, fake);
+	for (size_t i = 0; i < ndirs; i++)
+		if (!strcmp(dirs[i].path, path)) {
+			ck_assert_uint_le(dirs[i].len, len);
+			memcpy(buf, dirs[i].names, dirs[i].len);
+			return (ssize_t)dirs[i].len;
+		}
+	errno = ENOENT;
+	return -1;
+}
+
+/*
+ * The fake device behind every cdev: BAR0 a 4 KiB 32-bit memory BAR, INTx
+ * only, a 256-byte config space with Intel's vendor ID and device ID
+ * 0x1500 + (fd - 100), so each device of a test has its own.
+ */
+#define DEV_ID(fd)	((uint16_t)(0x1500 + (fd) - FAKE_FIRST_FD))
+#define CFG_OFF		(7ULL << 40)
+static int efds_open, next_efd;
+
+static int device_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+	int ret = fake_hostops_ioctl(ctx, fd, request, arg);
+
+	if (ret < 0)
+		return ret;
+	if (request == VFIO_DEVICE_GET_REGION_INFO) {
+		struct vfio_region_info *r = arg;
+
+		r->size = r->index == 0 ? 0x1000 : r->index == VFIO_PCI_CONFIG_REGION_INDEX ? 256 : 0;
+		r->offset = r->index == VFIO_PCI_CONFIG_REGION_INDEX ? CFG_OFF :
+			    (uint64_t)r->index << 40;
+		r->flags = r->size ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0;
+	} else if (request == VFIO_DEVICE_GET_IRQ_INFO) {
+		struct vfio_irq_info *q = arg;
+
+		q->count = q->index == VFIO_PCI_INTX_IRQ_INDEX;
+		q->flags = VFIO_IRQ_INFO_EVENTFD;
+	}
+	return ret;
+}
+
+static ssize_t device_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t cfg[256] = { 0 };
+
+	(void)ctx;
+	memset(buf, 0xff, len);
+	if ((uint64_t)off < CFG_OFF || (uint64_t)off - CFG_OFF + len > sizeof(cfg))
+		return (ssize_t)len;	/* a BAR */
+	cfg[0] = 0x86;
+	cfg[1] = 0x80;
+	cfg[2] = (uint8_t)DEV_ID(fd);
+	cfg[3] = (uint8_t)(DEV_ID(fd) >> 8);
+	cfg[0x0b] = 0x02;		/* network controller */
+	cfg[0x3d] = 1;			/* INTA */
+	memcpy(buf, cfg + (off - (off_t)CFG_OFF), len);
+	return (ssize_t)len;
+}
+
+static ssize_t device_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+{
+	(void)ctx;
+	(void)fd;
+	(void)buf;
+	(void)off;
+	return (ssize_t)len;
+}
+
+static int device_eventfd(void *ctx)
+{
+	(void)ctx;
+	efds_open++;
+	return next_efd++;
+}
+
+static int device_close(void *ctx, int fd)
+{
+	(void)ctx;
+	ck_assert_int_ge(fd, 500);
+	efds_open--;
+	return 0;
+}
+
+static const struct vfio_pci_io device_io = {
+	.pread = device_pread, .pwrite = device_pwrite, .eventfd = device_eventfd,
+	.close = device_close,
+};
+
+/* Scripts the next call of @request to succeed (GET_INFO: with the device's info). */
+static inline void script_ok(unsigned long request)
+{
+	struct fake_ioctl_result r = { 0 };
+
+	if (request == VFIO_DEVICE_GET_INFO) {
+		struct vfio_device_info info = {
+			.flags = info_flags, .num_regions = 9, .num_irqs = 5,
+		};
+
+		r.out_off = offsetof(struct vfio_device_info, flags);
+		r.out_len = offsetof(struct vfio_device_info, cap_offset) - r.out_off;
+		memcpy(r.out, &info.flags, r.out_len);
+	}
+	fake_hostops_script_ioctl(fake, request, &r);
+}
+
+/* The @nth call (from 1) of @request fails with @err. */
+static inline void fail_nth(unsigned long request, int nth, int err)
+{
+	for (int i = 1; i < nth; i++)
+		script_ok(request);
+	fake_hostops_fail_ioctl(fake, request, err);
+}
+
+/* A healthy host: the device bound to vfio-pci, alone in its group, behind dmar2. */
+static inline void host_with_device(const char *bdf, unsigned int group, const char *cdev)
+{
+	fake_exists(keep(PCI "%s", bdf));
+	fake_hostops_add_link(fake, keep(PCI "%s/driver", bdf),
+			      "../../../../bus/pci/drivers/vfio-pci");
+	fake_hostops_add_link(fake, keep(PCI "%s/iommu_group", bdf),
+			      keep("../../../../kernel/iommu_groups/%u", group));
+	fake_dir(keep("/sys/kernel/iommu_groups/%u/devices", group), bdf, NULL);
+	fake_hostops_add_link(fake, keep(PCI "%s/iommu", bdf), "../../../virtual/iommu/dmar2");
+	fake_dir(keep(PCI "%s/vfio-dev", bdf), cdev, NULL);
+	fake_hostops_add_node(fake, keep("/dev/vfio/devices/%s", cdev));
+}
+
+/*
+ * A fresh fake with every VFIO request declared, the kernel's id answers,
+ * open() refusals and the fake device layered on, and /dev/iommu present.
+ */
+static inline void fake_vfio_host_init(void)
+{
+	fake = fake_hostops_new();
+	ck_assert_ptr_nonnull(fake);
+	/* VFIO's structs start with argsz, like iommufd's with size. */
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_BIND_IOMMUFD);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_GET_INFO);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_ATTACH_IOMMUFD_PT);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_DETACH_IOMMUFD_PT);
+	fake_hostops_arg_sized(fake, IOMMU_IOAS_UNMAP);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_GET_REGION_INFO);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_GET_IRQ_INFO);
+	fake_hostops_arg_sized(fake, VFIO_DEVICE_SET_IRQS);
+	fake_hostops_arg_fixed(fake, KVM_IRQFD, sizeof(struct kvm_irqfd));
+	/* The kernel's answers. */
+	fake_hostops_ioctl_ids(fake, VFIO_DEVICE_BIND_IOMMUFD,
+			       offsetof(struct vfio_device_bind_iommufd, out_devid), 0x40);
+	fake_hostops_ioctl_ids(fake, IOMMU_IOAS_ALLOC,
+			       offsetof(struct iommu_ioas_alloc, out_ioas_id), 7);
+	fake_hostops_ioctl_ids(fake, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+			       offsetof(struct vfio_device_attach_iommufd_pt, pt_id), 0x20);
+	ops = fake->ops;
+	ops.open = open_with_denial;
+	ops.ioctl = device_ioctl;
+	denied_path = NULL;
+	ndirs = 0;
+	info_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	efds_open = 0;
+	next_efd = 500;
+	fake_hostops_add_node(fake, "/dev/iommu");
+}
+
+#endif

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VFIO devices behind the vIOMMU (`--vfio BDF --viommu`): the guest's
+ * first-stage tables become nested HWPTs on the host, through the iommufd
+ * back end (hostvtd/iommufd.c), and the guest's invalidations of them go
+ * through the same tag store and planner as every other device's.
+ *
+ * Each host unit behind an assigned device gets one nest parent: a
+ * kernel-managed stage 2 over vfio.c's IOAS, which maps all guest RAM at
+ * its guest-physical address. Where the device's requests go on the host
+ * follows what the guest's tables say about them:
+ *
+ *   guest says                       host attaches the RID / PASID to
+ *   translation off, pass-through    the nest parent (IOVA = GPA)
+ *   first stage (PGTT=FL)            the nested HWPT of its (DID, PASID,
+ *                                    table, flags), shared by devices
+ *                                    with the same key
+ *   anything else (not present,      an empty IOAS: no DMA at all
+ *   faulting, second stage)
+ *
+ * Second stage for a VFIO device would need the VMM to shadow the guest's
+ * tables into the IOAS; that is not done, so a unit with VFIO devices does
+ * not advertise SLTS or NEST, and legacy-mode tables (always second stage)
+ * leave the device blocked with a message. The vIOMMU also advertises only
+ * what the host units report (IOMMU_GET_HW_INFO): device TLBs, PASIDs and
+ * their width.
+ *
+ * Everything here runs under the vIOMMU unit's lock (tables.c calls in),
+ * so host attachments of one device never race.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostvtd/iommufd-compat.h"
+#include "hostvtd/iommufd.h"
+#include "hostvtd/simvtd.h"
+#include "viommu/passthrough.h"
+#include "viommu/vtd.h"
+#include "vmm/kvm.h"
+#include "vmm/pci.h"
+#include "vmm/vfio.h"
+#include "vtd/regs.h"
+
+#define PCI_EXT_CAP_START	0x100
+
+struct viommu_pt {
+	struct viommu_pt_host *host;
+	struct viommu_dev *dev;
+	size_t vfio_index;		/* in vfio_state_of(vm)->devs */
+	uint32_t dev_id;		/* iommufd's */
+	uint32_t rid_pt;		/* what the RID is attached to on the host */
+	struct {
+		uint32_t pasid, pt;
+	} pasid_pt[VTD_MAX_ATTACH];	/* PASIDs other than 0 attached on the host */
+	size_t npasid_pt;
+	bool warned_s2;
+};
+
+struct viommu_pt_host {
+	struct vm *vm;
+	struct iommufd_host *h;
+	uint32_t ioas_id;		/* vfio.c's: guest RAM at its GPA */
+	uint32_t blocked_ioas;		/* empty; allocated on first use, 0 until then */
+	struct host_unit units[VFIO_MAX_DEVICES];
+	unsigned int nunits;
+	struct viommu_pt devs[VFIO_MAX_DEVICES];
+	unsigned int ndevs;
+};
+
+/* "dddd:bb:dd.f" as a requester ID (segment dropped: VT-d SIDs are per segment). */
+static uint16_t host_sid(const char *bdf)
+{
+	unsigned int dom, bus, dev, fn;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return 0;
+	return (uint16_t)(bus << 8 | dev << 3 | fn);
+}
+
+/* Does the guest function show ATS (vfio-pci.c keeps it only when the device has it)? */
+static bool has_ats(const struct pci_device *pci)
+{
+	unsigned int off = PCI_EXT_CAP_START, hops = 0;
+
+	while (off >= PCI_EXT_CAP_START && off + 4 <= PCI_CFG_SIZE && hops++ < 64) {
+		uint32_t hdr = (uint32_t)pci->cfg[off] | (uint32_t)pci->cfg[off + 1] << 8 |
+			       (uint32_t)pci->cfg[off + 2] << 16 | (uint32_t)pci->cfg[off + 3] << 24;
+
+		if ((hdr & 0xffff) == PCI_EXT_CAP_ID_ATS)
+			return true;
+		off = hdr >> 20;
+	}
+	return false;
+}
+
+static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, bool *created)
+{
+	struct host_unit *hu;
+
+	*created = false;
+	for (unsigned int i = 0; i < p->nunits; i++)
+		if (!strcmp(p->units[i].name, name))
+			return &p->units[i];
+	hu = &p->units[p->nunits];
+	memset(hu, 0, sizeof(*hu));
+	/* Indexes after the simulated units': the planner keys ops by unit index. */
+	hu->index = SIMVTD_MAX_UNITS + p->nunits++;
+	snprintf(hu->name, sizeof(hu->name), "%s", name);
+	*created = true;
+	return hu;
+}
+
+/*
+ * What the vIOMMU may promise with this host unit behind it: first stage
+ * only (no SLTS, no NEST: see the top of the file), and device TLBs and
+ * PASIDs only as far as the host has them.
+ */
+static void limit_unit(struct viommu *u, uint64_t host_ecap)
+{
+	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST);
+	if (!(host_ecap & VTD_ECAP_DT))
+		u->ecap &= ~VTD_ECAP_DT;
+	if (!(host_ecap & VTD_ECAP_PASID)) {
+		u->ecap &= ~(VTD_ECAP_PASID | ((uint64_t)0x1f << VTD_ECAP_PSS_SHIFT));
+	} else if (VTD_ECAP_PSS(host_ecap) < VTD_ECAP_PSS(u->ecap)) {
+		u->ecap &= ~((uint64_t)0x1f << VTD_ECAP_PSS_SHIFT);
+		u->ecap |= (uint64_t)VTD_ECAP_PSS(host_ecap) << VTD_ECAP_PSS_SHIFT;
+	}
+}
+
+/* The host unit must be able to nest a guest first stage at all. */
+static int check_host_unit(const struct host_unit *hu, const char *bdf, char *err, size_t errlen)
+{
+	static const struct {
+		uint64_t bit;
+		const char *what;
+	} need[] = {
+		{ VTD_ECAP_SMTS, "scalable mode (ECAP.SMTS)" },
+		{ VTD_ECAP_FLTS, "first-stage translation (ECAP.FLTS)" },
+		{ VTD_ECAP_NEST, "nested translation (ECAP.NEST)" },
+	};
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(hu->ecap & need[i].bit)) {
+			snprintf(err, errlen, "--vfio %s with --viommu: host unit %s lacks %s, which "
+				 "nesting the guest's tables needs", bdf, hu->name, need[i].what);
+			return -1;
+		}
+	return 0;
+}
+
+static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t index,
+		      struct viommu *u, struct viommu_dev *dev, char *err, size_t errlen)
+{
+	const struct vfio_device *d = &vs->devs[index];
+	struct viommu_pt *pt = &p->devs[p->ndevs];
+	struct host_unit *hu;
+	uint64_t cap, ecap;
+	bool created;
+
+	if (iommufd_host_get_hw_info(p->h, d->dev_id, &cap, &ecap)) {
+		snprintf(err, errlen, "--vfio %s with --viommu: %s", d->bdf, iommufd_host_error(p->h));
+		return -1;
+	}
+	hu = unit_named(p, d->iommu_unit, &created);
+	if (created) {
+		hu->cap = cap;
+		hu->ecap = ecap;
+		if (check_host_unit(hu, d->bdf, err, errlen)) {
+			p->nunits--;
+			return -1;
+		}
+		if (iommufd_host_add_unit(p->h, hu, d->dev_id, p->ioas_id)) {
+			snprintf(err, errlen, "--vfio %s with --viommu: %s", d->bdf,
+				 iommufd_host_error(p->h));
+			p->nunits--;
+			return -1;
+		}
+	}
+	pt->host = p;
+	pt->dev = dev;
+	pt->vfio_index = index;
+	pt->dev_id = d->dev_id;
+	pt->rid_pt = iommufd_host_parent_hwpt(p->h, hu);
+	/* Translation is off until the guest turns it on: IOVA = GPA, as on the IOAS. */
+	if (vfio_device_attach(p->vm, index, pt->rid_pt, err, errlen))
+		return -1;
+	p->ndevs++;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->unit = u;
+	dev->guest_sid = d->guest_bdf;
+	dev->host.sid = host_sid(d->bdf);
+	snprintf(dev->host.name, sizeof(dev->host.name), "%s", d->bdf);
+	dev->host.ats = d->pci && has_ats(vfio_pci_device(d->pci)) && (ecap & VTD_ECAP_DT);
+	dev->host.unit = hu;
+	dev->pt = pt;
+	limit_unit(u, ecap);
+	return 0;
+}
+
+int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, size_t nslots,
+		    size_t *used, struct viommu_pt_host **out, char *err, size_t errlen)
+{
+	struct vfio_state *vs = vfio_state_of(vm);
+	struct viommu_pt_host *p;
+
+	*out = NULL;
+	*used = 0;
+	if (!vs || vs->ndevs == 0)
+		return 0;
+	if (vs->ndevs > nslots || u->ndevs + vs->ndevs > VIOMMU_MAX_UNIT_DEVS) {
+		snprintf(err, errlen, "too many devices behind vIOMMU %u", u->index);
+		return -1;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->h = iommufd_host_wrap(vs->ops, vs->iommufd))) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p->vm = vm;
+	p->ioas_id = vs->ioas_id;
+	*out = p;
+	for (size_t i = 0; i < vs->ndevs; i++) {
+		struct viommu_dev *dev = &slots[i];
+
+		if (add_device(p, vs, i, u, dev, err, errlen))
+			return -1;	/* the caller's teardown undoes what was done */
+		u->devs[u->ndevs++] = dev;
+		(*used)++;
+		for (size_t k = 0; k < vm->machine.npci; k++)
+			if (vm->machine.pci[k].bdf == dev->guest_sid)
+				vm->machine.pci[k].iommu = u->index;
+	}
+	return 0;
+}
+
+static void pt_error(const struct viommu *u, const struct viommu_dev *dev, const char *what,
+		     const char *why)
+{
+	fprintf(stderr, "tagvmm: viommu%u: %s (guest %02x:%02x.%u): %s: %s\n", u->index,
+		dev->host.name, dev->guest_sid >> 8, (dev->guest_sid >> 3) & 0x1f,
+		dev->guest_sid & 7u, what, why);
+}
+
+int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a)
+{
+	struct viommu_pt *pt = dev->pt;
+	uint32_t flags = (a->sre ? IOMMU_VTD_S1_SRE : 0) | (a->wpe ? IOMMU_VTD_S1_WPE : 0);
+	uint32_t aw = a->fl_levels == 5 ? 57 : 48;
+	char what[64];
+
+	if (iommufd_bind_s1(pt->host->h, dev->host.unit, pt->dev_id, a->host_did, a->pasid,
+			    a->flptr, aw, flags, &a->hwpt) == 0)
+		return 0;
+	a->hwpt = 0;
+	snprintf(what, sizeof(what), "PASID %u stays blocked", a->pasid);
+	pt_error(u, dev, what, iommufd_host_error(pt->host->h));
+	return -1;
+}
+
+void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a)
+{
+	struct viommu_pt *pt = dev->pt;
+
+	if (iommufd_unbind_hwpt(pt->host->h, pt->dev_id, a->hwpt))
+		pt_error(u, dev, "releasing a stage-1 HWPT", iommufd_host_error(pt->host->h));
+}
+
+static uint32_t blocked_pt(struct viommu *u, struct viommu_dev *dev)
+{
+	struct viommu_pt_host *p = dev->pt->host;
+
+	if (!p->blocked_ioas && iommufd_host_ioas_alloc(p->h, &p->blocked_ioas)) {
+		pt_error(u, dev, "allocating the empty IOAS", iommufd_host_error(p->h));
+		p->blocked_ioas = 0;
+	}
+	return p->blocked_ioas;
+}
+
+static const struct viommu_attach *attach_of(const struct viommu_dev *dev, uint32_t pasid)
+{
+	for (size_t i = 0; i < dev->nattach; i++)
+		if (dev->attach[i].pasid == pasid && dev->attach[i].hwpt)
+			return &dev->attach[i];
+	return NULL;
+}
+
+/* Where the RID's requests should go on the host; 0 when nothing can take them. */
+static uint32_t rid_target(struct viommu *u, struct viommu_dev *dev, enum vtd_xlate_mode mode)
+{
+	const struct viommu_attach *a = attach_of(dev, 0);
+	struct viommu_pt *pt = dev->pt;
+
+	if (a)
+		return a->hwpt;
+	if (mode == VTD_XLATE_PT)
+		return iommufd_host_parent_hwpt(pt->host->h, dev->host.unit);
+	if ((mode == VTD_XLATE_SL || mode == VTD_XLATE_NESTED) && !pt->warned_s2) {
+		pt->warned_s2 = true;
+		pt_error(u, dev, "DMA blocked", "the guest gave it second-stage translation, which "
+			 "tagvmm does not shadow for assigned devices; use scalable mode with "
+			 "first-stage tables (Linux: intel_iommu=on,sm_on)");
+	}
+	return blocked_pt(u, dev);
+}
+
+static void place_rid(struct viommu *u, struct viommu_dev *dev, enum vtd_xlate_mode mode)
+{
+	struct viommu_pt *pt = dev->pt;
+	uint32_t target = rid_target(u, dev, mode);
+	char err[256];
+
+	if (!target || target == pt->rid_pt)
+		return;
+	if (vfio_device_attach(pt->host->vm, pt->vfio_index, target, err, sizeof(err))) {
+		pt_error(u, dev, "moving its DMA", err);
+		return;
+	}
+	pt->rid_pt = target;
+}
+
+static void place_pasids(struct viommu *u, struct viommu_dev *dev)
+{
+	struct viommu_pt *pt = dev->pt;
+	char err[256];
+
+	/* Gone first: a PASID whose attachment left the tables. */
+	for (size_t k = 0; k < pt->npasid_pt;) {
+		if (attach_of(dev, pt->pasid_pt[k].pasid)) {
+			k++;
+			continue;
+		}
+		if (vfio_device_detach_pasid(pt->host->vm, pt->vfio_index, pt->pasid_pt[k].pasid,
+					     err, sizeof(err))) {
+			pt_error(u, dev, "detaching a PASID", err);
+			k++;
+			continue;
+		}
+		pt->pasid_pt[k] = pt->pasid_pt[--pt->npasid_pt];
+	}
+	for (size_t i = 0; i < dev->nattach; i++) {
+		const struct viommu_attach *a = &dev->attach[i];
+		size_t k;
+
+		if (a->pasid == 0 || !a->hwpt)
+			continue;
+		for (k = 0; k < pt->npasid_pt && pt->pasid_pt[k].pasid != a->pasid; k++)
+			;
+		if (k < pt->npasid_pt && pt->pasid_pt[k].pt == a->hwpt)
+			continue;
+		if (vfio_device_attach_pasid(pt->host->vm, pt->vfio_index, a->pasid, a->hwpt, err,
+					     sizeof(err))) {
+			pt_error(u, dev, "attaching a PASID", err);
+			continue;
+		}
+		if (k == pt->npasid_pt) {
+			if (k == VTD_MAX_ATTACH)
+				continue;	/* cannot happen: one per attachment */
+			pt->npasid_pt++;
+		}
+		pt->pasid_pt[k].pasid = a->pasid;
+		pt->pasid_pt[k].pt = a->hwpt;
+	}
+}
+
+void vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+		  enum vtd_xlate_mode rid_mode)
+{
+	if (rid_known)
+		place_rid(u, dev, rid_mode);
+	place_pasids(u, dev);
+}
+
+void viommu_pt_teardown(struct viommu_pt_host *p)
+{
+	char err[256];
+
+	if (!p)
+		return;
+	for (unsigned int i = 0; i < p->ndevs; i++) {
+		struct viommu_pt *pt = &p->devs[i];
+		struct viommu_dev *dev = pt->dev;
+
+		/* Off every HWPT of ours before they go: back on vfio.c's IOAS. */
+		if (vfio_device_attach(p->vm, pt->vfio_index, p->ioas_id, err, sizeof(err)))
+			fprintf(stderr, "tagvmm: viommu: %s: %s\n", dev->host.name, err);
+		while (pt->npasid_pt) {
+			pt->npasid_pt--;
+			if (vfio_device_detach_pasid(p->vm, pt->vfio_index,
+						     pt->pasid_pt[pt->npasid_pt].pasid, err, sizeof(err)))
+				fprintf(stderr, "tagvmm: viommu: %s: %s\n", dev->host.name, err);
+		}
+		for (size_t k = 0; k < dev->nattach; k++)
+			if (dev->attach[k].hwpt)
+				vtd_pt_unbind(dev->unit, dev, &dev->attach[k]);
+		dev->nattach = 0;
+	}
+	for (unsigned int i = 0; i < p->nunits; i++)
+		if (iommufd_host_remove_unit(p->h, &p->units[i]))
+			fprintf(stderr, "tagvmm: viommu: %s\n", iommufd_host_error(p->h));
+	if (p->blocked_ioas && iommufd_host_destroy(p->h, p->blocked_ioas))
+		fprintf(stderr, "tagvmm: viommu: %s\n", iommufd_host_error(p->h));
+	iommufd_host_close(p->h);
+	free(p);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Setting up and tearing down VFIO devices behind a vIOMMU
+ * (passthrough.c); the per-attachment calls are in vtd.h.
+ */
+#ifndef TAGVMM_VIOMMU_PASSTHROUGH_H
+#define TAGVMM_VIOMMU_PASSTHROUGH_H
+
+#include <stddef.h>
+
+struct vm;
+struct viommu;
+struct viommu_dev;
+struct viommu_pt_host;
+
+/*
+ * Put every device of vfio_state_of(@vm) behind vIOMMU @u: a nest parent
+ * per host unit (IOMMU_GET_HW_INFO first: a unit that cannot nest a
+ * first stage is refused, naming what it lacks), the device attached to
+ * it, a struct viommu_dev in @slots (*@used of @nslots taken, and added
+ * to @u), and @u's CAP/ECAP limited to what the host units support.
+ * Without VFIO devices does nothing. Returns 0, or -1 with a message;
+ * either way *@out is for viommu_pt_teardown().
+ * Call after vfio_setup() and viommu_unit_init(), before the guest runs.
+ */
+int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, size_t nslots,
+		    size_t *used, struct viommu_pt_host **out, char *err, size_t errlen);
+/*
+ * Put the devices back on vfio.c's IOAS, release every HWPT and empty
+ * IOAS of ours. Before vfio_teardown(); NULL is a no-op.
+ */
+void viommu_pt_teardown(struct viommu_pt_host *p);
+
+#endif
