@@ -375,6 +375,20 @@ void vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
 	place_pasids(u, dev);
 }
 
+void viommu_pt_report(struct viommu_pt_host *p)
+{
+	struct iommufd_stats st;
+
+	if (!p)
+		return;
+	iommufd_host_stats(p->h, &st);
+	fprintf(stderr, "tagvmm: viommu: iommufd: %llu IOMMU_HWPT_INVALIDATE calls with %llu "
+		"entries; %llu device-TLB ops covered by their HWPT's entry, %llu with an entry of "
+		"their own\n", (unsigned long long)st.invalidate_calls,
+		(unsigned long long)st.invalidate_entries, (unsigned long long)st.devtlb_covered,
+		(unsigned long long)st.devtlb_entries);
+}
+
 void viommu_pt_teardown(struct viommu_pt_host *p)
 {
 	char err[256];

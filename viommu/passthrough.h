@@ -25,6 +25,8 @@ struct viommu_pt_host;
  */
 int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, size_t nslots,
 		    size_t *used, struct viommu_pt_host **out, char *err, size_t errlen);
+/* Print what the iommufd back end sent (stderr); NULL is a no-op. */
+void viommu_pt_report(struct viommu_pt_host *p);
 /*
  * Put the devices back on vfio.c's IOAS, release every HWPT and empty
  * IOAS of ours. Before vfio_teardown(); NULL is a no-op.

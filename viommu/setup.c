@@ -242,6 +242,7 @@ static void report(const struct viommu_state *st)
 		(unsigned long long)s.host_invalidations,
 		(unsigned long long)s.host_devtlb_invalidations,
 		(unsigned long long)s.host_submissions, (unsigned long long)s.unique_tag_bound);
+	viommu_pt_report(st->pt);
 	for (unsigned int i = 0; i < st->nunits; i++)
 		if (st->units[i].tail_writes)
 			fprintf(stderr, "tagvmm: viommu%u: %llu tail writes processed, %.1f us each on "
