@@ -4,7 +4,7 @@ bench_bench_flush_SOURCES = bench/bench_flush.c
 bench_bench_flush_LDADD = $(TAGVMM_LIBS)
 bench_boot_time_SOURCES = bench/boot-time.c
 CLEANFILES += $(EXTRA_PROGRAMS)
-EXTRA_DIST += bench/linux-boot.sh
+EXTRA_DIST += bench/linux-boot.sh bench/iommufd-sva.sh
 
 BENCH_TRACE = $(top_srcdir)/tests/data/qemu-nvme-sm.trace
 bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests/guests/hello.elf \
@@ -28,6 +28,9 @@ bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests
 			echo "$$out" | grep -q 'PASS viommu-latency' || { echo "$$out"; exit 1; }; \
 		echo "$$out" | grep '^latency:'; \
 	done
+	@echo
+	@echo "7. SVA fan-out through the iommufd back end over the dry-run /dev/iommu (calls, not times)"
+	@top_builddir=$(top_builddir) $(top_srcdir)/bench/iommufd-sva.sh
 .PHONY: bench
 
 # Linux boot times under tagvmm (bzImage and PVH) and QEMU: minutes on a software-KVM host.

@@ -10,6 +10,7 @@ libhostvtd_a_SOURCES = \
 	hostvtd/trace-reader.h hostvtd/trace-summary.c hostvtd/trace-json.c \
 	hostvtd/hostops.h hostvtd/hostops.c \
 	hostvtd/iommufd-compat.h hostvtd/iommufd.h hostvtd/iommufd.c \
+	hostvtd/iommufd-dryrun.h hostvtd/iommufd-dryrun.c \
 	hostvtd/simvtd.h hostvtd/simvtd.c \
 	hostvtd/simvtd-cache.h hostvtd/simvtd-cache.c
 

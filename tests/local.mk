@@ -21,6 +21,7 @@ UNIT_TESTS = \
 	tests/unit/check_vtd_tables \
 	tests/unit/check_simdev \
 	tests/unit/check_iommufd \
+	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
 	tests/unit/check_viommu_vfio \
 	tests/unit/check_vfio_pci
@@ -104,6 +105,10 @@ tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h
 tests_unit_check_iommufd_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_iommufd_LDADD = $(VMM_UNIT_LDADD)
+# The dry-run iommufd: the kernel's argument checks, and the back end against them.
+tests_unit_check_iommufd_dryrun_SOURCES = tests/unit/check_iommufd_dryrun.c tests/unit/testutil.h
+tests_unit_check_iommufd_dryrun_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_iommufd_dryrun_LDADD = $(UNIT_LDADD)
 tests_unit_check_vfio_SOURCES = tests/unit/check_vfio.c tests/unit/fake_hostops.h \
 	tests/unit/fake_vfio_host.h
 tests_unit_check_vfio_CFLAGS = $(UNIT_CFLAGS)

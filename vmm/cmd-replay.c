@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * tagvmm replay: push a guest invalidation stream recorded by QEMU through
- * the same flush path a live guest uses (tag store, planner, simulated host
- * VT-d), and report what the host received.
+ * the same flush path a live guest uses (tag store, planner, and the
+ * simulated host VT-d or the iommufd back end over a dry-run /dev/iommu),
+ * and report what the host received.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include "hostvtd/simvtd.h"
 #include "vmm/cli.h"
 #include "vmm/qemu-trace.h"
+#include "vmm/replay-iommufd.h"
 #include "vmm/topology.h"
 
 #define DEFAULT_QUEUE_ENTRIES 256
@@ -26,8 +28,10 @@ struct replay {
 	unsigned int nunits;
 	unsigned int queue_entries;
 	bool json;
+	bool no_merge;
 
 	struct simvtd *sim;
+	struct replay_iommufd *ri;	/* --backend iommufd-dry-run */
 	struct host_unit *units[SIMVTD_MAX_UNITS];
 	struct tag_store *ts;
 	struct flush_engine *fe;
@@ -50,7 +54,7 @@ static void usage(FILE *out)
 		"\n"
 		"Replays a guest VT-d invalidation stream recorded by QEMU with\n"
 		"  -trace 'vtd_inv_desc*' -trace vtd_inv_qi_tail -D FILE\n"
-		"through the tag store, the flush planner and the simulated host VT-d.\n"
+		"through the tag store, the flush planner and a host back end.\n"
 		"\n"
 		"options:\n"
 		"  --qemu-trace FILE        the recorded stream ('-' for stdin)\n"
@@ -63,6 +67,10 @@ static void usage(FILE *out)
 		"  --units N                host units to simulate (default: as many as named)\n"
 		"  --queue-entries N        guest queue size, to count untraced descriptors (256)\n"
 		"  --no-merge               forward one for one, one host invalidation per device\n"
+		"  --backend B              sim (default): the simulated host VT-d;\n"
+		"                           iommufd-dry-run: the iommufd nesting back end over a\n"
+		"                           /dev/iommu that checks and counts every call\n"
+		"  --iommufd-log OUT        with iommufd-dry-run, log every ioctl ('-' for stderr)\n"
 		"  --flush-trace OUT        write the host flush trace to OUT ('-' for stderr)\n"
 		"  --flush-trace-format F   text (default) or json\n"
 		"  --json                   print the summary as JSON\n"
@@ -129,6 +137,8 @@ static int auto_attach(struct replay *rp, const struct vtd_desc *d)
 	rc = topology_apply(&one, rp->ts, rp->units, rp->nunits, err, sizeof(err));
 	rp->topo.devices = one.devices;
 	rp->topo.ndevices = one.ndevices;
+	if (!rc && rp->ri)
+		rc = replay_iommufd_attach(rp->ri, &rp->topo, &a, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "tagvmm: replay: %s\n", err);
 	return rc;
@@ -145,6 +155,8 @@ static int flush_batch(struct replay *rp, unsigned int waits, bool *host_failed)
 		fprintf(stderr, "tagvmm: replay: batch from line %lu: host %s: %s\n",
 			rp->batch_first_line, host_error_name(res.err.kind), res.err.msg);
 	}
+	if (rp->ri)
+		replay_iommufd_end_batch(rp->ri);
 	rp->nbatch = 0;
 	return 0;
 }
@@ -172,12 +184,13 @@ static void print_summary(struct replay *rp, const struct flush_stats *st, bool 
 	uint64_t host = st->host_invalidations + st->host_devtlb_invalidations;
 
 	if (rp->json) {
-		printf("{\"mode\":\"%s\",\"guest_descriptors\":%llu,\"guest_invalidations\":%llu,"
+		printf("{\"mode\":\"%s\",\"backend\":\"%s\",\"guest_descriptors\":%llu,"
+		       "\"guest_invalidations\":%llu,"
 		       "\"guest_batches\":%llu,\"host_invalidations\":%llu,"
 		       "\"host_devtlb_invalidations\":%llu,\"host_submissions\":%llu,"
 		       "\"unique_tag_bound\":%llu,\"no_target\":%llu,\"host_errors\":%llu,"
-		       "\"tail_writes\":%llu,\"untraced_descriptors\":%llu}\n",
-		       no_merge ? "no-merge" : "merge",
+		       "\"tail_writes\":%llu,\"untraced_descriptors\":%llu",
+		       no_merge ? "no-merge" : "merge", rp->ri ? "iommufd-dry-run" : "sim",
 		       (unsigned long long)st->guest_descriptors,
 		       (unsigned long long)st->guest_invalidations,
 		       (unsigned long long)st->guest_batches,
@@ -187,9 +200,13 @@ static void print_summary(struct replay *rp, const struct flush_stats *st, bool 
 		       (unsigned long long)st->unique_tag_bound, (unsigned long long)st->no_target,
 		       (unsigned long long)st->host_errors, (unsigned long long)rp->tail_writes,
 		       (unsigned long long)rp->untraced);
+		if (rp->ri)
+			replay_iommufd_print(rp->ri, stdout, true);
+		printf("}\n");
 		return;
 	}
-	printf("replay of %s (%s)\n", rp->path, no_merge ? "no-merge" : "merged");
+	printf("replay of %s (%s, %s)\n", rp->path, no_merge ? "no-merge" : "merged",
+	       rp->ri ? "iommufd dry run" : "simulated host");
 	printf("  guest: %llu descriptors, %llu invalidations for the host, %llu batches, %llu tail writes\n",
 	       (unsigned long long)st->guest_descriptors,
 	       (unsigned long long)st->guest_invalidations,
@@ -210,6 +227,8 @@ static void print_summary(struct replay *rp, const struct flush_stats *st, bool 
 		       "they could not be replayed\n", (unsigned long long)rp->untraced);
 	if (st->host_errors)
 		printf("  host errors: %llu\n", (unsigned long long)st->host_errors);
+	if (rp->ri)
+		replay_iommufd_print(rp->ri, stdout, false);
 }
 
 static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
@@ -277,13 +296,44 @@ static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 	return 0;
 }
 
-static int setup(struct replay *rp, const char *trace_path, const char *trace_format,
-		 bool no_merge, struct flush_trace **trace)
+/* The host units: the simulated host VT-d, or iommufd units over the dry run. */
+static int setup_units(struct replay *rp, bool dry_run, FILE *iommufd_log)
 {
 	struct simvtd_config cfg = { 0 };
-	struct plan_options opt = { .no_merge = no_merge };
 	char err[256];
-	int max_unit = topology_max_unit(&rp->topo);
+
+	if (!dry_run) {
+		cfg.units = rp->nunits;
+		rp->sim = simvtd_new(&cfg);
+		if (!rp->sim) {
+			fprintf(stderr, "tagvmm: replay: cannot set up the simulated host: %s\n",
+				strerror(errno));
+			return 1;
+		}
+		for (unsigned int i = 0; i < rp->nunits; i++)
+			rp->units[i] = simvtd_unit(rp->sim, i);
+		return 0;
+	}
+	rp->ri = replay_iommufd_new(rp->nunits, rp->no_merge, iommufd_log, err, sizeof(err));
+	if (!rp->ri) {
+		fprintf(stderr, "tagvmm: replay: cannot set up the iommufd dry run: %s\n", err);
+		return 1;
+	}
+	for (unsigned int i = 0; i < rp->nunits; i++)
+		rp->units[i] = replay_iommufd_unit(rp->ri, i);
+	if (rp->no_merge && replay_iommufd_remap(&rp->topo, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: replay: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int setup(struct replay *rp, const char *trace_path, const char *trace_format,
+		 bool dry_run, FILE *iommufd_log, struct flush_trace **trace)
+{
+	struct plan_options opt = { .no_merge = rp->no_merge };
+	char err[256];
+	int max_unit = topology_max_unit(&rp->topo), rc;
 
 	if (!rp->nunits)
 		rp->nunits = max_unit < 0 ? 1 : (unsigned int)max_unit + 1;
@@ -292,20 +342,24 @@ static int setup(struct replay *rp, const char *trace_path, const char *trace_fo
 			rp->nunits, max_unit, SIMVTD_MAX_UNITS);
 		return EXIT_USAGE;
 	}
-	cfg.units = rp->nunits;
-	rp->sim = simvtd_new(&cfg);
 	rp->ts = tag_store_new();
-	if (!rp->sim || !rp->ts) {
-		fprintf(stderr, "tagvmm: replay: cannot set up the simulated host: %s\n",
-			strerror(errno));
+	if (!rp->ts) {
+		fprintf(stderr, "tagvmm: replay: out of memory\n");
 		return 1;
 	}
-	for (unsigned int i = 0; i < rp->nunits; i++)
-		rp->units[i] = simvtd_unit(rp->sim, i);
+	rc = setup_units(rp, dry_run, iommufd_log);
+	if (rc)
+		return rc;
 	if (topology_apply(&rp->topo, rp->ts, rp->units, rp->nunits, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: replay: %s\n", err);
 		return EXIT_USAGE;
 	}
+	/* The host refusing a binding is a topology it cannot have: a usage error. */
+	for (size_t i = 0; rp->ri && i < rp->topo.nassign; i++)
+		if (replay_iommufd_attach(rp->ri, &rp->topo, &rp->topo.assign[i], err, sizeof(err))) {
+			fprintf(stderr, "tagvmm: replay: --assign %zu: %s\n", i + 1, err);
+			return EXIT_USAGE;
+		}
 	if (trace_path) {
 		enum flush_trace_format fmt = FLUSH_TRACE_TEXT;
 
@@ -341,16 +395,18 @@ int cmd_replay(int argc, char **argv)
 		{ "flush-trace", required_argument, NULL, 't' },
 		{ "flush-trace-format", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "iommufd-log", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct replay *rp = calloc(1, sizeof(*rp));
-	const char *trace_path = NULL, *trace_format = NULL;
+	const char *trace_path = NULL, *trace_format = NULL, *log_path = NULL;
 	struct flush_trace *trace = NULL;
 	struct flush_stats st;
-	bool no_merge = false, host_failed = false;
+	bool host_failed = false, dry_run = false;
 	char err[160], *end;
-	FILE *in = NULL;
+	FILE *in = NULL, *iommufd_log = NULL;
 	int c, status = EXIT_USAGE;
 
 	if (!rp) {
@@ -394,7 +450,17 @@ int cmd_replay(int argc, char **argv)
 				rp->queue_entries = (unsigned int)v;
 			break;
 		case 'n':
-			no_merge = true;
+			rp->no_merge = true;
+			break;
+		case 'b':
+			if (strcmp(optarg, "sim") && strcmp(optarg, "iommufd-dry-run")) {
+				fprintf(stderr, "tagvmm: replay: --backend is sim or iommufd-dry-run\n");
+				goto out;
+			}
+			dry_run = !strcmp(optarg, "iommufd-dry-run");
+			break;
+		case 'L':
+			log_path = optarg;
 			break;
 		case 't':
 			trace_path = optarg;
@@ -420,8 +486,21 @@ int cmd_replay(int argc, char **argv)
 		usage(stderr);
 		goto out;
 	}
+	if (log_path && !dry_run) {
+		fprintf(stderr, "tagvmm: replay: --iommufd-log needs --backend iommufd-dry-run\n");
+		goto out;
+	}
+	if (log_path) {
+		iommufd_log = strcmp(log_path, "-") ? fopen(log_path, "w") : stderr;
+		if (!iommufd_log) {
+			fprintf(stderr, "tagvmm: replay: cannot open %s: %s\n", log_path,
+				strerror(errno));
+			status = 1;
+			goto out;
+		}
+	}
 	rp->auto_topology = rp->topo.nassign == 0;
-	status = setup(rp, trace_path, trace_format, no_merge, &trace);
+	status = setup(rp, trace_path, trace_format, dry_run, iommufd_log, &trace);
 	if (status)
 		goto out;
 	in = strcmp(rp->path, "-") ? fopen(rp->path, "r") : stdin;
@@ -433,9 +512,15 @@ int cmd_replay(int argc, char **argv)
 	status = replay_stream(rp, in, &host_failed);
 	flush_engine_stats(rp->fe, &st);
 	if (status == 0 || status == EXIT_INPUT)
-		print_summary(rp, &st, no_merge);
+		print_summary(rp, &st, rp->no_merge);
 	if (status == 0 && host_failed)
 		status = EXIT_HOST;
+	/* A VMM's exit path: the host must accept the teardown calls too. */
+	if (rp->ri && replay_iommufd_teardown(rp->ri, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: replay: iommufd teardown: %s\n", err);
+		if (status == 0)
+			status = 1;
+	}
 out:
 	if (in && in != stdin)
 		fclose(in);
@@ -445,6 +530,11 @@ out:
 		status = 1;
 	}
 	tag_store_free(rp->ts);
+	replay_iommufd_free(rp->ri);
+	if (iommufd_log && iommufd_log != stderr && fclose(iommufd_log) && status == 0) {
+		fprintf(stderr, "tagvmm: replay: writing the iommufd log failed\n");
+		status = 1;
+	}
 	simvtd_free(rp->sim);
 	topology_free(&rp->topo);
 	free(rp->batch);

@@ -18,7 +18,8 @@ libvmm_a_SOURCES = \
 bin_PROGRAMS += tagvmm
 tagvmm_SOURCES = \
 	vmm/main.c vmm/cli.h \
-	vmm/cmd-run.c vmm/cmd-replay.c vmm/cmd-trace.c
+	vmm/cmd-run.c vmm/cmd-replay.c vmm/cmd-trace.c \
+	vmm/replay-iommufd.h vmm/replay-iommufd.c
 # Every libvmm object, not the archive: devices register themselves from
 # constructors (vmm/init.h), which an archive link would drop.
 tagvmm_LDADD = $(libvmm_a_OBJECTS) $(libviommu_a_OBJECTS) $(TAGVMM_LIBS)

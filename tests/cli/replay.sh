@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CLI tests of `tagvmm replay`: the bundled real trace, an SVA fan-out
-# stream with an explicit topology, the flush trace, and bad input.
+# stream with an explicit topology (simulated host and iommufd dry run), the
+# flush trace, and bad input.
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -66,6 +67,49 @@ check_eq "$(json_field unique_tag_bound)" 30 "bound: 10 per flush"
 expect 0 "replay SVA fan-out unmerged" -- "$tagvmm" replay --qemu-trace "$sva" "${assign[@]}" --json --no-merge
 check_eq "$(json_field host_invalidations)" 192 "no-merge: 8 per guest P_IOTLB (one per device)"
 check_eq "$(json_field unique_tag_bound)" 30 "bound does not depend on the mode"
+
+# 2b. The same stream through the iommufd back end over the dry-run /dev/iommu:
+#     merged, one IOMMU_HWPT_INVALIDATE per nested HWPT per guest batch.
+dry=(--backend iommufd-dry-run)
+expect 0 "SVA fan-out through iommufd-dry-run, merged" -- "$tagvmm" replay --qemu-trace "$sva" \
+	"${assign[@]}" "${dry[@]}" --json --iommufd-log "$tmp/iommufd.log"
+check_eq "$(json_field host_invalidations)" 6 "iommufd: the planner's ops do not depend on the back end"
+check_eq "$(json_field invalidate_calls)" 6 "iommufd merged: 6 IOMMU_HWPT_INVALIDATE calls"
+check_eq "$(json_field calls_per_batch_min)" 2 "iommufd merged: no guest batch costs fewer than 2 calls"
+check_eq "$(json_field calls_per_batch_max)" 2 "iommufd merged: no guest batch costs more than 2 (one per HWPT)"
+check_eq "$(json_field nested_hwpts)" 2 "iommufd merged: one shared nested HWPT per unit"
+check_eq "$(json_field invalidate_entries)" 6 "iommufd merged: one entry per call"
+check_eq "$(json_field devtlb_covered)" 24 "iommufd merged: device-TLB ops ride on their HWPT's entry"
+check_eq "$(grep -o '"calls":3,' "$tmp/out" | wc -l)" 2 "iommufd merged: 3 calls on each HWPT"
+check_eq "$(json_field refused)" 0 "the dry run refused no call"
+merged_calls=$(json_field invalidate_calls)
+check_eq "$(grep -c 'IOMMU_HWPT_INVALIDATE.* -> 1 handled$' "$tmp/iommufd.log")" 6 "iommufd log: 6 invalidations"
+check_eq "$(grep -c 'IOMMU_DESTROY' "$tmp/iommufd.log")" 2 "iommufd log: teardown destroys both nested HWPTs"
+check_eq "$(grep -c 'EINVAL\|EOPNOTSUPP\|ENOENT\|EBUSY\|E2BIG' "$tmp/iommufd.log")" 0 "iommufd log: no refusal"
+#     --no-merge is QEMU's nesting: a nested HWPT per device, one call per device per guest P_IOTLB.
+expect 0 "SVA fan-out through iommufd-dry-run, QEMU's model" -- "$tagvmm" replay --qemu-trace "$sva" \
+	"${assign[@]}" "${dry[@]}" --json --no-merge
+check_eq "$(json_field invalidate_calls)" 192 "QEMU model: 8 x 8 = 64 calls per guest batch, 192 in all"
+check_eq "$(json_field calls_per_batch_min)" 64 "QEMU model: no guest batch costs fewer than 64 calls"
+check_eq "$(json_field calls_per_batch_max)" 64 "QEMU model: no guest batch costs more than 64 calls"
+check_eq "$(json_field nested_hwpts)" 8 "QEMU model: one nested HWPT per device"
+check_eq "$(grep -o '"calls":24,' "$tmp/out" | wc -l)" 8 "QEMU model: each HWPT gets one call per guest P_IOTLB"
+check_eq "$(json_field devtlb_not_forwarded)" 216 "QEMU model: device-TLB ops not forwarded are counted"
+check_eq "$(json_field refused)" 0 "QEMU model: the dry run refused no call"
+check_eq "$(($(json_field invalidate_calls) / merged_calls))" 32 "QEMU model costs 32x the merged calls"
+expect 0 "iommufd-dry-run human summary" -- "$tagvmm" replay --qemu-trace "$sva" "${assign[@]}" "${dry[@]}"
+if grep -q "6 IOMMU_HWPT_INVALIDATE calls" "$tmp/out"; then ok "summary counts the calls"; else
+	not_ok "summary counts the calls"; fi
+#     Second-stage domains (the bundled trace's default topology) cost no call, and say so.
+expect 0 "bundled trace through iommufd-dry-run" -- "$tagvmm" replay --qemu-trace "$data" "${dry[@]}" --json
+check_eq "$(json_field invalidate_calls)" 0 "second stage: no IOMMU_HWPT_INVALIDATE"
+check_eq "$(json_field s2_ops_elided)" 284 "second stage: every op is reported as elided"
+#     The default topology binds the nested domains it discovers.
+expect 0 "SVA stream, default topology, iommufd-dry-run" -- "$tagvmm" replay --qemu-trace "$sva" \
+	"${dry[@]}" --json
+check_eq "$(json_field invalidate_calls)" 3 "default topology: one HWPT, one call per batch"
+expect 2 "unknown --backend" -- "$tagvmm" replay --qemu-trace "$sva" --backend vfio
+expect 2 "--iommufd-log without the dry run" -- "$tagvmm" replay --qemu-trace "$sva" --iommufd-log "$tmp/x"
 
 # 3. The flush trace agrees with the replay summary.
 expect 0 "trace summary of the replay's flush trace" -- "$tagvmm" trace summary --json "$tmp/flush.log"
