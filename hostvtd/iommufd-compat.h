@@ -195,4 +195,9 @@ _Static_assert(sizeof(struct iommu_hwpt_vtd_s1_invalidate) == 24, "iommu_hwpt_vt
 _Static_assert(sizeof(struct iommu_hw_info) == 40, "iommu_hw_info");
 _Static_assert(sizeof(struct iommu_hw_info_vtd) == 24, "iommu_hw_info_vtd");
 
+/* Linux 6.15: a HWPT that PASIDs may be attached to (and the RID's HWPT beside them). */
+#ifndef IOMMU_HWPT_ALLOC_PASID
+#define IOMMU_HWPT_ALLOC_PASID		(1 << 3)
+#endif
+
 #endif

@@ -197,7 +197,7 @@ static int do_ioas_alloc(struct call *c)
 static int alloc_paging(struct call *c, const struct iommu_hwpt_alloc *cmd, struct dr_obj *dev)
 {
 	const uint32_t valid = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING |
-			       IOMMU_HWPT_FAULT_ID_VALID;
+			       IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID;
 	bool parent = cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
 
 	if (cmd->flags & ~valid)
@@ -226,9 +226,10 @@ static int alloc_paging(struct call *c, const struct iommu_hwpt_alloc *cmd, stru
 static int alloc_nested(struct call *c, const struct iommu_hwpt_alloc *cmd, struct dr_obj *dev,
 			struct dr_obj *parent, struct iommu_hwpt_vtd_s1 *s1)
 {
-	if ((cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !cmd->data_len)
+	if ((cmd->flags & ~(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID)) || !cmd->data_len)
 		return refuse(c, EOPNOTSUPP, "a nested HWPT takes driver data and no flags but "
-			      "FAULT_ID_VALID (flags %#x, data_len %u)", cmd->flags, cmd->data_len);
+			      "FAULT_ID_VALID and PASID (flags %#x, data_len %u)", cmd->flags,
+			      cmd->data_len);
 	if (!parent->nest_parent)
 		return refuse(c, EINVAL, "pt_id %u was not allocated with NEST_PARENT", cmd->pt_id);
 	if (!(dev->ecap & VTD_ECAP_NEST))

@@ -25,6 +25,7 @@ struct iommufd_unit {
 	struct host_unit *unit;
 	uint32_t dev_id, ioas_id;
 	uint32_t parent_hwpt_id;	/* kernel-managed stage 2, NEST_PARENT */
+	uint32_t alloc_flags;		/* IOMMU_HWPT_ALLOC_PASID or 0, for its nested HWPTs too */
 	struct iommufd_unit *next;
 };
 
@@ -180,6 +181,12 @@ static struct iommufd_unit *find_unit(const struct iommufd_host *h, const struct
 int iommufd_host_add_unit(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 			  uint32_t ioas_id)
 {
+	return iommufd_host_add_unit_flags(h, unit, dev_id, ioas_id, 0);
+}
+
+int iommufd_host_add_unit_flags(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+				uint32_t ioas_id, uint32_t flags)
+{
 	struct iommu_hwpt_alloc alloc;
 	struct iommufd_unit *u;
 	int ret = -1;
@@ -196,7 +203,7 @@ int iommufd_host_add_unit(struct iommufd_host *h, struct host_unit *unit, uint32
 	}
 	memset(&alloc, 0, sizeof(alloc));
 	alloc.size = sizeof(alloc);
-	alloc.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
+	alloc.flags = IOMMU_HWPT_ALLOC_NEST_PARENT | (flags & IOMMU_HWPT_ALLOC_PASID);
 	alloc.dev_id = dev_id;
 	alloc.pt_id = ioas_id;
 	alloc.data_type = IOMMU_HWPT_DATA_NONE;
@@ -220,6 +227,7 @@ int iommufd_host_add_unit(struct iommufd_host *h, struct host_unit *unit, uint32
 	u->dev_id = dev_id;
 	u->ioas_id = ioas_id;
 	u->parent_hwpt_id = alloc.out_hwpt_id;
+	u->alloc_flags = flags & IOMMU_HWPT_ALLOC_PASID;
 	u->next = h->units;
 	h->units = u;
 	unit->backend = &iommufd_backend;
@@ -291,6 +299,13 @@ int iommufd_host_destroy(struct iommufd_host *h, uint32_t id)
 	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0)
 		return fail(h, errno, "IOMMU_DESTROY of object %u: %s", id, strerror(errno));
 	return 0;
+}
+
+uint32_t iommufd_host_unit_flags(const struct iommufd_host *h, const struct host_unit *unit)
+{
+	const struct iommufd_unit *u = find_unit(h, unit);
+
+	return u ? u->alloc_flags : 0;
 }
 
 uint32_t iommufd_host_parent_hwpt(const struct iommufd_host *h, const struct host_unit *unit)
@@ -458,6 +473,7 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
 	s1.addr_width = addr_width;
 	memset(&alloc, 0, sizeof(alloc));
 	alloc.size = sizeof(alloc);
+	alloc.flags = u->alloc_flags;
 	alloc.dev_id = dev_id;
 	alloc.pt_id = u->parent_hwpt_id;
 	alloc.data_type = IOMMU_HWPT_DATA_VTD_S1;

@@ -73,6 +73,15 @@ void iommufd_host_stats(struct iommufd_host *h, struct iommufd_stats *out);
 int iommufd_host_add_unit(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 			  uint32_t ioas_id);
 /*
+ * iommufd_host_add_unit() with allocation flags: IOMMU_HWPT_ALLOC_PASID
+ * (Linux 6.15) makes the parent and every nested HWPT of the unit ones
+ * that PASIDs may be attached to, beside the RID (the kernel refuses a
+ * PASID attach otherwise). Older kernels refuse the flag (EINVAL or
+ * EOPNOTSUPP); the caller may retry without it and offer no PASIDs.
+ */
+int iommufd_host_add_unit_flags(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+				uint32_t ioas_id, uint32_t flags);
+/*
  * Undo iommufd_host_add_unit(): destroy the nest parent. Every nested HWPT
  * of the unit must be unbound and every device detached from the parent
  * first (EBUSY otherwise, and nothing changes).
@@ -81,6 +90,8 @@ int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit);
 /* An empty IOAS (a device attached to it has no DMA at all), and IOMMU_DESTROY of any object. */
 int iommufd_host_ioas_alloc(struct iommufd_host *h, uint32_t *ioas_id);
 int iommufd_host_destroy(struct iommufd_host *h, uint32_t id);
+/* The flags the unit's HWPTs are allocated with (IOMMU_HWPT_ALLOC_PASID or 0). Setup time. */
+uint32_t iommufd_host_unit_flags(const struct iommufd_host *h, const struct host_unit *unit);
 /* The unit's nest-parent HWPT id, or 0 when @unit was not added. Setup time: not locked. */
 uint32_t iommufd_host_parent_hwpt(const struct iommufd_host *h, const struct host_unit *unit);
 

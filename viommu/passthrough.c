@@ -15,7 +15,7 @@
  *   first stage (PGTT=FL)            the nested HWPT of its (DID, PASID,
  *                                    table, flags), shared by devices
  *                                    with the same key
- *   anything else (not present,      an empty IOAS: no DMA at all
+ *   anything else (not present,      nothing: detached, no DMA at all
  *   faulting, second stage)
  *
  * Second stage for a VFIO device would need the VMM to shadow the guest's
@@ -24,6 +24,16 @@
  * leave the device blocked with a message. The vIOMMU also advertises only
  * what the host units report (IOMMU_GET_HW_INFO): device TLBs, PASIDs and
  * their width.
+ *
+ * When the host refuses a move, the device is detached rather than left
+ * on a translation the guest revoked, and a HWPT is released only once
+ * nothing sits on it. A device whose detach fails too makes the resync
+ * fail, so the guest's wait is not completed (ICE).
+ *
+ * PASIDs other than 0 need IOMMU_HWPT_ALLOC_PASID HWPTs and VFIO's PASID
+ * attach (Linux 6.15); with an older host kernel the vIOMMU offers none.
+ * An IOMMU group is attached as a whole by the host, so devices sharing
+ * one are refused with --viommu.
  *
  * Everything here runs under the vIOMMU unit's lock (tables.c calls in),
  * so host attachments of one device never race.
@@ -45,16 +55,21 @@
 
 #define PCI_EXT_CAP_START	0x100
 
+/* Releases the tables asked for while the device still sat on the HWPT: at most one per placement, twice. */
+#define PT_MAX_PENDING	(2 * (VTD_MAX_ATTACH + 1))
+
 struct viommu_pt {
 	struct viommu_pt_host *host;
 	struct viommu_dev *dev;
 	size_t vfio_index;		/* in vfio_state_of(vm)->devs */
 	uint32_t dev_id;		/* iommufd's */
-	uint32_t rid_pt;		/* what the RID is attached to on the host */
+	uint32_t rid_pt;		/* what the RID is attached to on the host; 0: detached */
 	struct {
 		uint32_t pasid, pt;
 	} pasid_pt[VTD_MAX_ATTACH];	/* PASIDs other than 0 attached on the host */
 	size_t npasid_pt;
+	uint32_t pending[PT_MAX_PENDING];	/* binds to release once nothing sits on them */
+	size_t npending;
 	bool warned_s2;
 };
 
@@ -62,7 +77,6 @@ struct viommu_pt_host {
 	struct vm *vm;
 	struct iommufd_host *h;
 	uint32_t ioas_id;		/* vfio.c's: guest RAM at its GPA */
-	uint32_t blocked_ioas;		/* empty; allocated on first use, 0 until then */
 	struct host_unit units[VFIO_MAX_DEVICES];
 	unsigned int nunits;
 	struct viommu_pt devs[VFIO_MAX_DEVICES];
@@ -117,12 +131,15 @@ static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, 
  * only (no SLTS, no NEST: see the top of the file), and device TLBs and
  * PASIDs only as far as the host has them.
  */
-static void limit_unit(struct viommu *u, uint64_t host_ecap)
+static void limit_unit(struct viommu *u, uint64_t host_ecap, bool host_pasid_attach)
 {
 	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST);
 	if (!(host_ecap & VTD_ECAP_DT))
 		u->ecap &= ~VTD_ECAP_DT;
-	if (!(host_ecap & VTD_ECAP_PASID)) {
+	/* SRE and WPE go to the host as IOMMU_VTD_S1_SRE/WPE: the host must support them. */
+	if (!(host_ecap & VTD_ECAP_SRS))
+		u->ecap &= ~VTD_ECAP_SRS;
+	if (!(host_ecap & VTD_ECAP_PASID) || !host_pasid_attach) {
 		u->ecap &= ~(VTD_ECAP_PASID | ((uint64_t)0x1f << VTD_ECAP_PSS_SHIFT));
 	} else if (VTD_ECAP_PSS(host_ecap) < VTD_ECAP_PSS(u->ecap)) {
 		u->ecap &= ~((uint64_t)0x1f << VTD_ECAP_PSS_SHIFT);
@@ -151,6 +168,32 @@ static int check_host_unit(const struct host_unit *hu, const char *bdf, char *er
 	return 0;
 }
 
+/*
+ * The unit's nest parent, flagged for PASID attach where the host has
+ * PASIDs. A kernel before PASID attach refuses the flag: then the unit
+ * goes without, and the vIOMMU offers no PASIDs (limit_unit()).
+ */
+static int add_unit(struct viommu_pt_host *p, struct host_unit *hu, const struct vfio_device *d,
+		    char *err, size_t errlen)
+{
+	if ((hu->ecap & VTD_ECAP_PASID) &&
+	    iommufd_host_add_unit_flags(p->h, hu, d->dev_id, p->ioas_id, IOMMU_HWPT_ALLOC_PASID) == 0)
+		return 0;
+	if ((hu->ecap & VTD_ECAP_PASID) && errno != EINVAL && errno != EOPNOTSUPP) {
+		snprintf(err, errlen, "--vfio %s with --viommu: %s", d->bdf, iommufd_host_error(p->h));
+		return -1;
+	}
+	if (iommufd_host_add_unit(p->h, hu, d->dev_id, p->ioas_id)) {
+		snprintf(err, errlen, "--vfio %s with --viommu: %s", d->bdf, iommufd_host_error(p->h));
+		return -1;
+	}
+	if (hu->ecap & VTD_ECAP_PASID)
+		fprintf(stderr, "tagvmm: viommu: %s: the host kernel cannot attach PASIDs "
+			"(IOMMU_HWPT_ALLOC_PASID needs Linux 6.15): the vIOMMU offers none\n",
+			hu->name);
+	return 0;
+}
+
 static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t index,
 		      struct viommu *u, struct viommu_dev *dev, char *err, size_t errlen)
 {
@@ -172,9 +215,7 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 			p->nunits--;
 			return -1;
 		}
-		if (iommufd_host_add_unit(p->h, hu, d->dev_id, p->ioas_id)) {
-			snprintf(err, errlen, "--vfio %s with --viommu: %s", d->bdf,
-				 iommufd_host_error(p->h));
+		if (add_unit(p, hu, d, err, errlen)) {
 			p->nunits--;
 			return -1;
 		}
@@ -197,7 +238,7 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 	dev->host.ats = d->pci && has_ats(vfio_pci_device(d->pci)) && (ecap & VTD_ECAP_DT);
 	dev->host.unit = hu;
 	dev->pt = pt;
-	limit_unit(u, ecap);
+	limit_unit(u, ecap, iommufd_host_unit_flags(p->h, hu) & IOMMU_HWPT_ALLOC_PASID);
 	return 0;
 }
 
@@ -215,6 +256,21 @@ int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, s
 		snprintf(err, errlen, "too many devices behind vIOMMU %u", u->index);
 		return -1;
 	}
+	/*
+	 * iommufd attaches a whole IOMMU group at once: two devices of one
+	 * group cannot follow two guest contexts. Until groups are modelled
+	 * as one device, refuse them here.
+	 */
+	for (size_t i = 0; i < vs->ndevs; i++)
+		for (size_t j = i + 1; j < vs->ndevs; j++)
+			if (vs->devs[i].group == vs->devs[j].group) {
+				snprintf(err, errlen, "--vfio %s and %s with --viommu: they share IOMMU "
+					 "group %lu, and the host attaches a group as a whole, so "
+					 "they cannot follow separate guest contexts; assign one "
+					 "device per group", vs->devs[i].bdf, vs->devs[j].bdf,
+					 vs->devs[i].group);
+				return -1;
+			}
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->h = iommufd_host_wrap(vs->ops, vs->iommufd))) {
 		free(p);
@@ -262,23 +318,47 @@ int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *
 	return -1;
 }
 
+/* Does the device sit on @hwpt, through its RID or a PASID? */
+static bool placed_on(const struct viommu_pt *pt, uint32_t hwpt)
+{
+	if (pt->rid_pt == hwpt)
+		return true;
+	for (size_t k = 0; k < pt->npasid_pt; k++)
+		if (pt->pasid_pt[k].pt == hwpt)
+			return true;
+	return false;
+}
+
+/*
+ * Release the binds whose HWPTs the device no longer sits on. A HWPT it
+ * still sits on (a move that failed) stays bound, so it is never destroyed
+ * under the device, and is retried after the next placement.
+ */
+static void release_pending(struct viommu *u, struct viommu_dev *dev)
+{
+	struct viommu_pt *pt = dev->pt;
+
+	for (size_t k = 0; k < pt->npending;) {
+		if (placed_on(pt, pt->pending[k])) {
+			k++;
+			continue;
+		}
+		if (iommufd_unbind_hwpt(pt->host->h, pt->dev_id, pt->pending[k]))
+			pt_error(u, dev, "releasing a stage-1 HWPT", iommufd_host_error(pt->host->h));
+		pt->pending[k] = pt->pending[--pt->npending];
+	}
+}
+
 void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a)
 {
 	struct viommu_pt *pt = dev->pt;
 
-	if (iommufd_unbind_hwpt(pt->host->h, pt->dev_id, a->hwpt))
-		pt_error(u, dev, "releasing a stage-1 HWPT", iommufd_host_error(pt->host->h));
-}
-
-static uint32_t blocked_pt(struct viommu *u, struct viommu_dev *dev)
-{
-	struct viommu_pt_host *p = dev->pt->host;
-
-	if (!p->blocked_ioas && iommufd_host_ioas_alloc(p->h, &p->blocked_ioas)) {
-		pt_error(u, dev, "allocating the empty IOAS", iommufd_host_error(p->h));
-		p->blocked_ioas = 0;
+	if (pt->npending == PT_MAX_PENDING) {
+		pt_error(u, dev, "releasing a stage-1 HWPT", "too many pending; it stays allocated");
+		return;
 	}
-	return p->blocked_ioas;
+	pt->pending[pt->npending++] = a->hwpt;
+	release_pending(u, dev);
 }
 
 static const struct viommu_attach *attach_of(const struct viommu_dev *dev, uint32_t pasid)
@@ -289,7 +369,7 @@ static const struct viommu_attach *attach_of(const struct viommu_dev *dev, uint3
 	return NULL;
 }
 
-/* Where the RID's requests should go on the host; 0 when nothing can take them. */
+/* Where the RID's requests should go on the host; 0: nowhere (detached, DMA blocked). */
 static uint32_t rid_target(struct viommu *u, struct viommu_dev *dev, enum vtd_xlate_mode mode)
 {
 	const struct viommu_attach *a = attach_of(dev, 0);
@@ -305,42 +385,66 @@ static uint32_t rid_target(struct viommu *u, struct viommu_dev *dev, enum vtd_xl
 			 "tagvmm does not shadow for assigned devices; use scalable mode with "
 			 "first-stage tables (Linux: intel_iommu=on,sm_on)");
 	}
-	return blocked_pt(u, dev);
+	return 0;
 }
 
-static void place_rid(struct viommu *u, struct viommu_dev *dev, enum vtd_xlate_mode mode)
+/*
+ * Move the RID to @target. When the host refuses, the device is detached
+ * instead (its DMA blocked: it must not keep using a translation the
+ * guest revoked). Returns -1 only when even that failed, so the device's
+ * state on the host is unknown.
+ */
+static int place_rid(struct viommu *u, struct viommu_dev *dev, uint32_t target)
 {
 	struct viommu_pt *pt = dev->pt;
-	uint32_t target = rid_target(u, dev, mode);
 	char err[256];
 
-	if (!target || target == pt->rid_pt)
-		return;
-	if (vfio_device_attach(pt->host->vm, pt->vfio_index, target, err, sizeof(err))) {
-		pt_error(u, dev, "moving its DMA", err);
-		return;
+	if (target == pt->rid_pt)
+		return 0;
+	if (target) {
+		if (vfio_device_attach(pt->host->vm, pt->vfio_index, target, err, sizeof(err)) == 0) {
+			pt->rid_pt = target;
+			return 0;
+		}
+		pt_error(u, dev, "moving its DMA (blocking it instead)", err);
 	}
-	pt->rid_pt = target;
+	if (vfio_device_detach(pt->host->vm, pt->vfio_index, err, sizeof(err))) {
+		pt_error(u, dev, "blocking its DMA", err);
+		return -1;
+	}
+	pt->rid_pt = 0;
+	return 0;
 }
 
-static void place_pasids(struct viommu *u, struct viommu_dev *dev)
+/* Detach PASID slot @k (the PASID's DMA blocked). Returns -1 when the host refused. */
+static int drop_pasid(struct viommu *u, struct viommu_dev *dev, size_t k)
 {
 	struct viommu_pt *pt = dev->pt;
 	char err[256];
+
+	if (vfio_device_detach_pasid(pt->host->vm, pt->vfio_index, pt->pasid_pt[k].pasid, err,
+				     sizeof(err))) {
+		pt_error(u, dev, "detaching a PASID", err);
+		return -1;
+	}
+	pt->pasid_pt[k] = pt->pasid_pt[--pt->npasid_pt];
+	return 0;
+}
+
+static int place_pasids(struct viommu *u, struct viommu_dev *dev)
+{
+	struct viommu_pt *pt = dev->pt;
+	char err[256];
+	int ret = 0;
 
 	/* Gone first: a PASID whose attachment left the tables. */
 	for (size_t k = 0; k < pt->npasid_pt;) {
 		if (attach_of(dev, pt->pasid_pt[k].pasid)) {
 			k++;
-			continue;
-		}
-		if (vfio_device_detach_pasid(pt->host->vm, pt->vfio_index, pt->pasid_pt[k].pasid,
-					     err, sizeof(err))) {
-			pt_error(u, dev, "detaching a PASID", err);
+		} else if (drop_pasid(u, dev, k)) {
+			ret = -1;
 			k++;
-			continue;
 		}
-		pt->pasid_pt[k] = pt->pasid_pt[--pt->npasid_pt];
 	}
 	for (size_t i = 0; i < dev->nattach; i++) {
 		const struct viommu_attach *a = &dev->attach[i];
@@ -353,26 +457,29 @@ static void place_pasids(struct viommu *u, struct viommu_dev *dev)
 		if (k < pt->npasid_pt && pt->pasid_pt[k].pt == a->hwpt)
 			continue;
 		if (vfio_device_attach_pasid(pt->host->vm, pt->vfio_index, a->pasid, a->hwpt, err,
-					     sizeof(err))) {
-			pt_error(u, dev, "attaching a PASID", err);
+					     sizeof(err)) == 0) {
+			if (k == pt->npasid_pt)
+				pt->npasid_pt++;	/* at most one per attachment: fits */
+			pt->pasid_pt[k].pasid = a->pasid;
+			pt->pasid_pt[k].pt = a->hwpt;
 			continue;
 		}
-		if (k == pt->npasid_pt) {
-			if (k == VTD_MAX_ATTACH)
-				continue;	/* cannot happen: one per attachment */
-			pt->npasid_pt++;
-		}
-		pt->pasid_pt[k].pasid = a->pasid;
-		pt->pasid_pt[k].pt = a->hwpt;
+		pt_error(u, dev, "attaching a PASID (blocking it instead)", err);
+		if (k < pt->npasid_pt && drop_pasid(u, dev, k))
+			ret = -1;
 	}
+	return ret;
 }
 
-void vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
-		  enum vtd_xlate_mode rid_mode)
+int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+		 enum vtd_xlate_mode rid_mode)
 {
-	if (rid_known)
-		place_rid(u, dev, rid_mode);
-	place_pasids(u, dev);
+	int ret = place_pasids(u, dev);
+
+	if (rid_known && place_rid(u, dev, rid_target(u, dev, rid_mode)))
+		ret = -1;
+	release_pending(u, dev);
+	return ret;
 }
 
 void viommu_pt_report(struct viommu_pt_host *p)
@@ -399,25 +506,27 @@ void viommu_pt_teardown(struct viommu_pt_host *p)
 		struct viommu_pt *pt = &p->devs[i];
 		struct viommu_dev *dev = pt->dev;
 
-		/* Off every HWPT of ours before they go: back on vfio.c's IOAS. */
-		if (vfio_device_attach(p->vm, pt->vfio_index, p->ioas_id, err, sizeof(err)))
+		/*
+		 * Off every HWPT of ours before they go: the PASIDs first (the
+		 * kernel wants the RID's HWPT to allow them while they are
+		 * attached), then the RID, detached so the device has no DMA
+		 * until vfio_teardown() resets it.
+		 */
+		while (pt->npasid_pt)
+			if (drop_pasid(dev->unit, dev, pt->npasid_pt - 1))
+				pt->npasid_pt--;
+		if (vfio_device_detach(p->vm, pt->vfio_index, err, sizeof(err)))
 			fprintf(stderr, "tagvmm: viommu: %s: %s\n", dev->host.name, err);
-		while (pt->npasid_pt) {
-			pt->npasid_pt--;
-			if (vfio_device_detach_pasid(p->vm, pt->vfio_index,
-						     pt->pasid_pt[pt->npasid_pt].pasid, err, sizeof(err)))
-				fprintf(stderr, "tagvmm: viommu: %s: %s\n", dev->host.name, err);
-		}
+		pt->rid_pt = 0;
 		for (size_t k = 0; k < dev->nattach; k++)
-			if (dev->attach[k].hwpt)
-				vtd_pt_unbind(dev->unit, dev, &dev->attach[k]);
+			if (dev->attach[k].hwpt && pt->npending < PT_MAX_PENDING)
+				pt->pending[pt->npending++] = dev->attach[k].hwpt;
 		dev->nattach = 0;
+		release_pending(dev->unit, dev);
 	}
 	for (unsigned int i = 0; i < p->nunits; i++)
 		if (iommufd_host_remove_unit(p->h, &p->units[i]))
 			fprintf(stderr, "tagvmm: viommu: %s\n", iommufd_host_error(p->h));
-	if (p->blocked_ioas && iommufd_host_destroy(p->h, p->blocked_ioas))
-		fprintf(stderr, "tagvmm: viommu: %s\n", iommufd_host_error(p->h));
 	iommufd_host_close(p->h);
 	free(p);
 }

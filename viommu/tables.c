@@ -234,7 +234,9 @@ static int sm_pasid_entry(struct viommu *u, const uint64_t pe[8], bool fpd, stru
 		/* FLPM 0: 4-level, 1: 5-level (needs CAP.FS5LP); 2, 3 reserved. */
 		if (flpm > 1 || (flpm == 1 && !(u->cap & VTD_CAP_FS5LP)))
 			return lookup_fault(f, VTD_FR_SM_PTE_PGTT, fpd);
-		if (pe[2] & above_haw(u))
+		/* SRE and WPE are reserved unless the unit supports supervisor requests. */
+		if ((pe[2] & above_haw(u)) ||
+		    ((pe[2] & (PE_SRE | PE_WPE)) && !(u->ecap & VTD_ECAP_SRS)))
 			return lookup_fault(f, VTD_FR_SM_PTE_RSVD, fpd);
 		x->fl_levels = 4 + flpm;
 		x->flptr = pe[2] & VTD_PAGE_MASK;
@@ -280,6 +282,19 @@ static void xlate_init(struct viommu *u, struct vtd_xlate *x)
 	x->fl_1g = u->cap & VTD_CAP_FS1GP;
 }
 
+/*
+ * How many PASIDs the unit accepts: 2^(ECAP.PSS + 1), or none with PASID
+ * support off (PASID 0 still serves requests without PASID). With VFIO
+ * devices the unit advertises only the host's width, and a PASID beyond
+ * it must never reach the host.
+ */
+static uint64_t pasid_limit(const struct viommu *u)
+{
+	if (!(u->ecap & VTD_ECAP_PASID))
+		return 0;
+	return 1ULL << (VTD_ECAP_PSS(u->ecap) + 1);
+}
+
 /* TTM of the latched root table: 0 legacy, 1 scalable, -1 unusable. */
 static int root_mode(const struct viommu *u)
 {
@@ -322,8 +337,10 @@ int vtd_lookup(struct viommu *u, uint16_t sid, bool has_pasid, uint32_t pasid,
 	/* Requests without PASID use RID_PASID, which sm_context() checked is 0. */
 	if (!has_pasid)
 		pasid = 0;
-	else if (!(ce[0] & SCE_PASIDE))
+	else if (!(ce[0] & SCE_PASIDE) || !pasid_limit(u))
 		return lookup_fault(f, VTD_FR_SM_CTE_PASIDE, ce[0] & CE_FPD);
+	else if ((pasid & (VTD_BIT(VTD_PASID_BITS) - 1)) >= pasid_limit(u))
+		return lookup_fault(f, VTD_FR_SM_CTE_PDTS, ce[0] & CE_FPD);
 	if (sm_pasid(u, ce, pasid & (VTD_BIT(VTD_PASID_BITS) - 1), x, f))
 		return -1;
 	return 0;
@@ -349,6 +366,8 @@ struct wanted {
 	bool pasid_ok;		/* requests with PASID allowed (scalable, PASIDE) */
 	bool rid_known;		/* rid_mode was looked up (not by a PASID-selective sync of PASID != 0) */
 	enum vtd_xlate_mode rid_mode;	/* requests without PASID; BLOCKED when they fault */
+	bool rid_did_valid;	/* the RID's entry names a DID (rid_did) */
+	uint16_t rid_did;
 };
 
 static bool attach_equal(const struct viommu_attach *a, const struct viommu_attach *b)
@@ -393,11 +412,21 @@ static void want(struct viommu *u, struct wanted *w, uint32_t pasid, const struc
 	w->a[w->n++] = a;
 }
 
+/* Requests without PASID: their mode and DID (for passthrough placement), and their attachment. */
+static void want_rid(struct viommu *u, struct wanted *w, const struct vtd_xlate *x)
+{
+	w->rid_mode = x->mode;
+	w->rid_did = x->did;
+	w->rid_did_valid = x->mode != VTD_XLATE_BLOCKED;
+	want(u, w, 0, x);
+}
+
 /* Every present PASID entry of the context's directory but 0 (RID_PASID), within PDTS. */
 static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w)
 {
 	uint64_t dir_entries = 1ULL << (SCE_PDTS(ce[0]) + 7);
-	uint64_t max_dir = 1ULL << (VTD_PASID_BITS - PASID_DIR_SHIFT);
+	uint64_t limit = pasid_limit(u);
+	uint64_t max_dir = (limit + PASID_TABLE_ENTRIES - 1) >> PASID_DIR_SHIFT;
 	uint64_t dir = ce[0] & VTD_PAGE_MASK;
 
 	if (dir_entries > max_dir)
@@ -414,8 +443,8 @@ static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w
 			struct vtd_xlate x;
 			struct vtd_fault f;
 
-			if (pasid == 0)
-				continue;	/* RID_PASID's, done by the caller */
+			if (pasid == 0 || pasid >= limit)
+				continue;	/* RID_PASID's (done by the caller), or beyond PSS */
 			if (!read_guest(u, (pde & VTD_PAGE_MASK) + (uint64_t)i * PASID_ENTRY_SIZE, pe,
 					sizeof(pe)) || !(pe[0] & PE_P))
 				continue;
@@ -462,10 +491,8 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 	w->rid_mode = VTD_XLATE_BLOCKED;
 	mode = root_mode(u);
 	if (mode == 0) {
-		if (vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0) {
-			w->rid_mode = x.mode;
-			want(u, w, 0, &x);
-		}
+		if (vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
+			want_rid(u, w, &x);
 		return;
 	}
 	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
@@ -473,11 +500,9 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 	/* Requests without PASID: PASID entry 0 (RID_PASID is 0, sm_context()). */
 	xlate_init(u, &x);
 	x.scalable = true;
-	if (sm_pasid(u, ce, 0, &x, &f) == 0) {
-		w->rid_mode = x.mode;
-		want(u, w, 0, &x);
-	}
-	if (ce[0] & SCE_PASIDE) {
+	if (sm_pasid(u, ce, 0, &x, &f) == 0)
+		want_rid(u, w, &x);
+	if ((ce[0] & SCE_PASIDE) && pasid_limit(u)) {
 		w->pasid_ok = true;
 		want_pasids(u, ce, w);
 	}
@@ -505,25 +530,24 @@ static void compute_wanted_pasid(struct viommu *u, struct viommu_dev *dev, uint3
 	w->rid_mode = VTD_XLATE_BLOCKED;
 	mode = root_mode(u);
 	if (mode == 0) {
-		if (pasid == 0 && vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0) {
-			w->rid_mode = x.mode;
-			want(u, w, 0, &x);
-		}
+		if (pasid == 0 && vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
+			want_rid(u, w, &x);
 		return;
 	}
 	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
 		return;
-	w->pasid_ok = ce[0] & SCE_PASIDE;
+	w->pasid_ok = (ce[0] & SCE_PASIDE) && pasid_limit(u);
 	/* PASID 0 is RID_PASID's entry, looked at whatever PASIDE says (as above). */
-	if (pasid != 0 && !w->pasid_ok)
+	if (pasid != 0 && (!w->pasid_ok || pasid >= pasid_limit(u)))
 		return;
 	xlate_init(u, &x);
 	x.scalable = true;
-	if (sm_pasid(u, ce, pasid, &x, &f) == 0) {
-		if (pasid == 0)
-			w->rid_mode = x.mode;
+	if (sm_pasid(u, ce, pasid, &x, &f) != 0)
+		return;
+	if (pasid == 0)
+		want_rid(u, w, &x);
+	else
 		want(u, w, pasid, &x);
-	}
 }
 
 /*
@@ -710,7 +734,28 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 		dev->attach[dev->nattach++] = w.a[j];
 	}
 	if (dev->pt) {
-		vtd_pt_place(u, dev, w.rid_known, w.rid_mode);
+		/*
+		 * The RID is placed again only when its entry is in scope: a
+		 * domain-selective sync of another DID must not move it.
+		 */
+		bool rid_scope = w.rid_known &&
+				 (sc->kind != SCOPE_DID ||
+				  (w.rid_did_valid && w.rid_did == sc->did) ||
+				  (dev->rid_did_valid && dev->rid_did == sc->did));
+
+		if (vtd_pt_place(u, dev, rid_scope, w.rid_mode) && !ret) {
+			memset(res, 0, sizeof(*res));
+			res->status = -1;
+			res->err.kind = HOST_ERR_IO;
+			res->err.sid = dev->host.sid;
+			snprintf(res->err.msg, sizeof(res->err.msg),
+				 "%s: the host refused to move or block its DMA", dev->host.name);
+			ret = -1;
+		}
+		if (rid_scope) {
+			dev->rid_did = w.rid_did;
+			dev->rid_did_valid = w.rid_did_valid;
+		}
 		for (i = 0; i < ngone; i++)
 			vtd_pt_unbind(u, dev, &gone[i]);
 	}

@@ -499,6 +499,7 @@ int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool c
 		u->cap |= VTD_CAP_CM;
 	/* No IR (not implemented) and no PRS (no page requests). */
 	u->ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST | VTD_ECAP_PASID |
+		  VTD_ECAP_SRS |
 		  (uint64_t)(VTD_PASID_BITS - 1) << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
 		  VTD_ECAP_FLTS | VTD_ECAP_SLTS |
 		  (uint64_t)(VTD_IOTLB_OFFSET / 16) << VTD_ECAP_IRO_SHIFT;

@@ -112,6 +112,9 @@ struct viommu_dev {
 	size_t nattach;
 	struct simdev *simdev;		/* the device model, for ATC and DMA; NULL for passthrough */
 	struct viommu_pt *pt;		/* a VFIO device (passthrough.c); NULL for sim devices */
+	/* Passthrough: the DID the RID's entry named when last placed (domain-selective scope). */
+	bool rid_did_valid;
+	uint16_t rid_did;
 	/*
 	 * The context as last synced lets requests carry a PASID (scalable
 	 * mode, PASIDE set). Without it a request with PASID must not use
@@ -239,12 +242,14 @@ uint16_t vtd_host_did(struct viommu *u, uint16_t guest_did);
  * vtd_pt_place() then attaches the device's RID and PASIDs on the host to
  * what dev->attach[] and @rid_mode (the RID's mode; ignored unless
  * @rid_known) say: its nested HWPT, the nest parent for pass-through or
- * translation off, an empty IOAS (no DMA) for anything else.
+ * translation off, detached (no DMA) for anything else or when the host
+ * refuses the move. It returns -1 only when even the detach failed.
+ * vtd_pt_unbind() releases a bind once the device no longer sits on it.
  */
 int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a);
 void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a);
-void vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
-		  enum vtd_xlate_mode rid_mode);
+int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+		 enum vtd_xlate_mode rid_mode);
 
 /* walk.c: translate @iova for an access of @x; no locks needed (guest memory only). */
 #define VTD_ACCESS_READ		(1u << 0)

@@ -588,6 +588,26 @@ int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, s
 	return attach_pt(s, &s->devs[index], pt_id, err, errlen);
 }
 
+int vfio_device_detach(struct vm *vm, size_t index, char *err, size_t errlen)
+{
+	struct vfio_state *s = vfio_state_of(vm);
+	struct vfio_device_detach_iommufd_pt detach = { .argsz = sizeof(detach), .flags = 0 };
+	struct vfio_device *d;
+
+	if (!s || index >= s->ndevs || s->devs[index].fd < 0) {
+		snprintf(err, errlen, "vfio: no assigned device %zu", index);
+		return -1;
+	}
+	d = &s->devs[index];
+	if (!d->attached)
+		return 0;
+	if (s->ops->ioctl(s->ops->ctx, d->fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach))
+		return step_failed(d, "VFIO_DEVICE_DETACH_IOMMUFD_PT", err, errlen);
+	d->attached = false;
+	d->pt_id = 0;
+	return 0;
+}
+
 int vfio_device_attach_pasid(struct vm *vm, size_t index, uint32_t pasid, uint32_t pt_id,
 			     char *err, size_t errlen)
 {

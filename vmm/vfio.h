@@ -128,9 +128,14 @@ struct vfio_state *vfio_state_of(const struct vm *vm);
  */
 int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, size_t errlen);
 /*
+ * Detach device @index (its RID): the kernel blocks its DMA until the next
+ * attach. A no-op when it is not attached.
+ */
+int vfio_device_detach(struct vm *vm, size_t index, char *err, size_t errlen);
+/*
  * Attach (or replace) one PASID of device @index to @pt_id, and detach it
- * again (VFIO_DEVICE_ATTACH_PASID: kernels newer than 6.6). PASID 0 is the
- * device itself: vfio_device_attach().
+ * again (VFIO_DEVICE_ATTACH_PASID, Linux 6.15). PASID 0 is the device
+ * itself: vfio_device_attach().
  */
 int vfio_device_attach_pasid(struct vm *vm, size_t index, uint32_t pasid, uint32_t pt_id,
 			     char *err, size_t errlen);

@@ -49,10 +49,13 @@ static struct vm vm;
 static struct vtd_test_tables tables;
 static char err[512];
 static unsigned int qslot;	/* next free queue slot (256-bit descriptors) */
-/* What the host reports: scalable mode, first stage, nesting, device TLBs, 20-bit PASIDs. */
-static uint64_t host_ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
-			    VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
-			    VTD_ECAP_FLTS | VTD_ECAP_SLTS;
+/*
+ * What the host reports: scalable mode, first stage, nesting, device TLBs,
+ * supervisor requests, 20-bit PASIDs.
+ */
+static const uint64_t host_ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
+				  VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
+				  VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SRS;
 
 static void script_hw_info(uint64_t ecap)
 {
@@ -173,8 +176,8 @@ static void queue(const struct vtd_desc *d)
 	vtd_test_put_desc(&vm, QBASE + qslot++ * 32, d, true);
 }
 
-/* Queue a wait and ring the doorbell; the wait must complete. */
-static void submit(void)
+/* Queue a wait and ring the doorbell. Returns whether the wait completed. */
+static bool try_submit(void)
 {
 	struct vtd_desc w = { .type = VTD_DESC_WAIT };
 	static uint32_t seq = 1;
@@ -184,8 +187,14 @@ static void submit(void)
 	w.wait.status_addr = STATUS;
 	queue(&w);
 	wr(VTD_REG_IQT, qslot * 32, 8);
-	ck_assert_uint_eq(vtd_test_read32(&vm, STATUS), seq);
-	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4) & 0x70, 0);	/* no IQE, ITE, ICE */
+	return vtd_test_read32(&vm, STATUS) == seq;
+}
+
+/* The wait must complete, with no IQE, ITE or ICE. */
+static void submit(void)
+{
+	ck_assert(try_submit());
+	ck_assert_uint_eq(rd(VTD_REG_FSTS, 4) & (VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE), 0);
 }
 
 static void queue_pc(uint16_t did, uint32_t pasid)
@@ -283,7 +292,8 @@ START_TEST(setup_nests_over_the_ioas)
 	ck_assert_uint_eq(info.dev_id, DEV_ID0);
 	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);
 	a = hwpt_alloc(0, NULL);
-	ck_assert_uint_eq(a.flags, IOMMU_HWPT_ALLOC_NEST_PARENT);
+	/* The host has PASIDs: the parent allows PASID attach beside the RID. */
+	ck_assert_uint_eq(a.flags, IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_PASID);
 	ck_assert_uint_eq(a.dev_id, DEV_ID0);
 	ck_assert_uint_eq(a.pt_id, IOAS_ID);
 	ck_assert_uint_eq(a.data_type, IOMMU_HWPT_DATA_NONE);
@@ -298,6 +308,7 @@ START_TEST(setup_nests_over_the_ioas)
 	ck_assert(!(ecap & VTD_ECAP_NEST));
 	ck_assert(!(ecap & VTD_ECAP_DT));		/* the host has no device TLBs */
 	ck_assert_uint_eq(VTD_ECAP_PSS(ecap), 0);	/* 1-bit PASIDs on the host */
+	ck_assert(ecap & VTD_ECAP_SRS);
 	/* The DMAR places the function behind vIOMMU 0. */
 	for (size_t i = 0; i < vm.machine.npci; i++)
 		if (vm.machine.pci[i].bdf == GUEST_SID0)
@@ -344,7 +355,7 @@ START_TEST(first_stage_becomes_nested_hwpt)
 
 	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);
 	a = hwpt_alloc(0, &s1);
-	ck_assert_uint_eq(a.flags, 0);
+	ck_assert_uint_eq(a.flags, IOMMU_HWPT_ALLOC_PASID);	/* as its parent */
 	ck_assert_uint_eq(a.dev_id, DEV_ID0);
 	ck_assert_uint_eq(a.pt_id, PARENT);
 	ck_assert_uint_eq(a.data_type, IOMMU_HWPT_DATA_VTD_S1);
@@ -409,12 +420,11 @@ END_TEST
 
 /*
  * Pass-through, translation off, a cleared entry and second stage: the
- * nest parent for the first two, an empty IOAS (no DMA) for the others.
+ * nest parent for the first two; the others detach the device (no DMA).
  */
 START_TEST(other_modes_place_the_rid)
 {
 	uint64_t pdir;
-	uint32_t blocked;
 
 	assign(1);
 	script_hw_info(host_ecap);
@@ -423,14 +433,15 @@ START_TEST(other_modes_place_the_rid)
 	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
 	guest_enable();
 
-	/* Cleared: blocked, on a fresh empty IOAS; the nested HWPT goes. */
+	/* Cleared: detached; the nested HWPT goes after that. */
 	fake_hostops_clear_calls(fake);
 	guest_pasid_clear(pdir, 0);
 	queue_pc(3, 0);
 	submit();
-	ck_assert_uint_eq(count(IOMMU_IOAS_ALLOC), 1);
-	blocked = IOAS_ID + 1;
-	ck_assert_uint_eq(attached(0, NULL, NULL), blocked);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(fake_hostops_find(fake, FAKE_IOCTL, VFIO_DEVICE_DETACH_IOMMUFD_PT, 0)->arg_len,
+			  8);	/* the RID form */
 	ck_assert_uint_eq(count(IOMMU_DESTROY), 1);
 	ck_assert_uint_eq(destroyed(0), PARENT + 1);
 
@@ -442,14 +453,13 @@ START_TEST(other_modes_place_the_rid)
 	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
 	ck_assert_uint_eq(attached(0, NULL, NULL), PARENT);
 
-	/* Second stage is not offered (no ECAP.SLTS): the entry faults, the device is blocked. */
+	/* Second stage is not offered (no ECAP.SLTS): the entry faults, the device is detached. */
 	fake_hostops_clear_calls(fake);
 	guest_pasid(pdir, 0, PGTT_SL, 3, 0x200000);
 	queue_pc(3, 0);
 	submit();
-	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
-	ck_assert_uint_eq(attached(0, NULL, NULL), blocked);
-	ck_assert_uint_eq(count(IOMMU_IOAS_ALLOC), 0);	/* the empty IOAS is reused */
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);
 	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 0);
 
 	/* Translation off: the nest parent again. */
@@ -475,8 +485,8 @@ START_TEST(legacy_mode_blocks)
 	wr(VTD_REG_GCMD, VTD_GCMD_SRTP, 4);
 	wr(VTD_REG_GCMD, VTD_GCMD_TE, 4);
 	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 0);
-	ck_assert_uint_eq(count(IOMMU_IOAS_ALLOC), 1);
-	ck_assert_uint_eq(attached(0, NULL, NULL), IOAS_ID + 1);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);
 }
 END_TEST
 
@@ -589,14 +599,25 @@ START_TEST(shared_domain_one_call_per_batch)
 }
 END_TEST
 
+/* The position of the @nth call of @request among all calls, for ordering checks. */
+static size_t position(unsigned long request, size_t nth)
+{
+	for (size_t i = 0; i < fake->ncalls; i++)
+		if (fake->calls[i].kind == FAKE_IOCTL && fake->calls[i].request == request &&
+		    nth-- == 0)
+			return i;
+	ck_abort_msg("call %zu of request %#lx not made", nth, request);
+	return SIZE_MAX;
+}
+
 /*
- * Teardown: the device back on vfio.c's IOAS, then every HWPT and the
- * empty IOAS destroyed, the nested ones before their parent.
+ * Teardown: the PASIDs detached, then the RID (no DMA until vfio.c resets
+ * the device), then every nested HWPT, then the parent.
  */
 START_TEST(teardown_releases_everything)
 {
+	struct tagvmm_vfio_detach_pasid d;
 	uint64_t pdir;
-	int fd;
 
 	assign(1);
 	script_hw_info(host_ecap);
@@ -605,20 +626,161 @@ START_TEST(teardown_releases_everything)
 	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
 	guest_pasid(pdir, 5, PGTT_FL, 9, 0x333000);
 	guest_enable();
-	/* An empty IOAS exists too once a PASID entry is cleared. */
-	guest_pasid_clear(pdir, 0);
-	queue_pc(3, 0);
-	submit();
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 3);
 
 	fake_hostops_clear_calls(fake);
 	viommu_teardown(&vm);
-	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
-	ck_assert_uint_eq(attached(0, NULL, &fd), IOAS_ID);
-	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);	/* PASID 5 */
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 2);
+	memcpy(&d, fake_hostops_find(fake, FAKE_IOCTL, VFIO_DEVICE_DETACH_IOMMUFD_PT, 0)->arg,
+	       sizeof(d));
+	ck_assert_uint_eq(d.flags, VFIO_DEVICE_DETACH_PASID);
+	ck_assert_uint_eq(d.pasid, 5);
+	ck_assert_uint_eq(fake_hostops_find(fake, FAKE_IOCTL, VFIO_DEVICE_DETACH_IOMMUFD_PT, 1)->arg_len,
+			  8);
 	ck_assert_uint_eq(count(IOMMU_DESTROY), 3);
-	ck_assert_uint_eq(destroyed(0), PARENT + 2);	/* PASID 5's HWPT */
-	ck_assert_uint_eq(destroyed(1), PARENT);
-	ck_assert_uint_eq(destroyed(2), IOAS_ID + 1);
+	/* Nothing is destroyed while the device still sits on it. */
+	ck_assert_uint_lt(position(VFIO_DEVICE_DETACH_IOMMUFD_PT, 1), position(IOMMU_DESTROY, 0));
+	ck_assert_uint_ne(destroyed(0), PARENT);
+	ck_assert_uint_ne(destroyed(1), PARENT);
+	ck_assert_uint_eq(destroyed(2), PARENT);
+	/* vfio.c knows the device is detached: its own teardown does not detach again. */
+	fake_hostops_clear_calls(fake);
+	vfio_teardown(&vm);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 0);
+}
+END_TEST
+
+/*
+ * The host refuses the move to a new table: the device is detached rather
+ * than left on the table the guest replaced, the old HWPT goes, and the
+ * wait completes (the device is safe, if without DMA). When the detach
+ * fails too, the device may still use the old table: the old HWPT stays
+ * allocated and the wait does not complete (ICE).
+ */
+START_TEST(refused_move_blocks_or_fails_the_wait)
+{
+	uint64_t pdir;
+
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	pdir = guest_context(GUEST_SID0);
+	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
+	guest_enable();
+
+	fake_hostops_clear_calls(fake);
+	fake_hostops_fail_ioctl(fake, VFIO_DEVICE_ATTACH_IOMMUFD_PT, EINVAL);
+	guest_pasid(pdir, 0, PGTT_FL, 4, 0x456000);
+	queue_pc(3, 0);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(count(IOMMU_DESTROY), 1);
+	ck_assert_uint_eq(destroyed(0), PARENT + 1);	/* the old table's */
+
+	/* Back to a working move, then one where attach and detach both fail. */
+	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
+	queue_pc(4, 0);
+	submit();
+	fake_hostops_clear_calls(fake);
+	fake_hostops_fail_ioctl(fake, VFIO_DEVICE_ATTACH_IOMMUFD_PT, EINVAL);
+	fake_hostops_fail_ioctl(fake, VFIO_DEVICE_DETACH_IOMMUFD_PT, EIO);
+	guest_pasid(pdir, 0, PGTT_FL, 5, 0x789000);
+	queue_pc(3, 0);
+	ck_assert(!try_submit());
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_ICE);
+	ck_assert_uint_eq(count(IOMMU_DESTROY), 0);	/* the device may still sit on it */
+}
+END_TEST
+
+/* Two devices of one IOMMU group cannot follow two guest contexts: refused by name. */
+START_TEST(shared_group_is_refused)
+{
+	const char *bdfs[2] = { BDF0, BDF1 };
+
+	fake_vfio_host_init();
+	host_with_device(BDF0, 17, "vfio0");
+	host_with_device(BDF1, 17, "vfio1");
+	fake_dir("/sys/kernel/iommu_groups/17/devices", BDF0, BDF1, NULL);
+	fake_hostops_add_node(fake, "/dev/kvm-vm");
+	fake->next_fd = VM_FD;
+	vm.vm_fd = fake->ops.open(fake, "/dev/kvm-vm", O_RDWR);
+	fake->next_fd = FAKE_FIRST_FD;
+	script_ok(VFIO_DEVICE_GET_INFO);
+	script_ok(VFIO_DEVICE_GET_INFO);
+	ck_assert_msg(vfio_setup_with(&vm, bdfs, 2, &ops, fake_list_dir, &device_io, err,
+				      sizeof(err)) == 0, "%s", err);
+	fake_hostops_clear_calls(fake);
+	ck_assert_int_eq(start_viommu(), -1);
+	ck_assert_ptr_nonnull(strstr(err, "share IOMMU group 17"));
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 0);
+}
+END_TEST
+
+/*
+ * A host kernel without PASID attach refuses IOMMU_HWPT_ALLOC_PASID: the
+ * parent is allocated without it and the vIOMMU offers no PASIDs, so a
+ * guest PASID entry never reaches the host. Without ECAP.SRS on the host,
+ * SRE is reserved for the guest: such an entry faults, nothing is bound.
+ */
+START_TEST(host_limits_reach_the_guest)
+{
+	uint64_t pdir, ecap;
+
+	assign(1);
+	script_hw_info(host_ecap & ~VTD_ECAP_SRS);
+	fake_hostops_fail_ioctl(fake, IOMMU_HWPT_ALLOC, EOPNOTSUPP);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 2);
+	ck_assert_uint_eq(hwpt_alloc(0, NULL).flags,
+			  IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_PASID);
+	ck_assert_uint_eq(hwpt_alloc(1, NULL).flags, IOMMU_HWPT_ALLOC_NEST_PARENT);
+	ecap = rd(VTD_REG_ECAP, 8);
+	ck_assert(!(ecap & VTD_ECAP_PASID));
+	ck_assert(!(ecap & VTD_ECAP_SRS));
+
+	pdir = guest_context(GUEST_SID0);
+	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);	/* with SRE: reserved here */
+	guest_pasid(pdir, 5, PGTT_FL, 9, 0x333000);
+	fake_hostops_clear_calls(fake);
+	guest_enable();
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);	/* blocked */
+}
+END_TEST
+
+/*
+ * A domain-selective PASID-cache invalidation of another DID leaves the
+ * RID where it is, even though its entry changed (the guest has not
+ * invalidated that yet).
+ */
+START_TEST(domain_scope_leaves_other_rids)
+{
+	uint64_t pdir;
+	struct vtd_desc pc = { .type = VTD_DESC_PC };
+
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	pdir = guest_context(GUEST_SID0);
+	guest_pasid(pdir, 0, PGTT_PT, 7, 0);
+	guest_enable();
+	guest_pasid(pdir, 0, PGTT_FL, 7, 0x123000);
+	fake_hostops_clear_calls(fake);
+	pc.pc.gran = VTD_PC_DOMAIN;
+	pc.pc.did = 9;
+	queue(&pc);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 0);
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 0);
+	/* Its own DID: now it moves. */
+	pc.pc.did = 7;
+	queue(&pc);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(attached(0, NULL, NULL), PARENT + 1);
 }
 END_TEST
 
@@ -636,6 +798,10 @@ static Suite *viommu_vfio_suite(void)
 	tcase_add_test(tc, pasid_attach_follows_entries);
 	tcase_add_test(tc, shared_domain_one_call_per_batch);
 	tcase_add_test(tc, teardown_releases_everything);
+	tcase_add_test(tc, refused_move_blocks_or_fails_the_wait);
+	tcase_add_test(tc, shared_group_is_refused);
+	tcase_add_test(tc, host_limits_reach_the_guest);
+	tcase_add_test(tc, domain_scope_leaves_other_rids);
 	suite_add_tcase(s, tc);
 	return s;
 }

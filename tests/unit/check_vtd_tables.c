@@ -46,7 +46,7 @@ static void setup(void)
 	fx.u.cap = (0xeULL << VTD_CAP_SAGAW_SHIFT) | (47ULL << VTD_CAP_MGAW_SHIFT) | (3ULL << 34) |
 		   VTD_CAP_FS1GP | VTD_CAP_FS5LP;
 	fx.u.ecap = VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST | VTD_ECAP_SMTS | VTD_ECAP_FLTS |
-		    VTD_ECAP_SLTS;
+		    VTD_ECAP_SLTS | VTD_ECAP_SRS | VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT;
 	fx.u.gsts = VTD_GCMD_TE;
 	fx.u.rtaddr_active = ROOT;
 	fx.u.ts = fx.host.ts;
@@ -223,6 +223,20 @@ START_TEST(sm_lookup)
 	ck_assert_int_eq(lookup(0x0010, true, 0xfffff, &x, &f), 0);
 	ck_assert_int_eq(x.mode, VTD_XLATE_PT);
 	ck_assert_uint_eq(x.did, 12);
+
+	/* Without ECAP.SRS, SRE and WPE are reserved: the entry faults, FPD honoured. */
+	fx.u.ecap &= ~VTD_ECAP_SRS;
+	ck_assert_int_eq(lookup(0x0010, false, 0, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_PTE_RSVD);
+	fl[2] = flpt | 1 << 4;		/* WPE alone */
+	vtd_test_pasid_entry(&fx.t, pdir, 0, fl);
+	ck_assert_int_eq(lookup(0x0010, false, 0, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_PTE_RSVD);
+	fl[2] = flpt;
+	vtd_test_pasid_entry(&fx.t, pdir, 0, fl);
+	ck_assert_int_eq(lookup(0x0010, false, 0, &x, &f), 0);
+	ck_assert(!x.sre && !x.wpe);
+	fx.u.ecap |= VTD_ECAP_SRS;
 
 	/* A device in the upper half of the root entry. */
 	pdir = sm_setup(0x0185, 0, 0);
@@ -961,6 +975,46 @@ START_TEST(pc_pasid_flush_failure_keeps)
 }
 END_TEST
 
+/*
+ * PASIDs beyond what ECAP advertises never become attachments (nor reach
+ * a host): 2^(PSS + 1) of them, none with ECAP.PASID clear, whatever the
+ * context entry's PASIDE and PDTS say.
+ */
+START_TEST(pasid_width_limits)
+{
+	uint64_t pdir = sm_setup(fx.dev[0].guest_sid, 0, 0);
+	uint64_t fl[8] = { 1 | PE_PGTT(1), 3, vtd_test_page(&fx.t) };
+	struct vtd_xlate x;
+	struct vtd_fault f;
+
+	fx.u.devs[0] = &fx.dev[0];
+	fx.u.ndevs = 1;
+	fx.u.ecap &= ~(0x1fULL << VTD_ECAP_PSS_SHIFT);
+	fx.u.ecap |= 4ULL << VTD_ECAP_PSS_SHIFT;	/* 32 PASIDs */
+	vtd_test_pasid_entry(&fx.t, pdir, 0, fl);
+	vtd_test_pasid_entry(&fx.t, pdir, 31, fl);
+	vtd_test_pasid_entry(&fx.t, pdir, 32, fl);
+	vtd_test_pasid_entry(&fx.t, pdir, 0x1000, fl);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 2);	/* PASIDs 0 and 31 */
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, true, 31, &x, &f), 0);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, true, 32, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_CTE_PDTS);
+	/* PASID-selective: the same limit. */
+	ck_assert_int_eq(vtd_sync_pasid(&fx.u, 3, 0x1000, NULL), 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 2);
+
+	/* No PASID support: only requests without PASID, through PASID entry 0. */
+	fx.u.ecap &= ~(VTD_ECAP_PASID | 0x1fULL << VTD_ECAP_PSS_SHIFT);
+	vtd_sync_attachments(&fx.u, true, 0);
+	ck_assert_uint_eq(fx.dev[0].nattach, 1);
+	ck_assert_uint_eq(fx.dev[0].attach[0].pasid, 0);
+	ck_assert(!fx.dev[0].pasid_ok);
+	ck_assert_int_eq(lookup(fx.dev[0].guest_sid, true, 31, &x, &f), -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_SM_CTE_PASIDE);
+}
+END_TEST
+
 static Suite *vtd_tables_suite(void)
 {
 	Suite *s = suite_create("vtd_tables");
@@ -982,6 +1036,7 @@ static Suite *vtd_tables_suite(void)
 	tcase_add_test(tc, pc_pasid_selective);
 	tcase_add_test(tc, pc_domain_selective);
 	tcase_add_test(tc, pc_pasid_flush_failure_keeps);
+	tcase_add_test(tc, pasid_width_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -173,6 +173,7 @@ START_TEST(test_caps)
 	ck_assert(ecap & VTD_ECAP_SMTS);
 	ck_assert(ecap & VTD_ECAP_FLTS);
 	ck_assert(ecap & VTD_ECAP_SLTS);
+	ck_assert(ecap & VTD_ECAP_SRS);		/* the first-stage walk honours SRE and WPE */
 	ck_assert(!(ecap & (VTD_ECAP_IR | VTD_ECAP_PRS)));
 	ck_assert_uint_eq(VTD_ECAP_PSS(ecap), VTD_PASID_BITS - 1);
 	ck_assert_uint_eq(VTD_ECAP_IRO(ecap) * 16, VTD_IOTLB_OFFSET);
