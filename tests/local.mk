@@ -24,7 +24,8 @@ UNIT_TESTS = \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
 	tests/unit/check_viommu_vfio \
-	tests/unit/check_vfio_pci
+	tests/unit/check_vfio_pci \
+	tests/unit/check_vfio_pci_mmap
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -120,9 +121,15 @@ tests_unit_check_viommu_vfio_SOURCES = tests/unit/check_viommu_vfio.c tests/unit
 tests_unit_check_viommu_vfio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_viommu_vfio_LDADD = $(VIOMMU_UNIT_LDADD)
 
-tests_unit_check_vfio_pci_SOURCES = tests/unit/check_vfio_pci.c tests/unit/fake_hostops.h
+tests_unit_check_vfio_pci_SOURCES = tests/unit/check_vfio_pci.c tests/unit/fake_hostops.h \
+	tests/unit/pci_testutil.h tests/unit/vfio_pci_fake.h
 tests_unit_check_vfio_pci_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vfio_pci_LDADD = $(VMM_UNIT_LDADD)
+# BAR mmap: memslots and a vCPU on real KVM (exit 77 without /dev/kvm).
+tests_unit_check_vfio_pci_mmap_SOURCES = tests/unit/check_vfio_pci_mmap.c \
+	tests/unit/fake_hostops.h tests/unit/pci_testutil.h tests/unit/vfio_pci_fake.h
+tests_unit_check_vfio_pci_mmap_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vfio_pci_mmap_LDADD = $(VMM_UNIT_LDADD)
 
 # CLI tests drive the built tagvmm binary.
 CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh

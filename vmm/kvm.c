@@ -27,6 +27,10 @@
 #define KVM_API_VERSION_WANTED	12
 #define VM_MIN_RAM		(16ULL << 20)
 #define VM_MAX_RAM		(1ULL << 40)
+#define VM_PAGE			4096ULL
+
+/* vm->device_slots of every VM: devices map BARs from vCPU threads. */
+static pthread_mutex_t device_slot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void errmsg(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -349,6 +353,10 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->ncpus = 0;
+	/* Devices removed theirs in vm_exit_all(); closing the VM drops any left. */
+	pthread_mutex_lock(&device_slot_lock);
+	memset(vm->device_slots, 0, sizeof(vm->device_slots));
+	pthread_mutex_unlock(&device_slot_lock);
 	for (size_t i = 0; i < vm->nmem; i++)
 		munmap(vm->mem[i].host, vm->mem[i].size);
 	vm->nmem = 0;
@@ -371,6 +379,76 @@ void *vm_gpa(struct vm *vm, uint64_t gpa, size_t len)
 			return r->host + (gpa - r->gpa);
 	}
 	return NULL;
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+int vm_map_device_memory(struct vm *vm, uint64_t gpa, uint64_t size, void *host)
+{
+	struct kvm_userspace_memory_region r;
+	int err = 0, i, free_slot = -1;
+
+	if (!size || (gpa | size | (uintptr_t)host) & (VM_PAGE - 1) || gpa + size < gpa) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&device_slot_lock);
+	/* KVM refuses overlapping slots too, but this names which it was. */
+	for (size_t m = 0; m < vm->nmem; m++)
+		if (overlaps(gpa, size, vm->mem[m].gpa, vm->mem[m].size))
+			err = EEXIST;
+	for (i = 0; i < VM_DEVICE_SLOTS && !err; i++) {
+		const struct vm_device_slot *d = &vm->device_slots[i];
+
+		if (!d->size && free_slot < 0)
+			free_slot = i;
+		else if (d->size && overlaps(gpa, size, d->gpa, d->size))
+			err = EEXIST;
+	}
+	if (!err && free_slot < 0)
+		err = ENOSPC;
+	if (!err) {
+		r = (struct kvm_userspace_memory_region){
+			.slot = (uint32_t)(VM_RAM_SLOTS + free_slot),
+			.guest_phys_addr = gpa,
+			.memory_size = size,
+			.userspace_addr = (uintptr_t)host,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			err = errno;
+		else
+			vm->device_slots[free_slot] = (struct vm_device_slot){ gpa, size, host };
+	}
+	pthread_mutex_unlock(&device_slot_lock);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return VM_RAM_SLOTS + free_slot;
+}
+
+int vm_unmap_device_memory(struct vm *vm, int slot)
+{
+	/* Size 0 deletes the slot. */
+	struct kvm_userspace_memory_region r = { .slot = (uint32_t)slot };
+	int i = slot - VM_RAM_SLOTS, err = 0;
+
+	pthread_mutex_lock(&device_slot_lock);
+	if (slot < VM_RAM_SLOTS || i >= VM_DEVICE_SLOTS || !vm->device_slots[i].size)
+		err = EINVAL;
+	else if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		err = errno;
+	else
+		vm->device_slots[i] = (struct vm_device_slot){ 0 };
+	pthread_mutex_unlock(&device_slot_lock);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, bool level)

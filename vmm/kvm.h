@@ -57,11 +57,26 @@ struct mem_region {
 	uint8_t *host;
 };
 
+/*
+ * KVM memslots: guest RAM takes 0 .. VM_RAM_SLOTS - 1 (one per mem[]),
+ * device memory (vm_map_device_memory) the VM_DEVICE_SLOTS above them.
+ */
+#define VM_RAM_SLOTS		2
+#define VM_DEVICE_SLOTS		64
+
+/* Device memory in a memslot: KVM's only, never guest RAM (see vm_gpa()). */
+struct vm_device_slot {
+	uint64_t gpa, size;	/* size 0: the slot is free */
+	void *host;
+};
+
 struct vm {
 	int kvm_fd, vm_fd;
 	struct machine machine;
-	struct mem_region mem[2];	/* below the hole, above 4 GiB */
+	struct mem_region mem[VM_RAM_SLOTS];	/* below the hole, above 4 GiB */
 	size_t nmem;
+	/* Memslot VM_RAM_SLOTS + i; under kvm.c's lock. */
+	struct vm_device_slot device_slots[VM_DEVICE_SLOTS];
 	struct bus pio, mmio;
 	struct vcpu *vcpus;
 	unsigned int ncpus;
@@ -100,9 +115,24 @@ void vm_destroy(struct vm *vm);
 
 /*
  * Host pointer for [gpa, gpa + len) when it lies inside one RAM region,
- * else NULL. Every guest-controlled address goes through this.
+ * else NULL. Every guest-controlled address goes through this. Device
+ * memory (below) is never RAM: a DMA or table address the guest points at
+ * a passed-through BAR gets NULL, so the VMM never reads or writes a
+ * device through a guest-chosen pointer.
  */
 void *vm_gpa(struct vm *vm, uint64_t gpa, size_t len);
+
+/*
+ * Put @size bytes of device memory mapped at @host (an mmap of a VFIO
+ * region) at guest physical @gpa, in a memslot of its own, so that guest
+ * accesses there reach the device without exits. Returns the slot, or -1
+ * with errno: EINVAL (not whole 4 KiB pages, or wrapping), EEXIST
+ * (overlaps RAM or other device memory), ENOSPC (VM_DEVICE_SLOTS in use),
+ * or KVM_SET_USER_MEMORY_REGION's. Any thread; KVM lets vCPUs run on.
+ */
+int vm_map_device_memory(struct vm *vm, uint64_t gpa, uint64_t size, void *host);
+/* Remove @slot (from vm_map_device_memory()). Returns 0, or -1 with errno. */
+int vm_unmap_device_memory(struct vm *vm, int slot);
 
 /*
  * The PC interrupt routing the MADT promises: ISA IRQs on the PICs and on

@@ -12,7 +12,8 @@ libvmm_a_SOURCES = \
 	vmm/fdt.h vmm/fdt.c \
 	vmm/boot.h vmm/boot.c vmm/bzimage.c vmm/elf.c vmm/cpu.c \
 	vmm/topology.h vmm/topology.c \
-	vmm/vfio.h vmm/vfio-compat.h vmm/vfio.c vmm/vfio-pci.c \
+	vmm/vfio.h vmm/vfio-compat.h vmm/vfio.c \
+	vmm/vfio-pci-priv.h vmm/vfio-pci.c vmm/vfio-pci-irq.c \
 	vmm/qemu-trace.h vmm/qemu-trace.c
 
 bin_PROGRAMS += tagvmm

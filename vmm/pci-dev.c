@@ -9,7 +9,10 @@
  * as the size mask) all fall out of one byte-wise write rule. What the
  * masks cannot express is done after the write: decode enables and BAR
  * moves (re)map BARs on the buses, MSI/MSI-X unmasking sends pending
- * messages, Interrupt Disable drops INTx.
+ * messages, Interrupt Disable drops INTx. The device's hooks
+ * (struct pci_device_ops) run in between, after the remapping and before
+ * the pending messages go, so what a device hands in while a vector was
+ * masked joins its pending bit instead of making a second message.
  *
  * BARs are decoded in the host bridge's windows (pci.c says why not
  * directly on the buses).
@@ -17,7 +20,9 @@
  * Locking: dev->lock guards the config space, the MSI-X table and PBA and
  * the INTx state. BAR (un)mapping happens with dev->lock released, under
  * bar_map_lock, so no BAR handler (the MSI-X table takes dev->lock) ever
- * waits behind a mapping change that waits for it.
+ * waits behind a mapping change that waits for it. Device hooks run with
+ * dev->lock released (bar_mapped under bar_map_lock), so a device may take
+ * its own locks there and call pci_device_notify().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -311,7 +316,7 @@ static void update_mappings(struct pci_device *dev)
 		struct pci_bar *bar = &dev->bars[i];
 		bool io = bar->kind == PCI_BAR_IO;
 		const char *why = NULL;
-		uint64_t want = 0;
+		uint64_t want = 0, was = bar->mapped_at;
 		io_handler_t fn;
 		void *opaque;
 
@@ -329,18 +334,20 @@ static void update_mappings(struct pci_device *dev)
 			pci_host_unmap_bar(dev->vm, io, bar->mapped_at, opaque);
 			bar->mapped_at = 0;
 		}
-		if (!want)
-			continue;	/* address 0: not assigned */
-		if (!io && over_ram(dev->vm, want, bar->size))
-			why = "over guest RAM";
-		else if (pci_host_map_bar(dev->vm, io, want, bar->size, fn, opaque))
-			why = errno == EEXIST ? "over another BAR" :
-			      errno == ERANGE ? "outside the host bridge's window" :
-			      "not mappable";
-		if (why)
-			bar_refused(dev, i, want, why);
-		else
-			bar->mapped_at = want;
+		if (want) {	/* address 0: not assigned */
+			if (!io && over_ram(dev->vm, want, bar->size))
+				why = "over guest RAM";
+			else if (pci_host_map_bar(dev->vm, io, want, bar->size, fn, opaque))
+				why = errno == EEXIST ? "over another BAR" :
+				      errno == ERANGE ? "outside the host bridge's window" :
+				      "not mappable";
+			if (why)
+				bar_refused(dev, i, want, why);
+			else
+				bar->mapped_at = want;
+		}
+		if (bar->mapped_at != was && dev->ops && dev->ops->bar_mapped)
+			dev->ops->bar_mapped(dev, i, bar->mapped_at);
 	}
 	pthread_mutex_unlock(&bar_map_lock);
 }
@@ -436,6 +443,7 @@ static void msi_notify(struct pci_device *dev, unsigned int vector)
 			put(dev->cfg, pending, cfg32(dev, pending) | 1u << vector, 4);
 			return;
 		}
+		put(dev->cfg, pending, cfg32(dev, pending) & ~(1u << vector), 4);
 	}
 	msi_send(dev, vector);
 }
@@ -488,10 +496,12 @@ static void msix_notify(struct pci_device *dev, unsigned int v)
 {
 	if (v >= dev->msix_entries)
 		return;
-	if (msix_masked(dev, v))
+	if (msix_masked(dev, v)) {
 		msix_pba(dev)[v / 8] |= (uint8_t)(1u << (v % 8));
-	else
+	} else {
+		msix_pba(dev)[v / 8] &= (uint8_t)~(1u << (v % 8));
 		msix_send(dev, v);
+	}
 }
 
 static void msix_flush_pending(struct pci_device *dev)
@@ -537,6 +547,9 @@ void pci_device_intx_deassert(struct pci_device *dev)
  * The MSI-X BAR: table and PBA where the capability says, the device's
  * own handler for the rest. Table fields: address (dword aligned), upper
  * address, data, vector control (bit 0 only); the PBA is read-only.
+ * A table write reaches the device's msix_written hook for each entry it
+ * touched before pending messages go out; a PBA read first lets the
+ * device hand in what it holds (msix_pba_read).
  */
 static void msix_bar_io(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
 			bool is_write)
@@ -546,10 +559,11 @@ static void msix_bar_io(void *opaque, uint64_t offset, uint8_t *data, unsigned i
 	uint64_t pba = cfg32(dev, dev->msix_cap + MSIX_PBA) & ~7u;
 	uint64_t table_len = (uint64_t)dev->msix_entries * MSIX_ENTRY_SIZE;
 	uint64_t pba_len = round_up(dev->msix_entries, 64) / 8;
+	const struct pci_device_ops *ops = dev->ops;
+	bool in_table = ranges_overlap(offset, len, table, table_len);
 	unsigned int i;
 
-	if (!ranges_overlap(offset, len, table, table_len) &&
-	    !ranges_overlap(offset, len, pba, pba_len)) {
+	if (!in_table && !ranges_overlap(offset, len, pba, pba_len)) {
 		struct pci_bar *bar = &dev->bars[dev->msix_bar];
 
 		if (bar->fn)
@@ -559,6 +573,8 @@ static void msix_bar_io(void *opaque, uint64_t offset, uint8_t *data, unsigned i
 		return;
 	}
 
+	if (!is_write && ops && ops->msix_pba_read && ranges_overlap(offset, len, pba, pba_len))
+		ops->msix_pba_read(dev);
 	pthread_mutex_lock(&dev->lock);
 	for (i = 0; i < len; i++) {
 		uint64_t off = offset + i;
@@ -580,8 +596,18 @@ static void msix_bar_io(void *opaque, uint64_t offset, uint8_t *data, unsigned i
 			data[i] = 0;
 		}
 	}
-	if (is_write)
-		msix_flush_pending(dev);
+	pthread_mutex_unlock(&dev->lock);
+	if (!is_write)
+		return;
+	if (in_table && ops && ops->msix_written) {
+		uint64_t first = offset > table ? offset - table : 0;
+		uint64_t end = offset + len < table + table_len ? offset + len - table : table_len;
+
+		for (uint64_t v = first / MSIX_ENTRY_SIZE; v <= (end - 1) / MSIX_ENTRY_SIZE; v++)
+			ops->msix_written(dev, (unsigned int)v);
+	}
+	pthread_mutex_lock(&dev->lock);
+	msix_flush_pending(dev);
 	pthread_mutex_unlock(&dev->lock);
 }
 
@@ -607,7 +633,7 @@ static bool touches(unsigned int offset, unsigned int len, unsigned int reg, uns
 void pci_device_config_write(struct pci_device *dev, unsigned int offset, unsigned int len,
 			     uint32_t value)
 {
-	bool remap;
+	bool remap, irqs;
 	unsigned int i;
 
 	if (!len || len > 4 || offset >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - offset)
@@ -622,21 +648,26 @@ void pci_device_config_write(struct pci_device *dev, unsigned int offset, unsign
 	}
 	remap = touches(offset, len, PCI_COMMAND, 2) ||
 		touches(offset, len, PCI_BASE_ADDRESS_0, 4 * PCI_NUM_BARS);
-	if (touches(offset, len, PCI_COMMAND, 2) ||
-	    (dev->msi_cap && touches(offset, len, dev->msi_cap, PCI_STD_CFG_SIZE - dev->msi_cap)) ||
-	    (dev->msix_cap && touches(offset, len, dev->msix_cap + MSIX_FLAGS, 2))) {
+	irqs = touches(offset, len, PCI_COMMAND, 2) ||
+	       (dev->msi_cap && touches(offset, len, dev->msi_cap,
+					 PCI_STD_CFG_SIZE - dev->msi_cap)) ||
+	       (dev->msix_cap && touches(offset, len, dev->msix_cap + MSIX_FLAGS, 2));
+	if (irqs)
 		update_intx(dev);
-		if (dev->msi_cap)
-			msi_flush_pending(dev);
-		if (dev->msix_cap)
-			msix_flush_pending(dev);
-	}
 	pthread_mutex_unlock(&dev->lock);
 
 	if (remap)
 		update_mappings(dev);
 	if (dev->ops && dev->ops->config_written)
 		dev->ops->config_written(dev, offset, len);
+	if (irqs) {
+		pthread_mutex_lock(&dev->lock);
+		if (dev->msi_cap)
+			msi_flush_pending(dev);
+		if (dev->msix_cap)
+			msix_flush_pending(dev);
+		pthread_mutex_unlock(&dev->lock);
+	}
 }
 
 /* ---- capabilities ---- */

@@ -41,9 +41,28 @@ struct pci_bar {
 
 struct pci_device;
 
+/*
+ * What a device may want to know beyond its BAR accesses; every hook is
+ * optional and runs without dev->lock held. The two write hooks run after
+ * the framework applied the write and before it sends the MSI/MSI-X
+ * messages the write unmasked, so an interrupt the device held while the
+ * vector was masked, handed in then with pci_device_notify(), merges with
+ * the vector's pending bit into one message.
+ */
 struct pci_device_ops {
-	/* Called after a config write the framework applied (optional). */
+	/* A config write. */
 	void (*config_written)(struct pci_device *dev, unsigned int offset, unsigned int len);
+	/* A write to MSI-X table entry @vector: its address, data or mask. */
+	void (*msix_written)(struct pci_device *dev, unsigned int vector);
+	/* The guest is about to read the PBA: hand in what masked vectors hold. */
+	void (*msix_pba_read)(struct pci_device *dev);
+	/*
+	 * BAR @i is now decoded at @addr, or no longer (0): at decode enable
+	 * and disable, a move (one call, the new address), a refused mapping,
+	 * pci_device_exit(). Serialized for all devices by the framework's BAR
+	 * mapping lock; the bridge's window has already changed.
+	 */
+	void (*bar_mapped)(struct pci_device *dev, unsigned int i, uint64_t addr);
 };
 
 struct pci_device {
@@ -111,7 +130,8 @@ uint16_t pci_add_ats_cap(struct pci_device *dev, unsigned int queue_depth);
 /*
  * Raise an interrupt the way the guest configured: MSI-X, MSI, or INTx.
  * MSI and MSI-X are messages: nothing is sent without Bus Master Enable,
- * a masked vector sets its pending bit and is sent on unmask, an MSI
+ * a masked vector sets its pending bit and is sent on unmask (a message
+ * sent clears the bit: one message for everything pending), an MSI
  * vector beyond those the guest enabled folds onto them (modulo).
  * INTx is a level: notify asserts it (status bit 3) and it stays asserted
  * until the device calls pci_device_intx_deassert(), typically when the

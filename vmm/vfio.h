@@ -143,46 +143,59 @@ int vfio_device_detach_pasid(struct vm *vm, size_t index, uint32_t pasid, char *
 			     size_t errlen);
 
 /*
- * The guest-facing model of one passed-through PCI function (vfio-pci.c):
- * its config space, filtered and virtualized, in a struct pci_device; its
- * BARs trapped and forwarded to the VFIO regions; its INTx, MSI and MSI-X
- * routed to the guest with eventfds and KVM irqfds.
+ * The guest-facing model of one passed-through PCI function (vfio-pci.c,
+ * vfio-pci-irq.c): its config space, filtered and virtualized, in a
+ * struct pci_device; its BARs mmapped into KVM memslots where the region
+ * allows it, trapped and forwarded to the VFIO regions elsewhere; its
+ * INTx, MSI and MSI-X routed to the guest with eventfds and KVM irqfds.
  */
 struct pci_device;
 
 /*
  * The host calls vfio-pci.c needs beyond struct host_ops: region accesses
- * and eventfds. TODO(hostops): these belong in struct host_ops (pread,
- * pwrite, eventfd); they are separate only until the seam grows them.
- * Each returns what the system call does, -1 with errno on failure.
+ * and mappings, and eventfds. TODO(hostops): these belong in struct
+ * host_ops; they are separate only until the seam grows them.
+ * Each returns what the system call does, -1 (MAP_FAILED) with errno on
+ * failure. mmap and munmap may both be NULL: every BAR is then trapped.
+ * read may be NULL where no device interrupt is ever signalled (tests):
+ * what a masked vector's eventfd holds is then never looked at.
  */
 struct vfio_pci_io {
 	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
 	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
+	/* A shared read-write mapping of @len bytes of @fd at @off. */
+	void *(*mmap)(void *ctx, int fd, size_t len, off_t off);
+	int (*munmap)(void *ctx, void *addr, size_t len);
 	int (*eventfd)(void *ctx);		/* a non-blocking, close-on-exec eventfd */
+	/* An eventfd's count (8 bytes), which it resets; EAGAIN when it is 0. */
+	ssize_t (*read)(void *ctx, int fd, void *buf, size_t len);
 	int (*close)(void *ctx, int fd);	/* for the eventfds */
 	void *ctx;
 };
 
-/* pread(2), pwrite(2), eventfd(2), close(2). */
+/* pread(2), pwrite(2), mmap(2) MAP_SHARED, munmap(2), eventfd(2), read(2), close(2). */
 extern const struct vfio_pci_io vfio_pci_io_real;
 
 /*
  * Models the VFIO device @device_fd (bound and attached; vfio.c owns the
  * fd) as a PCI function at @guest_bdf of @vm, registered on its host
- * bridge, with INTx wired when the device has it. KVM ioctls go to
- * vm->vm_fd through @ops. Returns NULL with a message in @err.
+ * bridge, with INTx wired when the device has it and its mappable BAR
+ * areas mmapped (they enter memslots, vm_map_device_memory(), while the
+ * guest decodes the BAR). KVM's interrupt ioctls go to vm->vm_fd through
+ * @ops. Returns NULL with a message in @err; a BAR that cannot be mmapped
+ * is trapped instead, with a warning.
  */
 struct vfio_pci *vfio_pci_create(struct vm *vm, const struct host_ops *ops, int device_fd,
 				 uint16_t guest_bdf, char *err, size_t errlen);
-/* vfio_pci_create() with the region and eventfd calls given (tests). */
+/* vfio_pci_create() with the region, mapping and eventfd calls given (tests). */
 struct vfio_pci *vfio_pci_create_with(struct vm *vm, const struct host_ops *ops,
 				      const struct vfio_pci_io *io, int device_fd,
 				      uint16_t guest_bdf, char *err, size_t errlen);
 /*
  * Turns the device's interrupts off, removes its irqfds and GSI routes,
- * closes its eventfds, frees it. The framework has no pci_unregister():
- * call at VM teardown only (after the vCPUs stopped). NULL is a no-op.
+ * closes its eventfds, removes its memslots and unmaps its BARs, frees it.
+ * The framework has no pci_unregister(): call at VM teardown only (after
+ * the vCPUs stopped). NULL is a no-op.
  */
 void vfio_pci_destroy(struct vfio_pci *vp);
 /* The guest-visible function. */

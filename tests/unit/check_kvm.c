@@ -2,7 +2,8 @@
 /*
  * The KVM core against real KVM: tiny hand-assembled real-mode guests at
  * CS = 0x0100 (base 0x1000), talking to a test device on ports 0xe0..0xef
- * and an MMIO window the test reaches through a segment base set in sregs.
+ * and an MMIO window the test reaches through a segment base set in sregs,
+ * and device memory in memslots of its own (vm_map_device_memory()).
  *
  * Test device ports:
  *   0xe0  write: append the bytes to the log
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -763,6 +765,111 @@ START_TEST(guest_memory_bounds)
 }
 END_TEST
 
+/* ---- device memory: memslots of their own (vm_map_device_memory) ---- */
+
+static uint8_t *device_pages(size_t len)
+{
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
+
+START_TEST(device_memory)
+{
+	static const uint8_t code[] = {
+		0xb0, 0x77,			/* mov al, 0x77 */
+		0x64, 0xa2, 0x10, 0x00,		/* mov fs:[0x10], al   ; first page */
+		0x64, 0xa0, 0x08, 0x10,		/* mov al, fs:[0x1008] ; second page */
+		0xe6, 0xe0,			/* out 0xe0, al */
+		0xe6, 0xe2,			/* out 0xe2, al */
+	};
+	static const uint8_t mapped[] = { 0xc5 }, unmapped[] = { 0xff };
+	struct guest *g = guest_new(1);
+	uint8_t *mem = device_pages(0x2000);
+	int slot;
+
+	mem[0x1008] = 0xc5;
+	slot = vm_map_device_memory(&g->vm, UNCLAIMED_MMIO, 0x2000, mem);
+	ck_assert_int_ge(slot, VM_RAM_SLOTS);
+	ck_assert_uint_eq(g->vm.device_slots[slot - VM_RAM_SLOTS].gpa, UNCLAIMED_MMIO);
+	ck_assert_uint_eq(g->vm.device_slots[slot - VM_RAM_SLOTS].size, 0x2000);
+	ck_assert_ptr_eq(g->vm.device_slots[slot - VM_RAM_SLOTS].host, mem);
+	/* Never RAM to the VMM: guest-chosen addresses cannot reach it. */
+	ck_assert_ptr_null(vm_gpa(&g->vm, UNCLAIMED_MMIO, 4));
+	ck_assert_ptr_null(vm_gpa(&g->vm, UNCLAIMED_MMIO + 0x1000, 1));
+	guest_load(g, code, sizeof(code));
+	ck_assert_msg(guest_run(g) == VM_POWEROFF, "%s", g->vm.stop_message);
+	ck_assert_uint_eq(mem[0x10], 0x77);
+	assert_log(g, mapped, sizeof(mapped));
+	ck_assert_uint_eq(g->vm.vcpus[0].mmio_unclaimed, 0);
+	guest_free(g);
+
+	/* Mapped and removed again: the accesses exit, and nothing takes them. */
+	mem[0x10] = 0;
+	g = guest_new(1);
+	slot = vm_map_device_memory(&g->vm, UNCLAIMED_MMIO, 0x2000, mem);
+	ck_assert_int_ge(slot, VM_RAM_SLOTS);
+	ck_assert_int_eq(vm_unmap_device_memory(&g->vm, slot), 0);
+	ck_assert_uint_eq(g->vm.device_slots[slot - VM_RAM_SLOTS].size, 0);
+	guest_load(g, code, sizeof(code));
+	ck_assert_msg(guest_run(g) == VM_POWEROFF, "%s", g->vm.stop_message);
+	ck_assert_uint_eq(mem[0x10], 0);
+	assert_log(g, unmapped, sizeof(unmapped));
+	ck_assert_uint_eq(g->vm.vcpus[0].mmio_unclaimed, 2);
+	guest_free(g);
+	munmap(mem, 0x2000);
+}
+END_TEST
+
+static void expect_map_error(struct vm *vm, uint64_t gpa, uint64_t size, void *host, int err)
+{
+	errno = 0;
+	ck_assert_int_eq(vm_map_device_memory(vm, gpa, size, host), -1);
+	ck_assert_int_eq(errno, err);
+}
+
+START_TEST(device_memory_errors)
+{
+	struct guest *g = guest_new(1);
+	uint8_t *mem = device_pages(0x2000);
+	int first, slot[VM_DEVICE_SLOTS];
+
+	expect_map_error(&g->vm, 0x100000, 0x1000, mem, EEXIST);	/* RAM */
+	expect_map_error(&g->vm, UNCLAIMED_MMIO + 0x800, 0x1000, mem, EINVAL);
+	expect_map_error(&g->vm, UNCLAIMED_MMIO, 0x800, mem, EINVAL);
+	expect_map_error(&g->vm, UNCLAIMED_MMIO, 0, mem, EINVAL);
+	expect_map_error(&g->vm, UNCLAIMED_MMIO, 0x1000, mem + 1, EINVAL);
+	expect_map_error(&g->vm, ~0xfffULL, 0x2000, mem, EINVAL);	/* wraps */
+
+	/* Every slot once, none twice, none over another. */
+	for (int i = 0; i < VM_DEVICE_SLOTS; i++) {
+		slot[i] = vm_map_device_memory(&g->vm, UNCLAIMED_MMIO + 0x1000 * (uint64_t)i,
+					       0x1000, mem);
+		ck_assert_int_ge(slot[i], VM_RAM_SLOTS);
+		ck_assert_int_lt(slot[i], VM_RAM_SLOTS + VM_DEVICE_SLOTS);
+		for (int j = 0; j < i; j++)
+			ck_assert_int_ne(slot[i], slot[j]);
+	}
+	expect_map_error(&g->vm, UNCLAIMED_MMIO + 0x800000, 0x1000, mem, ENOSPC);
+	first = slot[0];
+	ck_assert_int_eq(vm_unmap_device_memory(&g->vm, first), 0);
+	expect_map_error(&g->vm, UNCLAIMED_MMIO + 0x1000, 0x2000, mem, EEXIST);
+	ck_assert_int_eq(vm_map_device_memory(&g->vm, UNCLAIMED_MMIO, 0x1000, mem + 0x1000), first);
+
+	/* Only device slots go. */
+	errno = 0;
+	ck_assert_int_eq(vm_unmap_device_memory(&g->vm, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(vm_unmap_device_memory(&g->vm, VM_RAM_SLOTS + VM_DEVICE_SLOTS), -1);
+	ck_assert_int_eq(vm_unmap_device_memory(&g->vm, first), 0);
+	ck_assert_int_eq(vm_unmap_device_memory(&g->vm, first), -1);
+	ck_assert_ptr_nonnull(vm_gpa(&g->vm, 0x100000, 4));	/* RAM untouched */
+	guest_free(g);
+	munmap(mem, 0x2000);
+}
+END_TEST
+
 /* ---- cost of an exit (printed, for the record) ---- */
 
 #define EXIT_LOOPS	20000
@@ -844,6 +951,8 @@ int main(void)
 	tcase_add_test(tc, create_errors);
 	tcase_add_test(tc, destroy_zeroed);
 	tcase_add_test(tc, guest_memory_bounds);
+	tcase_add_test(tc, device_memory);
+	tcase_add_test(tc, device_memory_errors);
 	tcase_add_test(tc, exit_cost);
 	suite_add_tcase(s, tc);
 	return check_run(s);

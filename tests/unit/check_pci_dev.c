@@ -334,6 +334,190 @@ START_TEST(test_msix_shared_bar)
 }
 END_TEST
 
+/* ---- device hooks (struct pci_device_ops) ---- */
+
+struct hooked {
+	struct test_dev t;
+	struct { unsigned int bar; uint64_t addr; } mapped[16];
+	unsigned int nmapped;
+	unsigned int written[16], nwritten;
+	unsigned int pba_reads;
+	int held;		/* a vector the device holds, handed in from the hooks; -1: none */
+};
+
+static struct hooked *hooked_of(struct pci_device *dev)
+{
+	return (struct hooked *)(void *)dev;	/* pci is the first member of both */
+}
+
+static void hand_in(struct hooked *h)
+{
+	if (h->held >= 0) {
+		pci_device_notify(&h->t.pci, (unsigned int)h->held);
+		h->held = -1;
+	}
+}
+
+static void hook_config(struct pci_device *dev, unsigned int offset, unsigned int len)
+{
+	(void)offset;
+	(void)len;
+	hand_in(hooked_of(dev));
+}
+
+static void hook_msix(struct pci_device *dev, unsigned int vector)
+{
+	struct hooked *h = hooked_of(dev);
+
+	ck_assert_uint_lt(h->nwritten, 16);
+	h->written[h->nwritten++] = vector;
+	hand_in(h);
+}
+
+static void hook_pba(struct pci_device *dev)
+{
+	hooked_of(dev)->pba_reads++;
+}
+
+static void hook_bar(struct pci_device *dev, unsigned int i, uint64_t addr)
+{
+	struct hooked *h = hooked_of(dev);
+
+	/* The window already matches: decoded where announced, or not at all. */
+	ck_assert_uint_eq(dev->bars[i].mapped_at, addr);
+	ck_assert_uint_lt(h->nmapped, 16);
+	h->mapped[h->nmapped].bar = i;
+	h->mapped[h->nmapped++].addr = addr;
+}
+
+static const struct pci_device_ops hook_ops = {
+	.config_written = hook_config, .msix_written = hook_msix,
+	.msix_pba_read = hook_pba, .bar_mapped = hook_bar,
+};
+
+static void assert_mapped(struct hooked *h, unsigned int n, unsigned int bar, uint64_t addr)
+{
+	ck_assert_uint_gt(h->nmapped, n);
+	ck_assert_uint_eq(h->mapped[n].bar, bar);
+	ck_assert_uint_eq(h->mapped[n].addr, addr);
+}
+
+START_TEST(test_bar_mapped_hook)
+{
+	struct hooked *h = calloc(1, sizeof(*h));
+	uint16_t bdf = BDF(11, 0);
+
+	ck_assert_ptr_nonnull(h);
+	h->held = -1;
+	h->t.pci.ops = &hook_ops;
+	pci_device_init(&h->t.pci, 0x1234, 0x5678, 0x018000, 3);
+	devs[ndevs++] = &h->t;
+	ck_assert_int_eq(pci_device_set_bar(&h->t.pci, 0, PCI_BAR_MEM32, 0x4000, bar_io, &h->t), 0);
+	ck_assert_int_eq(pci_device_set_bar(&h->t.pci, 1, PCI_BAR_IO, 0x20, bar_io, &h->t), 0);
+	ck_assert_int_eq(pci_register(&vm, &h->t.pci, bdf), 0);
+	cfg_write(bdf, 0x10, 4, 0xc0800000);
+	ck_assert_uint_eq(h->nmapped, 0);		/* decoding still off */
+
+	cfg_write(bdf, 0x04, 2, 0x0002);		/* memory only */
+	ck_assert_uint_eq(h->nmapped, 1);
+	assert_mapped(h, 0, 0, 0xc0800000);
+	cfg_write(bdf, 0x10, 4, 0xc0840000);		/* a move: one call */
+	ck_assert_uint_eq(h->nmapped, 2);
+	assert_mapped(h, 1, 0, 0xc0840000);
+	cfg_write(bdf, 0x10, 4, 0xc0840000);		/* no move: no call */
+	cfg_write(bdf, 0x04, 2, 0x0003);		/* I/O on too */
+	ck_assert_uint_eq(h->nmapped, 3);
+	assert_mapped(h, 2, 1, h->t.pci.bars[1].mapped_at);
+	ck_assert_uint_ne(h->t.pci.bars[1].mapped_at, 0);
+	cfg_write(bdf, 0x04, 2, 0x0001);		/* memory off */
+	ck_assert_uint_eq(h->nmapped, 4);
+	assert_mapped(h, 3, 0, 0);
+	cfg_write(bdf, 0x10, 4, 0x00100000);		/* over RAM: refused, no call */
+	cfg_write(bdf, 0x04, 2, 0x0003);
+	ck_assert_uint_eq(h->nmapped, 4);
+	cfg_write(bdf, 0x10, 4, 0xc0840000);
+	ck_assert_uint_eq(h->nmapped, 5);
+	assert_mapped(h, 4, 0, 0xc0840000);
+
+	/* Exit unmaps what is mapped (and teardown() must not exit it again). */
+	ck_assert_ptr_eq(devs[ndevs - 1], &h->t);
+	ndevs--;
+	pci_device_exit(&h->t.pci);
+	ck_assert_uint_eq(h->nmapped, 7);
+	for (unsigned int n = 5; n < 7; n++)
+		ck_assert_uint_eq(h->mapped[n].addr, 0);
+	ck_assert_uint_ne(h->mapped[5].bar, h->mapped[6].bar);
+	free(h);
+}
+END_TEST
+
+START_TEST(test_msix_hooks)
+{
+	struct hooked *h = calloc(1, sizeof(*h));
+	uint16_t bdf = BDF(12, 0);
+	const uint64_t table = 0xc0800000, pba = table + 0x1000;
+	uint8_t msix;
+
+	ck_assert_ptr_nonnull(h);
+	h->held = -1;
+	h->t.pci.ops = &hook_ops;
+	pci_device_init(&h->t.pci, 0x1234, 0x5678, 0x018000, 3);
+	devs[ndevs++] = &h->t;
+	msix = pci_add_msix_cap(&h->t.pci, 4, 2);
+	ck_assert(msix);
+	ck_assert_int_eq(pci_register(&vm, &h->t.pci, bdf), 0);
+	cfg_write(bdf, 0x18, 4, (uint32_t)table);
+	cfg_write(bdf, 0x04, 2, 0x0006);
+	cfg_write(bdf, msix + 2, 2, 0x8000);
+
+	/* One call per entry a table write touches; none for reads or the PBA. */
+	bus_write(&vm.mmio, table + 16 + 8, 4, 0x51);
+	ck_assert_uint_eq(h->nwritten, 1);
+	ck_assert_uint_eq(h->written[0], 1);
+	/* Entry 1's control and entry 2's address. */
+	bus_write(&vm.mmio, table + 16 + 12, 8, 0x00000000fee00001ULL);
+	ck_assert_uint_eq(h->nwritten, 3);
+	ck_assert_uint_eq(h->written[1], 1);
+	ck_assert_uint_eq(h->written[2], 2);
+	bus_read(&vm.mmio, table + 16, 8);
+	bus_write(&vm.mmio, pba, 8, 0);
+	ck_assert_uint_eq(h->nwritten, 3);
+	ck_assert_uint_eq(h->pba_reads, 0);
+	bus_read(&vm.mmio, table, 4);
+	ck_assert_uint_eq(h->pba_reads, 0);
+
+	/* A PBA read asks the device first, so what it hands in shows. */
+	bus_write(&vm.mmio, table + 16, 4, 0xfee02000);
+	ck_assert_uint_eq(bus_read(&vm.mmio, pba, 8), 0);
+	ck_assert_uint_eq(h->pba_reads, 1);
+
+	/*
+	 * Unmasking: a pending bit and what the device held while masked,
+	 * handed in from the hook, go out as one message.
+	 */
+	pci_device_notify(&h->t.pci, 1);			/* masked: pending */
+	ck_assert_uint_eq(nmsis, 0);
+	ck_assert_uint_eq(bus_read(&vm.mmio, pba, 1), 0x2);
+	h->held = 1;
+	bus_write(&vm.mmio, table + 16 + 12, 4, 0);
+	ck_assert_int_eq(h->held, -1);
+	ck_assert_uint_eq(nmsis, 1);
+	ck_assert_uint_eq(msis[0].address, 0xfee02000);
+	ck_assert_uint_eq(msis[0].data, 0x51);
+	ck_assert_uint_eq(bus_read(&vm.mmio, pba, 1), 0);
+
+	/* The same through config_written when Function Mask clears. */
+	cfg_write(bdf, msix + 2, 2, 0xc000);
+	pci_device_notify(&h->t.pci, 1);
+	ck_assert_uint_eq(nmsis, 1);
+	h->held = 1;
+	cfg_write(bdf, msix + 2, 2, 0x8000);
+	ck_assert_int_eq(h->held, -1);
+	ck_assert_uint_eq(nmsis, 2);
+	ck_assert_uint_eq(bus_read(&vm.mmio, pba, 1), 0);
+}
+END_TEST
+
 /* ---- INTx ---- */
 
 START_TEST(test_intx_swizzle)
@@ -516,6 +700,8 @@ static Suite *pci_dev_suite(void)
 	tcase_add_test(tc, test_msi_32bit);
 	tcase_add_test(tc, test_msix_delivery);
 	tcase_add_test(tc, test_msix_shared_bar);
+	tcase_add_test(tc, test_bar_mapped_hook);
+	tcase_add_test(tc, test_msix_hooks);
 	tcase_add_test(tc, test_intx_swizzle);
 	tcase_add_test(tc, test_intx_level_semantics);
 	tcase_add_test(tc, test_concurrent_access);
