@@ -438,7 +438,7 @@ static int free_guest_bdf(struct vm *vm)
 	return -1;
 }
 
-/* The function the guest sees and drives: config space, trapped BARs, INTx/MSI/MSI-X. */
+/* The function the guest sees and drives: config space, BARs, INTx/MSI/MSI-X. */
 static int create_guest_function(struct vfio_state *s, struct vfio_device *d, char *err,
 				 size_t errlen)
 {
