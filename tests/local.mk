@@ -17,6 +17,7 @@ UNIT_TESTS = \
 	tests/unit/check_pci_dev \
 	tests/unit/check_serial \
 	tests/unit/check_kvm \
+	tests/unit/check_emulate \
 	tests/unit/check_vtd_unit \
 	tests/unit/check_vtd_tables \
 	tests/unit/check_simdev \
@@ -86,9 +87,13 @@ tests_unit_check_serial_SOURCES = tests/unit/check_serial.c
 tests_unit_check_serial_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_serial_LDADD = $(VMM_UNIT_LDADD)
 # KVM core smoke tests with tiny hand-assembled guests (exit 77 without /dev/kvm).
-tests_unit_check_kvm_SOURCES = tests/unit/check_kvm.c
+tests_unit_check_kvm_SOURCES = tests/unit/check_kvm.c tests/unit/kvm_guest.h
 tests_unit_check_kvm_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_kvm_LDADD = $(VMM_UNIT_LDADD)
+# The emulator's recoveries, with the same guest harness.
+tests_unit_check_emulate_SOURCES = tests/unit/check_emulate.c tests/unit/kvm_guest.h
+tests_unit_check_emulate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_emulate_LDADD = $(VMM_UNIT_LDADD)
 
 # The emulated VT-d: unit tests on guest memory without vCPUs.
 VIOMMU_UNIT_LDADD = libviommu.a libvmm.a $(UNIT_LDADD)
