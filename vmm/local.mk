@@ -6,7 +6,7 @@ libvmm_a_SOURCES = \
 	vmm/emulate.h vmm/emulate.c \
 	vmm/bus.h vmm/bus.c \
 	vmm/init.h vmm/init.c \
-	vmm/pci.h vmm/pci.c vmm/pci-dev.c \
+	vmm/pci.h vmm/pci-priv.h vmm/pci.c vmm/pci-dev.c vmm/pci-cap.c \
 	vmm/devices.h vmm/serial.c vmm/power.c \
 	vmm/acpi.h vmm/acpi.c vmm/aml.h vmm/aml.c \
 	vmm/fdt.h vmm/fdt.c \
