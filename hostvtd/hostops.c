@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* host_ops_real: the seam's production side, plain system calls. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "hostvtd/hostops.h"
@@ -56,6 +61,68 @@ static ssize_t real_read_file(void *ctx, const char *path, char *buf, size_t len
 	return n;
 }
 
+static ssize_t real_list_dir(void *ctx, const char *path, char *buf, size_t len)
+{
+	DIR *dir = opendir(path);
+	struct dirent *ent;
+	size_t used = 0;
+
+	(void)ctx;
+	if (!dir)
+		return -1;
+	while ((ent = readdir(dir))) {
+		size_t n = strlen(ent->d_name) + 1;
+
+		if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
+			continue;
+		if (used + n > len) {
+			closedir(dir);
+			errno = ENOSPC;
+			return -1;
+		}
+		memcpy(buf + used, ent->d_name, n);
+		used += n;
+	}
+	closedir(dir);
+	return (ssize_t)used;
+}
+
+static ssize_t real_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	(void)ctx;
+	return pread(fd, buf, len, off);
+}
+
+static ssize_t real_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+{
+	(void)ctx;
+	return pwrite(fd, buf, len, off);
+}
+
+static void *real_mmap(void *ctx, int fd, size_t len, off_t off)
+{
+	(void)ctx;
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+}
+
+static int real_munmap(void *ctx, void *addr, size_t len)
+{
+	(void)ctx;
+	return munmap(addr, len);
+}
+
+static int real_eventfd(void *ctx)
+{
+	(void)ctx;
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+static ssize_t real_read(void *ctx, int fd, void *buf, size_t len)
+{
+	(void)ctx;
+	return read(fd, buf, len);
+}
+
 const struct host_ops host_ops_real = {
 	.open = real_open,
 	.close = real_close,
@@ -63,5 +130,12 @@ const struct host_ops host_ops_real = {
 	.readlink = real_readlink,
 	.access = real_access,
 	.read_file = real_read_file,
+	.list_dir = real_list_dir,
+	.pread = real_pread,
+	.pwrite = real_pwrite,
+	.mmap = real_mmap,
+	.munmap = real_munmap,
+	.eventfd = real_eventfd,
+	.read = real_read,
 	.ctx = NULL,
 };

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hostvtd/iommufd-compat.h"
 #include "hostvtd/iommufd-dryrun.h"
@@ -613,6 +614,63 @@ static ssize_t dr_read_file(void *vdr, const char *path, char *buf, size_t len)
 	return dr_readlink(vdr, path, buf, len);
 }
 
+static ssize_t dr_list_dir(void *vdr, const char *path, char *buf, size_t len)
+{
+	return dr_readlink(vdr, path, buf, len);
+}
+
+/* No device is modelled: its regions, BAR mappings and eventfds are VFIO's, never asked for. */
+static ssize_t not_modelled(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+static ssize_t dr_pread(void *vdr, int fd, void *buf, size_t len, off_t off)
+{
+	(void)vdr;
+	(void)fd;
+	(void)buf;
+	(void)len;
+	(void)off;
+	return not_modelled();
+}
+
+static ssize_t dr_pwrite(void *vdr, int fd, const void *buf, size_t len, off_t off)
+{
+	(void)buf;
+	return dr_pread(vdr, fd, NULL, len, off);
+}
+
+static void *dr_mmap(void *vdr, int fd, size_t len, off_t off)
+{
+	(void)vdr;
+	(void)fd;
+	(void)len;
+	(void)off;
+	not_modelled();
+	return MAP_FAILED;
+}
+
+static int dr_munmap(void *vdr, void *addr, size_t len)
+{
+	(void)vdr;
+	(void)addr;
+	(void)len;
+	return (int)not_modelled();
+}
+
+static int dr_eventfd(void *vdr)
+{
+	(void)vdr;
+	return (int)not_modelled();
+}
+
+static ssize_t dr_read(void *vdr, int fd, void *buf, size_t len)
+{
+	return dr_pread(vdr, fd, buf, len, 0);
+}
+
 struct iommufd_dryrun *iommufd_dryrun_new(void)
 {
 	struct iommufd_dryrun *dr = calloc(1, sizeof(*dr));
@@ -626,6 +684,13 @@ struct iommufd_dryrun *iommufd_dryrun_new(void)
 		.readlink = dr_readlink,
 		.access = dr_access,
 		.read_file = dr_read_file,
+		.list_dir = dr_list_dir,
+		.pread = dr_pread,
+		.pwrite = dr_pwrite,
+		.mmap = dr_mmap,
+		.munmap = dr_munmap,
+		.eventfd = dr_eventfd,
+		.read = dr_read,
 		.ctx = dr,
 	};
 	pthread_mutex_init(&dr->lock, NULL);

@@ -21,7 +21,9 @@
  * (drivers/iommu/iommufd/main.c, hw_pagetable.c, device.c and
  * drivers/iommu/intel/nested.c, iommu.c). ioctls the back end never makes
  * are refused with ENOTTY, as "not modelled"; every other path opens with
- * ENOENT (there is no sysfs). Thread-safe: one lock around everything.
+ * ENOENT (there is no sysfs, so nothing to list either), and the device
+ * calls (region reads and writes, mmap, eventfds) fail with ENOSYS: the
+ * back end makes none. Thread-safe: one lock around everything.
  */
 #ifndef TAGVMM_HOSTVTD_IOMMUFD_DRYRUN_H
 #define TAGVMM_HOSTVTD_IOMMUFD_DRYRUN_H

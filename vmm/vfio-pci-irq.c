@@ -220,10 +220,10 @@ static int intx_on(struct vfio_pci *vp)
 		vp->mode = IRQ_INTX;	/* what the guest asked for, though there is none */
 		return 0;
 	}
-	if (vp->intx_fd < 0 && (vp->intx_fd = vp->io.eventfd(vp->io.ctx)) < 0)
+	if (vp->intx_fd < 0 && (vp->intx_fd = vp->ops->eventfd(vp->ops->ctx)) < 0)
 		return -1;
 	if (vp->intx_resample_fd < 0 &&
-	    (vp->intx_resample_fd = vp->io.eventfd(vp->io.ctx)) < 0)
+	    (vp->intx_resample_fd = vp->ops->eventfd(vp->ops->ctx)) < 0)
 		return -1;
 	if (set_irqs(vp, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD |
 		     VFIO_IRQ_SET_ACTION_TRIGGER, 1, &vp->intx_fd))
@@ -257,7 +257,7 @@ static void msi_off(struct vfio_pci *vp)
 		if (vp->vec[v].irqfd)
 			irqfd(vp, vp->vec[v].efd, vp->vec[v].gsi, KVM_IRQFD_FLAG_DEASSIGN, -1);
 		if (vp->vec[v].efd >= 0)
-			vp->io.close(vp->io.ctx, vp->vec[v].efd);
+			vp->ops->close(vp->ops->ctx, vp->vec[v].efd);
 	}
 	free(vp->vec);
 	vp->vec = NULL;
@@ -298,7 +298,7 @@ static int msi_on(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned int
 		vp->vec[v].gsi = next++;
 	}
 	for (unsigned int v = 0; v < nvec; v++)
-		if ((fds[v] = vp->vec[v].efd = vp->io.eventfd(vp->io.ctx)) < 0)
+		if ((fds[v] = vp->vec[v].efd = vp->ops->eventfd(vp->ops->ctx)) < 0)
 			goto fail;
 	if (set_irqs(vp, index, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, nvec, fds))
 		goto fail;
@@ -324,9 +324,7 @@ static void drain(struct vfio_pci *vp, unsigned int v)
 {
 	uint64_t n = 0;
 
-	if (!vp->io.read)
-		return;
-	if (vp->io.read(vp->io.ctx, vp->vec[v].efd, &n, sizeof(n)) == (ssize_t)sizeof(n) && n)
+	if (vp->ops->read(vp->ops->ctx, vp->vec[v].efd, &n, sizeof(n)) == (ssize_t)sizeof(n) && n)
 		pci_device_notify(&vp->pci, v);
 }
 
@@ -486,9 +484,9 @@ void vfio_pci_irq_stop(struct vfio_pci *vp)
 	msi_off(vp);
 	intx_off(vp);
 	if (vp->intx_fd >= 0)
-		vp->io.close(vp->io.ctx, vp->intx_fd);
+		vp->ops->close(vp->ops->ctx, vp->intx_fd);
 	if (vp->intx_resample_fd >= 0)
-		vp->io.close(vp->io.ctx, vp->intx_resample_fd);
+		vp->ops->close(vp->ops->ctx, vp->intx_resample_fd);
 	vp->intx_fd = vp->intx_resample_fd = -1;
 	pthread_mutex_unlock(&vp->irq_lock);
 	for (struct vfio_pci **p = &all_devices; *p; p = &(*p)->next) {

@@ -54,8 +54,7 @@ struct vfio_pci_vector {
 struct vfio_pci {
 	struct pci_device pci;
 	struct vm *vm;
-	const struct host_ops *ops;
-	struct vfio_pci_io io;
+	const struct host_ops *ops;	/* every host call, KVM's too */
 	int fd;
 	struct vfio_region_info regions[VFIO_PCI_NUM_REGIONS];
 	struct vfio_irq_info irqs[VFIO_PCI_MSIX_IRQ_INDEX + 1];

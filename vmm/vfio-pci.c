@@ -66,9 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "hostvtd/hostops.h"
 #include "vmm/kvm.h"
@@ -99,55 +97,6 @@
 #define REGION_MMAP_FLAGS	(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | \
 				 VFIO_REGION_INFO_FLAG_MMAP)
 #define REGION_INFO_MAX		65536	/* region info with capabilities, at most */
-
-/* ---- the real host calls ---- */
-
-static ssize_t real_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
-{
-	(void)ctx;
-	return pread(fd, buf, len, off);
-}
-
-static ssize_t real_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
-{
-	(void)ctx;
-	return pwrite(fd, buf, len, off);
-}
-
-static void *real_mmap(void *ctx, int fd, size_t len, off_t off)
-{
-	(void)ctx;
-	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
-}
-
-static int real_munmap(void *ctx, void *addr, size_t len)
-{
-	(void)ctx;
-	return munmap(addr, len);
-}
-
-static int real_eventfd(void *ctx)
-{
-	(void)ctx;
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static ssize_t real_read(void *ctx, int fd, void *buf, size_t len)
-{
-	(void)ctx;
-	return read(fd, buf, len);
-}
-
-static int real_close(void *ctx, int fd)
-{
-	(void)ctx;
-	return close(fd);
-}
-
-const struct vfio_pci_io vfio_pci_io_real = {
-	.pread = real_pread, .pwrite = real_pwrite, .mmap = real_mmap, .munmap = real_munmap,
-	.eventfd = real_eventfd, .read = real_read, .close = real_close,
-};
 
 /* ---- helpers ---- */
 
@@ -187,11 +136,11 @@ static void bar_io(void *opaque, uint64_t offset, uint8_t *data, unsigned int le
 
 	if (is_write) {
 		if (region_ok(r, offset, len, VFIO_REGION_INFO_FLAG_WRITE))
-			vp->io.pwrite(vp->io.ctx, vp->fd, data, len, at);
+			vp->ops->pwrite(vp->ops->ctx, vp->fd, data, len, at);
 		return;
 	}
 	n = region_ok(r, offset, len, VFIO_REGION_INFO_FLAG_READ) ?
-	    vp->io.pread(vp->io.ctx, vp->fd, data, len, at) : -1;
+	    vp->ops->pread(vp->ops->ctx, vp->fd, data, len, at) : -1;
 	if (n != (ssize_t)len)
 		memset(data, 0xff, len);	/* master abort */
 }
@@ -281,7 +230,7 @@ static int write_command(struct vfio_pci *vp)
 
 	if (vp->cmd_written == cmd)
 		return cmd;
-	if (vp->io.pwrite(vp->io.ctx, vp->fd, b, 2, (off_t)(r->offset + CFG_COMMAND)) != 2)
+	if (vp->ops->pwrite(vp->ops->ctx, vp->fd, b, 2, (off_t)(r->offset + CFG_COMMAND)) != 2)
 		vfio_pci_warn(vp, "command register write");
 	else
 		vp->cmd_written = cmd;
@@ -329,8 +278,8 @@ static void map_bars(struct vfio_pci *vp)
 
 		for (unsigned int a = 0; a < b->nareas; a++) {
 			struct vfio_pci_area ar = b->areas[a];
-			void *p = vp->io.mmap(vp->io.ctx, vp->fd, ar.size,
-					      (off_t)(vp->regions[i].offset + ar.off));
+			void *p = vp->ops->mmap(vp->ops->ctx, vp->fd, ar.size,
+						(off_t)(vp->regions[i].offset + ar.off));
 
 			if (p == MAP_FAILED) {
 				char what[48];
@@ -353,7 +302,7 @@ static void unmap_bars(struct vfio_pci *vp)
 		struct vfio_pci_bar *b = &vp->bars[i];
 
 		for (unsigned int a = 0; a < b->nareas; a++)
-			vp->io.munmap(vp->io.ctx, b->areas[a].host, b->areas[a].size);
+			vp->ops->munmap(vp->ops->ctx, b->areas[a].host, b->areas[a].size);
 		b->nareas = 0;
 	}
 }
@@ -410,7 +359,7 @@ static int query_region(struct vfio_pci *vp, unsigned int i)
 	need = r->argsz;
 	r->argsz = sizeof(*r);
 	if (i >= PCI_NUM_BARS || (r->flags & REGION_MMAP_FLAGS) != REGION_MMAP_FLAGS ||
-	    r->offset % PAGE || !vp->io.mmap || !vp->io.munmap)
+	    r->offset % PAGE)
 		return 0;
 	b = &vp->bars[i];
 	add_area(b, 0, r->size, r->size);
@@ -469,7 +418,7 @@ static int read_config(struct vfio_pci *vp, uint8_t *cfg, uint16_t bdf, char *er
 	memset(cfg, 0, PCI_CFG_SIZE);
 	if (len < 0x40 || !(r->flags & VFIO_REGION_INFO_FLAG_READ))
 		return fail(err, errlen, bdf, "no readable config region", "config space");
-	n = vp->io.pread(vp->io.ctx, vp->fd, cfg, len, (off_t)r->offset);
+	n = vp->ops->pread(vp->ops->ctx, vp->fd, cfg, len, (off_t)r->offset);
 	if (n != (ssize_t)len)
 		return fail(err, errlen, bdf, n < 0 ? strerror(errno) : "short read",
 			    "reading config space");
@@ -623,13 +572,6 @@ struct pci_device *vfio_pci_device(struct vfio_pci *vp)
 struct vfio_pci *vfio_pci_create(struct vm *vm, const struct host_ops *ops, int device_fd,
 				 uint16_t guest_bdf, char *err, size_t errlen)
 {
-	return vfio_pci_create_with(vm, ops, &vfio_pci_io_real, device_fd, guest_bdf, err, errlen);
-}
-
-struct vfio_pci *vfio_pci_create_with(struct vm *vm, const struct host_ops *ops,
-				      const struct vfio_pci_io *io, int device_fd,
-				      uint16_t guest_bdf, char *err, size_t errlen)
-{
 	struct vfio_pci *vp = calloc(1, sizeof(*vp));
 	uint8_t *cfg = malloc(PCI_CFG_SIZE);
 	struct pci_device *dev;
@@ -642,7 +584,6 @@ struct vfio_pci *vfio_pci_create_with(struct vm *vm, const struct host_ops *ops,
 	}
 	vp->vm = vm;
 	vp->ops = ops;
-	vp->io = *io;
 	vp->fd = device_fd;
 	vp->intx_fd = vp->intx_resample_fd = -1;
 	vp->cmd_written = -1;

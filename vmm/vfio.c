@@ -9,7 +9,6 @@
  * function (vfio-pci.c); a failure unwinds through the same code as the
  * teardown at exit.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,32 +33,6 @@
 
 /* Every VM with assigned devices; vm_destroy() finds its state here. */
 static struct vfio_state *vfio_states;
-
-ssize_t vfio_list_dir_real(void *ctx, const char *path, char *buf, size_t len)
-{
-	DIR *dir = opendir(path);
-	struct dirent *ent;
-	size_t used = 0;
-
-	(void)ctx;
-	if (!dir)
-		return -1;
-	while ((ent = readdir(dir))) {
-		size_t n = strlen(ent->d_name) + 1;
-
-		if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
-			continue;
-		if (used + n > len) {
-			closedir(dir);
-			errno = ENOSPC;
-			return -1;
-		}
-		memcpy(buf + used, ent->d_name, n);
-		used += n;
-	}
-	closedir(dir);
-	return (ssize_t)used;
-}
 
 static bool hex_digits(const char *s, size_t n)
 {
@@ -117,8 +90,8 @@ static bool bdf_given(const struct vfio_state *s, const char *bdf)
 }
 
 /* Sysfs checks of one device: it exists, vfio-pci owns it, it is behind VT-d. */
-static int discover_device(struct vfio_state *s, struct vfio_device *d,
-			   vfio_list_dir_fn list_dir, char *err, size_t errlen)
+static int discover_device(struct vfio_state *s, struct vfio_device *d, char *err,
+			   size_t errlen)
 {
 	const struct host_ops *ops = s->ops;
 	char path[PATH_MAX], name[64], members[LIST_BUF_SIZE];
@@ -162,7 +135,7 @@ static int discover_device(struct vfio_state *s, struct vfio_device *d,
 
 	/* The group is the unit of isolation: a device left out could DMA into the guest. */
 	snprintf(path, sizeof(path), SYSFS_IOMMU_GROUPS "/%lu/devices", d->group);
-	len = list_dir(ops->ctx, path, members, sizeof(members));
+	len = ops->list_dir(ops->ctx, path, members, sizeof(members));
 	if (len < 0) {
 		snprintf(err, errlen, "%s: cannot list IOMMU group %lu (%s): %s", d->bdf,
 			 d->group, path, strerror(errno));
@@ -190,15 +163,15 @@ static int discover_device(struct vfio_state *s, struct vfio_device *d,
 }
 
 /* The device's cdev: vfio-dev/vfioN in sysfs names /dev/vfio/devices/vfioN. */
-static int discover_cdev(struct vfio_state *s, struct vfio_device *d,
-			 vfio_list_dir_fn list_dir, char *err, size_t errlen)
+static int discover_cdev(struct vfio_state *s, struct vfio_device *d, char *err,
+			 size_t errlen)
 {
 	const struct host_ops *ops = s->ops;
 	char path[PATH_MAX], names[LIST_BUF_SIZE];
 	ssize_t len;
 
 	snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s/vfio-dev", d->bdf);
-	len = list_dir(ops->ctx, path, names, sizeof(names));
+	len = ops->list_dir(ops->ctx, path, names, sizeof(names));
 	for (char *m = names; len > 0 && m < names + len; m += strlen(m) + 1)
 		if (!strncmp(m, "vfio", 4) && strlen(m) < sizeof(d->cdev) -
 		    sizeof(DEV_VFIO_DEVICES "/")) {
@@ -451,8 +424,7 @@ static int create_guest_function(struct vfio_state *s, struct vfio_device *d, ch
 		return -1;
 	}
 	why[0] = '\0';
-	d->pci = vfio_pci_create_with(s->vm, s->ops, s->io, d->fd, (uint16_t)bdf, why,
-				      sizeof(why));
+	d->pci = vfio_pci_create(s->vm, s->ops, d->fd, (uint16_t)bdf, why, sizeof(why));
 	if (!d->pci) {
 		snprintf(err, errlen, "%s: %s", d->bdf, why);
 		return -1;
@@ -461,18 +433,17 @@ static int create_guest_function(struct vfio_state *s, struct vfio_device *d, ch
 	return 0;
 }
 
-static int setup_host(struct vfio_state *s, vfio_list_dir_fn list_dir, char *err,
-		      size_t errlen)
+static int setup_host(struct vfio_state *s, char *err, size_t errlen)
 {
 	const struct host_ops *ops = s->ops;
 
 	for (size_t i = 0; i < s->ndevs; i++)
-		if (discover_device(s, &s->devs[i], list_dir, err, errlen))
+		if (discover_device(s, &s->devs[i], err, errlen))
 			return -1;
 	if (open_iommufd(s, err, errlen))
 		return -1;
 	for (size_t i = 0; i < s->ndevs; i++)
-		if (discover_cdev(s, &s->devs[i], list_dir, err, errlen))
+		if (discover_cdev(s, &s->devs[i], err, errlen))
 			return -1;
 
 	for (size_t i = 0; i < s->ndevs; i++)
@@ -497,9 +468,8 @@ static int setup_host(struct vfio_state *s, vfio_list_dir_fn list_dir, char *err
 	return 0;
 }
 
-int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
-		    const struct host_ops *ops, vfio_list_dir_fn list_dir,
-		    const struct vfio_pci_io *io, char *err, size_t errlen)
+int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
+	       const struct host_ops *ops, char *err, size_t errlen)
 {
 	struct vfio_state *s;
 
@@ -520,7 +490,6 @@ int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
 	}
 	s->vm = vm;
 	s->ops = ops;
-	s->io = io ? io : &vfio_pci_io_real;
 	s->iommufd = -1;
 	for (size_t i = 0; i < n; i++) {
 		struct vfio_device *d = &s->devs[i];
@@ -540,7 +509,7 @@ int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
 		s->ndevs++;
 	}
 
-	if (setup_host(s, list_dir, err, errlen)) {
+	if (setup_host(s, err, errlen)) {
 		unwind(s);
 		free(s);
 		return -1;
@@ -548,12 +517,6 @@ int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
 	s->next = vfio_states;
 	vfio_states = s;
 	return 0;
-}
-
-int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
-	       const struct host_ops *ops, char *err, size_t errlen)
-{
-	return vfio_setup_with(vm, bdfs, n, ops, vfio_list_dir_real, NULL, err, errlen);
 }
 
 struct vfio_state *vfio_state_of(const struct vm *vm)

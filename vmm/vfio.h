@@ -3,11 +3,10 @@
  * PCI passthrough (--vfio BDF): host discovery and the iommufd/VFIO cdev
  * setup that gives a real device DMA access to guest RAM.
  *
- * Every host call goes through a struct host_ops (hostvtd/hostops.h), so
- * the sequence is tested against a recording fake. host_ops has no
- * directory listing; the two lookups that need one (an IOMMU group's
- * devices, a device's vfio-dev/ cdev name) go through a vfio_list_dir_fn
- * given alongside it.
+ * Every host call, here and in the guest functions (sysfs, /dev, ioctls,
+ * region reads and writes, BAR mmaps, eventfds), goes through one struct
+ * host_ops (hostvtd/hostops.h), so the sequence is tested against a
+ * recording fake.
  *
  * Each device then gets its guest-visible PCI function (vfio-pci.c, below).
  * With --viommu the devices then sit behind the vIOMMU, which moves them
@@ -19,12 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 struct host_ops;
 struct vm;
 struct vfio_pci;
-struct vfio_pci_io;
 
 #define VFIO_MAX_DEVICES	8
 #define VFIO_BDF_LEN		13	/* "dddd:bb:dd.f" and its NUL */
@@ -37,16 +34,6 @@ struct vfio_pci_io;
  * 16, so 00:10.0 at most).
  */
 #define VFIO_GUEST_FIRST_SLOT	0x11
-
-/*
- * Lists the entries of directory @path (without "." and "..") into @buf as
- * NUL-terminated names, one after the other. Returns the bytes used, or -1
- * with errno (ENOSPC when @buf is too small).
- */
-typedef ssize_t (*vfio_list_dir_fn)(void *ctx, const char *path, char *buf, size_t len);
-
-/* opendir(3)/readdir(3); @ctx is unused. */
-ssize_t vfio_list_dir_real(void *ctx, const char *path, char *buf, size_t len);
 
 /*
  * Parses a PCI address "DDDD:BB:DD.F" (hexadecimal, the domain always
@@ -82,7 +69,6 @@ struct vfio_state {
 	size_t nmapped;			/* guest RAM regions mapped into the IOAS */
 	struct vfio_device devs[VFIO_MAX_DEVICES];
 	size_t ndevs;
-	const struct vfio_pci_io *io;	/* for the guest functions' region and eventfd calls */
 	struct vfio_state *next;
 };
 
@@ -93,19 +79,13 @@ struct vfio_state {
  * guest PCI function (vfio_pci_create(), at a free slot from
  * VFIO_GUEST_FIRST_SLOT). Returns 0 (also for @n == 0, which does
  * nothing), or -1 with a message in @err that names the device, the step
- * and the fix; everything done so far is undone.
+ * and the fix; everything done so far is undone. @ops is kept, for the
+ * guest functions and the teardown: it must outlive the VM.
  * Call after vm_init_all() (guest RAM and the PCI host bridge exist) and
  * before viommu_setup().
  */
 int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
 	       const struct host_ops *ops, char *err, size_t errlen);
-/*
- * vfio_setup() with the directory listing and the guest functions' region
- * and eventfd calls given (tests); @io NULL is vfio_pci_io_real.
- */
-int vfio_setup_with(struct vm *vm, const char *const *bdfs, size_t n,
-		    const struct host_ops *ops, vfio_list_dir_fn list_dir,
-		    const struct vfio_pci_io *io, char *err, size_t errlen);
 
 /*
  * Undoes vfio_setup() in reverse: removes the guest functions
@@ -152,45 +132,17 @@ int vfio_device_detach_pasid(struct vm *vm, size_t index, uint32_t pasid, char *
 struct pci_device;
 
 /*
- * The host calls vfio-pci.c needs beyond struct host_ops: region accesses
- * and mappings, and eventfds. TODO(hostops): these belong in struct
- * host_ops; they are separate only until the seam grows them.
- * Each returns what the system call does, -1 (MAP_FAILED) with errno on
- * failure. mmap and munmap may both be NULL: every BAR is then trapped.
- * read may be NULL where no device interrupt is ever signalled (tests):
- * what a masked vector's eventfd holds is then never looked at.
- */
-struct vfio_pci_io {
-	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
-	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
-	/* A shared read-write mapping of @len bytes of @fd at @off. */
-	void *(*mmap)(void *ctx, int fd, size_t len, off_t off);
-	int (*munmap)(void *ctx, void *addr, size_t len);
-	int (*eventfd)(void *ctx);		/* a non-blocking, close-on-exec eventfd */
-	/* An eventfd's count (8 bytes), which it resets; EAGAIN when it is 0. */
-	ssize_t (*read)(void *ctx, int fd, void *buf, size_t len);
-	int (*close)(void *ctx, int fd);	/* for the eventfds */
-	void *ctx;
-};
-
-/* pread(2), pwrite(2), mmap(2) MAP_SHARED, munmap(2), eventfd(2), read(2), close(2). */
-extern const struct vfio_pci_io vfio_pci_io_real;
-
-/*
  * Models the VFIO device @device_fd (bound and attached; vfio.c owns the
  * fd) as a PCI function at @guest_bdf of @vm, registered on its host
  * bridge, with INTx wired when the device has it and its mappable BAR
  * areas mmapped (they enter memslots, vm_map_device_memory(), while the
- * guest decodes the BAR). KVM's interrupt ioctls go to vm->vm_fd through
- * @ops. Returns NULL with a message in @err; a BAR that cannot be mmapped
- * is trapped instead, with a warning.
+ * guest decodes the BAR). Region accesses, mmaps, eventfds and KVM's
+ * interrupt ioctls (to vm->vm_fd) all go through @ops, which is kept: it
+ * must outlive the function. Returns NULL with a message in @err; a BAR
+ * that cannot be mmapped is trapped instead, with a warning.
  */
 struct vfio_pci *vfio_pci_create(struct vm *vm, const struct host_ops *ops, int device_fd,
 				 uint16_t guest_bdf, char *err, size_t errlen);
-/* vfio_pci_create() with the region, mapping and eventfd calls given (tests). */
-struct vfio_pci *vfio_pci_create_with(struct vm *vm, const struct host_ops *ops,
-				      const struct vfio_pci_io *io, int device_fd,
-				      uint16_t guest_bdf, char *err, size_t errlen);
 /*
  * Turns the device's interrupts off, removes its irqfds and GSI routes,
  * closes its eventfds, removes its memslots and unmaps its BARs, frees it.

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "check_main.h"
 #include "hostvtd/flush.h"
@@ -444,6 +445,34 @@ START_TEST(unmodelled_ioctls_are_enotty)
 }
 END_TEST
 
+/* @expr holds, and errno says @err. */
+#define ck_fails(expr, err)                                                            \
+	do {                                                                           \
+		errno = 0;                                                             \
+		ck_assert(expr);                                                       \
+		ck_assert_int_eq(errno, err);                                          \
+	} while (0)
+
+/* No sysfs and no device: the VFIO half of host_ops fails, and no ioctl comes of it. */
+START_TEST(device_calls_are_not_modelled)
+{
+	struct iommufd_dryrun_stats before, after;
+	char buf[16] = "";
+
+	iommufd_dryrun_stats(dr, &before);
+	ck_fails(ops->list_dir(ops->ctx, "/sys/kernel/iommu_groups/1/devices", buf,
+			       sizeof(buf)) == -1, ENOENT);
+	ck_fails(ops->pread(ops->ctx, fd, buf, 4, 0) == -1, ENOSYS);
+	ck_fails(ops->pwrite(ops->ctx, fd, buf, 4, 0) == -1, ENOSYS);
+	ck_fails(ops->mmap(ops->ctx, fd, 4096, 0) == MAP_FAILED, ENOSYS);
+	ck_fails(ops->munmap(ops->ctx, buf, sizeof(buf)) == -1, ENOSYS);
+	ck_fails(ops->eventfd(ops->ctx) == -1, ENOSYS);
+	ck_fails(ops->read(ops->ctx, fd, buf, 8) == -1, ENOSYS);
+	iommufd_dryrun_stats(dr, &after);
+	ck_assert_uint_eq(after.ioctls, before.ioctls);
+}
+END_TEST
+
 START_TEST(log_names_the_refusal)
 {
 	struct iommu_hwpt_vtd_s1_invalidate e = entry(0x1000, 1, 0);
@@ -603,6 +632,7 @@ static Suite *dryrun_suite(void)
 	tcase_add_test(uapi, destroy_follows_object_users);
 	tcase_add_test(uapi, hw_info_reports_the_unit);
 	tcase_add_test(uapi, unmodelled_ioctls_are_enotty);
+	tcase_add_test(uapi, device_calls_are_not_modelled);
 	tcase_add_test(uapi, log_names_the_refusal);
 	suite_add_tcase(s, uapi);
 	tcase_add_checked_fixture(backend, setup, teardown);

@@ -4,12 +4,11 @@
  * against a recording fake host (sysfs links, directories, /dev nodes and
  * ioctls), since no test machine has VT-d, /dev/iommu or /dev/vfio.
  *
- * The fake is tests/unit/fake_hostops.h; the directory listing vfio needs,
- * which host_ops lacks, is a table here. Each device's guest function
- * (vfio-pci.c) is created on a real PCI host bridge, over a small fake
- * device: its regions, IRQ counts and config space are tables here, its
- * region reads and eventfds a fake struct vfio_pci_io (check_vfio_pci.c
- * tests the model itself).
+ * The fake is tests/unit/fake_hostops.h, with the fake device of
+ * fake_vfio_host.h layered on. Each device's guest function (vfio-pci.c)
+ * is created on a real PCI host bridge, over that device: its regions,
+ * IRQ counts, config space and eventfds come from that header through the
+ * same host_ops (check_vfio_pci.c tests the model itself).
  */
 #include <check.h>
 #include <errno.h>
@@ -120,7 +119,7 @@ static int run(size_t n, ...)
 	for (size_t i = 0; i < n; i++)
 		script_ok(VFIO_DEVICE_GET_INFO);
 	err[0] = '\0';
-	return vfio_setup_with(&vm, bdfs, n, &ops, fake_list_dir, &device_io, err, sizeof(err));
+	return vfio_setup(&vm, bdfs, n, &ops, err, sizeof(err));
 }
 
 static const char *request_name(unsigned long request)
@@ -336,7 +335,7 @@ END_TEST
 
 START_TEST(test_refuse_no_cdev)
 {
-	fake_dir_remove(PCI BDF0 "/vfio-dev");
+	fake_remove(PCI BDF0 "/vfio-dev");
 	refused("no VFIO cdev for 0000:3b:00.0: needs CONFIG_VFIO_DEVICE_CDEV (Linux 6.6+)");
 	/* An empty vfio-dev/ is the same. */
 	fake_dir(PCI BDF0 "/vfio-dev", NULL);
@@ -801,14 +800,14 @@ START_TEST(test_list_dir_real)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/vfio3", dir);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
-	n = vfio_list_dir_real(NULL, dir, buf, sizeof(buf));
+	n = host_ops_real.list_dir(NULL, dir, buf, sizeof(buf));
 	ck_assert_int_eq(n, 6);
 	ck_assert_str_eq(buf, "vfio3");
-	ck_assert_int_eq(vfio_list_dir_real(NULL, dir, buf, 3), -1);
+	ck_assert_int_eq(host_ops_real.list_dir(NULL, dir, buf, 3), -1);
 	ck_assert_int_eq(errno, ENOSPC);
 	rmdir(path);
 	rmdir(dir);
-	ck_assert_int_eq(vfio_list_dir_real(NULL, dir, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(host_ops_real.list_dir(NULL, dir, buf, sizeof(buf)), -1);
 	ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST

@@ -51,7 +51,7 @@ static struct vfio_pci *create(void)
 {
 	char err[256] = "";
 
-	vp = vfio_pci_create_with(&vm, &ops, &fake_io, devfd, GUEST_BDF, err, sizeof(err));
+	vp = vfio_pci_create(&vm, &ops, devfd, GUEST_BDF, err, sizeof(err));
 	ck_assert_msg(vp, "%s", err);
 	return vp;
 }
@@ -765,8 +765,7 @@ START_TEST(test_query_failure)
 	char err[256] = "";
 
 	fake_hostops_fail_ioctl(fake, VFIO_DEVICE_GET_REGION_INFO, EIO);
-	ck_assert_ptr_null(vfio_pci_create_with(&vm, &ops, &fake_io, devfd, GUEST_BDF, err,
-						sizeof(err)));
+	ck_assert_ptr_null(vfio_pci_create(&vm, &ops, devfd, GUEST_BDF, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "VFIO_DEVICE_GET_REGION_INFO"));
 	ck_assert_ptr_null(pci_find(&vm, GUEST_BDF));
 }

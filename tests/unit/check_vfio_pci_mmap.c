@@ -113,7 +113,7 @@ static void create(void)
 {
 	char err[256] = "";
 
-	vp = vfio_pci_create_with(&vm, &ops, &fake_io, devfd, GUEST_BDF, err, sizeof(err));
+	vp = vfio_pci_create(&vm, &ops, devfd, GUEST_BDF, err, sizeof(err));
 	ck_assert_msg(vp, "%s", err);
 	bar0 = gcfg(0x10, 4) & ~0xfu;
 	bar2 = gcfg(0x18, 4) & ~0xfu;
@@ -332,7 +332,6 @@ static bool accessed(uint64_t off)
 
 START_TEST(test_guest_accesses)
 {
-	struct vfio_pci_io io = fake_io;
 	uint64_t ecam_fn = ecam(GUEST_BDF, 0);
 	struct code c = { .n = 0 };
 	static const uint8_t want[] = {
@@ -345,8 +344,8 @@ START_TEST(test_guest_accesses)
 	char err[256] = "";
 	uint8_t *b0, *b2a, *b2b;
 
-	io.pwrite = watch_pwrite;
-	vp = vfio_pci_create_with(&vm, &ops, &io, devfd, GUEST_BDF, err, sizeof(err));
+	ops.pwrite = watch_pwrite;	/* ops outlives vp: fake_host_new() resets it */
+	vp = vfio_pci_create(&vm, &ops, devfd, GUEST_BDF, err, sizeof(err));
 	ck_assert_msg(vp, "%s", err);
 	bar0 = gcfg(0x10, 4) & ~0xfu;
 	bar2 = gcfg(0x18, 4) & ~0xfu;

@@ -88,8 +88,7 @@ static void assign(size_t n)
 	fake->next_fd = FAKE_FIRST_FD;
 	for (size_t i = 0; i < n; i++)
 		script_ok(VFIO_DEVICE_GET_INFO);
-	ck_assert_msg(vfio_setup_with(&vm, bdfs, n, &ops, fake_list_dir, &device_io, err,
-				      sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(vfio_setup(&vm, bdfs, n, &ops, err, sizeof(err)) == 0, "%s", err);
 	fake_hostops_clear_calls(fake);
 }
 
@@ -709,8 +708,7 @@ START_TEST(shared_group_is_refused)
 	fake->next_fd = FAKE_FIRST_FD;
 	script_ok(VFIO_DEVICE_GET_INFO);
 	script_ok(VFIO_DEVICE_GET_INFO);
-	ck_assert_msg(vfio_setup_with(&vm, bdfs, 2, &ops, fake_list_dir, &device_io, err,
-				      sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(vfio_setup(&vm, bdfs, 2, &ops, err, sizeof(err)) == 0, "%s", err);
 	fake_hostops_clear_calls(fake);
 	ck_assert_int_eq(start_viommu(), -1);
 	ck_assert_ptr_nonnull(strstr(err, "share IOMMU group 17"));

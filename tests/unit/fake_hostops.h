@@ -28,10 +28,18 @@
  * write through the declared user pointer (hw info). fake_hostops_ioctl_ids()
  * writes a fresh u32 id at an offset on every successful call of a request.
  *
- * Paths. open/access/readlink/read_file see only the paths added here;
- * anything else is ENOENT. fake_hostops_fail_path() makes a path fail with
- * an errno. open returns fds from FAKE_FIRST_FD on; close of an fd the fake
- * did not hand out is EBADF.
+ * Paths. open/access/readlink/read_file/list_dir see only the paths added
+ * here; anything else is ENOENT. fake_hostops_fail_path() makes a path fail
+ * with an errno. open and eventfd return fds from FAKE_FIRST_FD on; close
+ * of an fd the fake did not hand out is EBADF, and so is any call on one.
+ *
+ * Devices. By default pread reads all ones (a function that does not
+ * answer) and pwrite takes anything (its bytes kept in arg), mmap is
+ * anonymous shared memory that munmap unmaps, and read finds an eventfd
+ * that counted nothing (EAGAIN). A test that models a device or KVM puts
+ * its own functions in a copy of f->ops and passes that instead
+ * (fake_vfio_host.h, vfio_pci_fake.h); what they do is then theirs to
+ * record.
  *
  * Everything is static inline: each test program gets its own copy.
  */
@@ -39,12 +47,14 @@
 #define TAGVMM_TESTS_FAKE_HOSTOPS_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "hostvtd/hostops.h"
@@ -60,18 +70,26 @@
 #define FAKE_OUT_MAX		64
 #define FAKE_FIRST_FD		100
 #define FAKE_NO_FIELD		SIZE_MAX
+#define FAKE_DIR_MAX		256	/* bytes of a directory's names */
 
-enum fake_call_kind { FAKE_OPEN, FAKE_CLOSE, FAKE_IOCTL, FAKE_READLINK, FAKE_ACCESS, FAKE_READ_FILE };
+enum fake_call_kind {
+	FAKE_OPEN, FAKE_CLOSE, FAKE_IOCTL, FAKE_READLINK, FAKE_ACCESS, FAKE_READ_FILE,
+	FAKE_LIST_DIR, FAKE_PREAD, FAKE_PWRITE, FAKE_MMAP, FAKE_MUNMAP, FAKE_EVENTFD,
+	FAKE_READ,
+};
 
 struct fake_call {
 	enum fake_call_kind kind;
-	int fd;				/* ioctl, close: the fd; open: the fd returned */
+	int fd;				/* the fd used; open, eventfd: the fd returned */
 	unsigned long request;		/* ioctl */
 	const void *arg_ptr;		/* ioctl: the argument pointer as passed */
-	char path[FAKE_PATH_MAX];	/* open, readlink, access, read_file */
+	char path[FAKE_PATH_MAX];	/* open, readlink, access, read_file, list_dir */
 	int flags;			/* open flags, access mode */
+	uint64_t off;			/* pread, pwrite, mmap */
+	size_t len;			/* pread, pwrite, mmap, munmap, read, list_dir */
+	void *addr;			/* mmap: the mapping returned; munmap: the address */
 	int ret, err;			/* what the call returned, and errno when it failed */
-	/* ioctl argument as passed in; aligned so tests can read it as the struct */
+	/* ioctl argument, pwrite's bytes, as passed in; aligned to be read as the struct */
 	_Alignas(8) unsigned char arg[FAKE_ARG_MAX];
 	size_t arg_len;
 	_Alignas(8) unsigned char ptr[FAKE_PTR_MAX];	/* the declared user pointer's array */
@@ -105,6 +123,9 @@ struct fake_path {
 	bool node;			/* openable device node */
 	const char *content;		/* file: read_file; link: readlink target */
 	bool link;
+	bool dir;			/* list_dir returns names */
+	char names[FAKE_DIR_MAX];	/* NUL-terminated, one after the other */
+	size_t names_len;
 	int fail_errno;			/* every call on the path fails */
 };
 
@@ -256,6 +277,37 @@ static inline void fake_hostops_add_link(struct fake_hostops *f, const char *pat
 	}
 }
 
+/*
+ * A directory whose entries are the names that follow, NULL-terminated
+ * (copied). It exists even if a failure was set on it before.
+ */
+static inline void fake_hostops_add_dir(struct fake_hostops *f, const char *path, ...)
+{
+	struct fake_path *p = fake_hostops_path(f, path, true);
+	const char *name;
+	va_list ap;
+
+	if (!p) {
+		f->overflow = true;
+		return;
+	}
+	p->dir = true;
+	p->names_len = 0;
+	p->fail_errno = 0;
+	va_start(ap, path);
+	while ((name = va_arg(ap, const char *))) {
+		size_t n = strlen(name) + 1;
+
+		if (p->names_len + n > sizeof(p->names)) {
+			f->overflow = true;
+			break;
+		}
+		memcpy(p->names + p->names_len, name, n);
+		p->names_len += n;
+	}
+	va_end(ap);
+}
+
 /* Every call on @path fails with @err (EACCES, ENODEV, ...). */
 static inline void fake_hostops_fail_path(struct fake_hostops *f, const char *path, int err)
 {
@@ -306,36 +358,63 @@ static inline int fake_hostops_path_errno(struct fake_hostops *f, const char *pa
 	return p->fail_errno;
 }
 
-static inline int fake_hostops_open(void *ctx, const char *path, int flags)
+/* The next free fd, for @c's call (open, eventfd); EMFILE past 64. */
+static inline int fake_hostops_new_fd(struct fake_hostops *f, struct fake_call *c)
 {
-	struct fake_hostops *f = ctx;
-	struct fake_call *c = fake_hostops_record(f, FAKE_OPEN, path);
-	struct fake_path *p;
-	int err = fake_hostops_path_errno(f, path, &p);
 	int fd;
 
-	c->flags = flags;
-	if (!err && !p->node && !p->content)
-		err = ENOENT;
-	if (!err && f->next_fd - FAKE_FIRST_FD >= 64)
-		err = EMFILE;
-	if (err)
-		return fake_hostops_result(c, -1, err);
+	if (f->next_fd - FAKE_FIRST_FD >= 64)
+		return fake_hostops_result(c, -1, EMFILE);
 	fd = f->next_fd++;
 	f->open_fds |= 1ULL << (fd - FAKE_FIRST_FD);
 	c->fd = fd;
 	return fake_hostops_result(c, fd, 0);
 }
 
+static inline bool fake_hostops_fd_open(const struct fake_hostops *f, int fd)
+{
+	return fd >= FAKE_FIRST_FD && fd < FAKE_FIRST_FD + 64 &&
+	       (f->open_fds & 1ULL << (fd - FAKE_FIRST_FD));
+}
+
+/* Records a call of @kind on @fd; NULL, the call failed with EBADF, when @fd is not open. */
+static inline struct fake_call *fake_hostops_fd_call(struct fake_hostops *f,
+						     enum fake_call_kind kind, int fd,
+						     uint64_t off, size_t len)
+{
+	struct fake_call *c = fake_hostops_record(f, kind, NULL);
+
+	c->fd = fd;
+	c->off = off;
+	c->len = len;
+	if (fake_hostops_fd_open(f, fd))
+		return c;
+	fake_hostops_result(c, -1, EBADF);
+	return NULL;
+}
+
+static inline int fake_hostops_open(void *ctx, const char *path, int flags)
+{
+	struct fake_hostops *f = ctx;
+	struct fake_call *c = fake_hostops_record(f, FAKE_OPEN, path);
+	struct fake_path *p;
+	int err = fake_hostops_path_errno(f, path, &p);
+
+	c->flags = flags;
+	if (!err && !p->node && !p->content)
+		err = ENOENT;
+	if (err)
+		return fake_hostops_result(c, -1, err);
+	return fake_hostops_new_fd(f, c);
+}
+
 static inline int fake_hostops_close(void *ctx, int fd)
 {
 	struct fake_hostops *f = ctx;
-	struct fake_call *c = fake_hostops_record(f, FAKE_CLOSE, NULL);
+	struct fake_call *c = fake_hostops_fd_call(f, FAKE_CLOSE, fd, 0, 0);
 
-	c->fd = fd;
-	if (fd < FAKE_FIRST_FD || fd >= FAKE_FIRST_FD + 64 ||
-	    !(f->open_fds & 1ULL << (fd - FAKE_FIRST_FD)))
-		return fake_hostops_result(c, -1, EBADF);
+	if (!c)
+		return -1;
 	f->open_fds &= ~(1ULL << (fd - FAKE_FIRST_FD));
 	return fake_hostops_result(c, 0, 0);
 }
@@ -361,8 +440,7 @@ static inline int fake_hostops_ioctl(void *ctx, int fd, unsigned long request, v
 	c->fd = fd;
 	c->request = request;
 	c->arg_ptr = arg;
-	if (fd < FAKE_FIRST_FD || fd >= FAKE_FIRST_FD + 64 ||
-	    !(f->open_fds & 1ULL << (fd - FAKE_FIRST_FD)))
+	if (!fake_hostops_fd_open(f, fd))
 		return fake_hostops_result(c, -1, EBADF);
 	if (rule && arg) {
 		arg_len = rule->layout == FAKE_ARG_SIZED ? fake_hostops_u32(arg, 0) :
@@ -458,6 +536,89 @@ static inline ssize_t fake_hostops_read_file(void *ctx, const char *path, char *
 	return fake_hostops_result(c, (int)n, 0);
 }
 
+static inline ssize_t fake_hostops_list_dir(void *ctx, const char *path, char *buf,
+					    size_t len)
+{
+	struct fake_hostops *f = ctx;
+	struct fake_call *c = fake_hostops_record(f, FAKE_LIST_DIR, path);
+	struct fake_path *p;
+	int err = fake_hostops_path_errno(f, path, &p);
+
+	c->len = len;
+	if (!err && !p->dir)
+		err = ENOTDIR;
+	if (!err && p->names_len > len)
+		err = ENOSPC;
+	if (err)
+		return fake_hostops_result(c, -1, err);
+	memcpy(buf, p->names, p->names_len);
+	return fake_hostops_result(c, (int)p->names_len, 0);
+}
+
+static inline ssize_t fake_hostops_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_PREAD, fd, (uint64_t)off, len);
+
+	if (!c)
+		return -1;
+	memset(buf, 0xff, len);
+	return fake_hostops_result(c, (int)len, 0);
+}
+
+static inline ssize_t fake_hostops_pwrite(void *ctx, int fd, const void *buf, size_t len,
+					  off_t off)
+{
+	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_PWRITE, fd, (uint64_t)off, len);
+
+	if (!c)
+		return -1;
+	c->arg_len = len < FAKE_ARG_MAX ? len : FAKE_ARG_MAX;
+	c->truncated = len > FAKE_ARG_MAX;
+	memcpy(c->arg, buf, c->arg_len);
+	return fake_hostops_result(c, (int)len, 0);
+}
+
+static inline void *fake_hostops_mmap(void *ctx, int fd, size_t len, off_t off)
+{
+	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_MMAP, fd, (uint64_t)off, len);
+	int err;
+
+	if (!c)
+		return MAP_FAILED;
+	c->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	err = errno;
+	fake_hostops_result(c, c->addr == MAP_FAILED ? -1 : 0, err);
+	return c->addr;
+}
+
+static inline int fake_hostops_munmap(void *ctx, void *addr, size_t len)
+{
+	struct fake_call *c = fake_hostops_record(ctx, FAKE_MUNMAP, NULL);
+	int ret;
+
+	c->addr = addr;
+	c->len = len;
+	ret = munmap(addr, len);
+	return fake_hostops_result(c, ret, errno);
+}
+
+static inline int fake_hostops_eventfd(void *ctx)
+{
+	struct fake_hostops *f = ctx;
+
+	return fake_hostops_new_fd(f, fake_hostops_record(f, FAKE_EVENTFD, NULL));
+}
+
+static inline ssize_t fake_hostops_read(void *ctx, int fd, void *buf, size_t len)
+{
+	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_READ, fd, 0, len);
+
+	(void)buf;
+	if (!c)
+		return -1;
+	return fake_hostops_result(c, -1, EAGAIN);
+}
+
 /* A fake with the iommufd requests declared and no paths. */
 static inline struct fake_hostops *fake_hostops_new(void)
 {
@@ -472,6 +633,13 @@ static inline struct fake_hostops *fake_hostops_new(void)
 		.readlink = fake_hostops_readlink,
 		.access = fake_hostops_access,
 		.read_file = fake_hostops_read_file,
+		.list_dir = fake_hostops_list_dir,
+		.pread = fake_hostops_pread,
+		.pwrite = fake_hostops_pwrite,
+		.mmap = fake_hostops_mmap,
+		.munmap = fake_hostops_munmap,
+		.eventfd = fake_hostops_eventfd,
+		.read = fake_hostops_read,
 		.ctx = f,
 	};
 	f->next_fd = FAKE_FIRST_FD;

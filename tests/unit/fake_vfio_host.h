@@ -5,9 +5,12 @@
  * directories, /dev nodes, the VFIO and iommufd ioctls (recorded by
  * fake_hostops.h) and a small fake device behind every cdev.
  *
- * host_ops has no directory listing: fake_list_dir() stands in for the
- * kernel's, over the table fake_dir() fills. Everything is static: each
- * test program includes this once and gets its own copy.
+ * ops is a copy of the fake's host_ops with the device layered on: open
+ * refusals, the device's answers to its ioctls and config reads, and its
+ * eventfds. Those are counted here (efds_open), not handed out by the
+ * fake, so the fds and closes in the fake's log are the host's own.
+ * Everything is static: each test program includes this once and gets
+ * its own copy.
  */
 #ifndef TAGVMM_TESTS_FAKE_VFIO_HOST_H
 #define TAGVMM_TESTS_FAKE_VFIO_HOST_H
@@ -31,7 +34,7 @@
 /* ---- the fake host ---- */
 
 static struct fake_hostops *fake;
-static struct host_ops ops;		/* fake->ops, with open() refusals layered on */
+static struct host_ops ops;		/* fake->ops, with the device layered on */
 static uint32_t info_flags;		/* what VFIO_DEVICE_GET_INFO reports */
 
 /* Strings the fake points to (it does not copy them). */
@@ -48,7 +51,7 @@ static inline const char *keep(const char *fmt, ...)
 	return s;
 }
 
-/* A path that exists but is neither a node, a file nor a link: a directory. */
+/* A path that only exists (access finds it), like a device's own sysfs directory. */
 static inline void fake_exists(const char *path)
 {
 	struct fake_path *p = fake_hostops_path(fake, path, true);
@@ -77,56 +80,8 @@ static int open_with_denial(void *ctx, const char *path, int flags)
 	return fake_hostops_open(ctx, path, flags);
 }
 
-/* host_ops has no directory listing: this table stands in for the kernel's. */
-static struct {
-	char path[128];
-	char names[256];	/* NUL-separated */
-	size_t len;
-} dirs[16];
-static size_t ndirs;
-
-static inline void fake_dir(const char *path, ...)
-{
-	size_t i;
-	const char *name;
-	va_list ap;
-
-	for (i = 0; i < ndirs && strcmp(dirs[i].path, path); i++)
-		;
-	if (i == ndirs) {
-		ck_assert_uint_lt(ndirs, sizeof(dirs) / sizeof(dirs[0]));
-		snprintf(dirs[ndirs++].path, sizeof(dirs[0].path), "%s", path);
-	}
-	dirs[i].len = 0;
-	va_start(ap, path);
-	while ((name = va_arg(ap, const char *))) {
-		memcpy(dirs[i].names + dirs[i].len, name, strlen(name) + 1);
-		dirs[i].len += strlen(name) + 1;
-	}
-	va_end(ap);
-	fake_exists(path);
-}
-
-static inline void fake_dir_remove(const char *path)
-{
-	for (size_t i = 0; i < ndirs; i++)
-		if (!strcmp(dirs[i].path, path))
-			dirs[i].path[0] = '\0';
-	fake_remove(path);
-}
-
-static ssize_t fake_list_dir(void *ctx, const char *path, char *buf, size_t len)
-{
-	ck_assert_ptr_eq(ctx, fake);
-	for (size_t i = 0; i < ndirs; i++)
-		if (!strcmp(dirs[i].path, path)) {
-			ck_assert_uint_le(dirs[i].len, len);
-			memcpy(buf, dirs[i].names, dirs[i].len);
-			return (ssize_t)dirs[i].len;
-		}
-	errno = ENOENT;
-	return -1;
-}
+/* A directory whose entries are the names that follow, NULL-terminated. */
+#define fake_dir(...) fake_hostops_add_dir(fake, __VA_ARGS__)
 
 /*
  * The fake device behind every cdev: BAR0 a 4 KiB 32-bit memory BAR, INTx
@@ -135,6 +90,7 @@ static ssize_t fake_list_dir(void *ctx, const char *path, char *buf, size_t len)
  */
 #define DEV_ID(fd)	((uint16_t)(0x1500 + (fd) - FAKE_FIRST_FD))
 #define CFG_OFF		(7ULL << 40)
+#define FIRST_EFD	500	/* the device's eventfds: apart from the fake's fds */
 static int efds_open, next_efd;
 
 static int device_ioctl(void *ctx, int fd, unsigned long request, void *arg)
@@ -159,12 +115,13 @@ static int device_ioctl(void *ctx, int fd, unsigned long request, void *arg)
 	return ret;
 }
 
+/* A BAR reads as the fake's all ones; config space is the device's. */
 static ssize_t device_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 {
 	uint8_t cfg[256] = { 0 };
 
-	(void)ctx;
-	memset(buf, 0xff, len);
+	if (fake_hostops_pread(ctx, fd, buf, len, off) < 0)
+		return -1;
 	if ((uint64_t)off < CFG_OFF || (uint64_t)off - CFG_OFF + len > sizeof(cfg))
 		return (ssize_t)len;	/* a BAR */
 	cfg[0] = 0x86;
@@ -177,15 +134,6 @@ static ssize_t device_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 	return (ssize_t)len;
 }
 
-static ssize_t device_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
-{
-	(void)ctx;
-	(void)fd;
-	(void)buf;
-	(void)off;
-	return (ssize_t)len;
-}
-
 static int device_eventfd(void *ctx)
 {
 	(void)ctx;
@@ -193,18 +141,15 @@ static int device_eventfd(void *ctx)
 	return next_efd++;
 }
 
+/* The device's eventfds are counted here; every other fd is the fake's. */
 static int device_close(void *ctx, int fd)
 {
-	(void)ctx;
-	ck_assert_int_ge(fd, 500);
+	if (fd < FIRST_EFD)
+		return fake_hostops_close(ctx, fd);
+	ck_assert_int_lt(fd, next_efd);
 	efds_open--;
 	return 0;
 }
-
-static const struct vfio_pci_io device_io = {
-	.pread = device_pread, .pwrite = device_pwrite, .eventfd = device_eventfd,
-	.close = device_close,
-};
 
 /* Scripts the next call of @request to succeed (GET_INFO: with the device's info). */
 static inline void script_ok(unsigned long request)
@@ -273,11 +218,13 @@ static inline void fake_vfio_host_init(void)
 	ops = fake->ops;
 	ops.open = open_with_denial;
 	ops.ioctl = device_ioctl;
+	ops.pread = device_pread;
+	ops.eventfd = device_eventfd;
+	ops.close = device_close;
 	denied_path = NULL;
-	ndirs = 0;
 	info_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
 	efds_open = 0;
-	next_efd = 500;
+	next_efd = FIRST_EFD;
 	fake_hostops_add_node(fake, "/dev/iommu");
 }
 

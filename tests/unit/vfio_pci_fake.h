@@ -3,8 +3,9 @@
  * A fake passed-through function for the tests of vfio-pci.c
  * (check_vfio_pci.c, check_vfio_pci_mmap.c). Its regions (with optional
  * sparse mmap areas), config space and interrupt counts are tables here;
- * region reads and writes, mmaps and eventfds go through a fake struct
- * vfio_pci_io that records them (mmaps are anonymous shared memory).
+ * ops is the fake's host_ops with the device layered on: region reads and
+ * writes, mmaps (the fake's anonymous shared memory) and eventfds are
+ * recorded here, in tables the tests read.
  *
  * KVM's half of the interrupts is modelled from the ioctls vfio-pci sends
  * through the fake host_ops: the routing table, which eventfd is on which
@@ -282,13 +283,14 @@ static inline void *fake_mmap(void *ctx, int fd, size_t len, off_t off)
 {
 	void *p;
 
-	(void)ctx;
 	ck_assert_int_eq(fd, devfd);
 	if ((uint64_t)off == mmap_fails_at) {
 		errno = EINVAL;
 		return MAP_FAILED;
 	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_mutex_lock(&host_lock);
+	p = fake_hostops_mmap(ctx, fd, len, off);
+	pthread_mutex_unlock(&host_lock);
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	ck_assert_uint_lt(nmaps, 16);
 	maps[nmaps++] = (struct fake_map){ p, len, (uint64_t)off, false };
@@ -297,12 +299,16 @@ static inline void *fake_mmap(void *ctx, int fd, size_t len, off_t off)
 
 static inline int fake_munmap(void *ctx, void *addr, size_t len)
 {
-	(void)ctx;
+	int ret;
+
 	for (unsigned int i = 0; i < nmaps; i++) {
 		if (maps[i].p == addr && !maps[i].unmapped) {
 			ck_assert_uint_eq(maps[i].len, len);
 			maps[i].unmapped = true;
-			return munmap(addr, len);
+			pthread_mutex_lock(&host_lock);
+			ret = fake_hostops_munmap(ctx, addr, len);
+			pthread_mutex_unlock(&host_lock);
+			return ret;
 		}
 	}
 	ck_abort_msg("munmap of %p, which the fake did not map", addr);
@@ -347,6 +353,7 @@ static inline ssize_t fake_read(void *ctx, int fd, void *buf, size_t len)
 	return ret;
 }
 
+/* vfio-pci closes only the eventfds it made: the device fd is vfio.c's. */
 static inline int fake_close(void *ctx, int fd)
 {
 	(void)ctx;
@@ -354,11 +361,6 @@ static inline int fake_close(void *ctx, int fd)
 	efd_closed++;
 	return 0;
 }
-
-static const struct vfio_pci_io fake_io = {
-	.pread = fake_pread, .pwrite = fake_pwrite, .mmap = fake_mmap, .munmap = fake_munmap,
-	.eventfd = fake_eventfd, .read = fake_read, .close = fake_close,
-};
 
 /* The fake's state back to nothing, the device to make_device()'s. */
 static inline void fake_device_reset(void)
@@ -375,13 +377,23 @@ static inline void fake_device_reset(void)
 	after_read = NULL;
 }
 
-/* The fake host_ops with the VFIO and KVM requests it records declared, and the device's cdev. */
+/*
+ * The fake host_ops with the VFIO and KVM requests it records declared,
+ * the device's cdev, and the device and KVM layered on in ops.
+ */
 static inline void fake_host_new(void)
 {
 	fake = fake_hostops_new();
 	ck_assert_ptr_nonnull(fake);
 	ops = fake->ops;
 	ops.ioctl = test_ioctl;
+	ops.pread = fake_pread;
+	ops.pwrite = fake_pwrite;
+	ops.mmap = fake_mmap;
+	ops.munmap = fake_munmap;
+	ops.eventfd = fake_eventfd;
+	ops.read = fake_read;
+	ops.close = fake_close;
 	fake_hostops_arg_sized(fake, VFIO_DEVICE_GET_REGION_INFO);
 	fake_hostops_arg_sized(fake, VFIO_DEVICE_GET_IRQ_INFO);
 	fake_hostops_arg_sized(fake, VFIO_DEVICE_SET_IRQS);
