@@ -121,6 +121,14 @@ static int start_viommu(void)
 	return viommu_setup(&vm, &o, err, sizeof(err));
 }
 
+/* BDF0 assigned on a host with host_ecap, behind a started vIOMMU. */
+static void one_device(void)
+{
+	assign(1);
+	script_hw_info(host_ecap);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+}
+
 /* ---- the guest's side ---- */
 
 static void wr(unsigned int off, uint64_t val, unsigned int len)
@@ -151,6 +159,13 @@ static uint64_t guest_context(uint16_t sid)
 
 	vtd_test_sm_ctx(&tables, ROOT, sid, pdir | 1 | 1 << 2 | 1 << 3, 0);
 	return pdir;
+}
+
+/* one_device(), and the device's context entry: its PASID directory. */
+static uint64_t one_device_guest(void)
+{
+	one_device();
+	return guest_context(GUEST_SID0);
 }
 
 static void guest_pasid(uint64_t pdir, uint32_t pasid, unsigned int pgtt, uint16_t did,
@@ -344,10 +359,7 @@ START_TEST(first_stage_becomes_nested_hwpt)
 	const struct iommu_hwpt_vtd_s1_invalidate *e;
 	uint32_t nested, nested2, pasid;
 
-	assign(1);
-	script_hw_info(host_ecap);
-	ck_assert_msg(start_viommu() == 0, "%s", err);
-	pdir = guest_context(GUEST_SID0);
+	pdir = one_device_guest();
 	guest_pasid(pdir, 0, PGTT_FL, 3, flpt);
 	fake_hostops_clear_calls(fake);
 	guest_enable();
@@ -425,10 +437,7 @@ START_TEST(other_modes_place_the_rid)
 {
 	uint64_t pdir;
 
-	assign(1);
-	script_hw_info(host_ecap);
-	ck_assert_msg(start_viommu() == 0, "%s", err);
-	pdir = guest_context(GUEST_SID0);
+	pdir = one_device_guest();
 	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
 	guest_enable();
 
@@ -474,9 +483,7 @@ START_TEST(legacy_mode_blocks)
 {
 	uint64_t slpt = vtd_test_page(&tables);
 
-	assign(1);
-	script_hw_info(host_ecap);
-	ck_assert_msg(start_viommu() == 0, "%s", err);
+	one_device();
 	/* Context entry: P, TT 0 (second stage), AW 2 (4-level), DID 4. */
 	vtd_test_legacy_ctx(&tables, ROOT, GUEST_SID0, slpt | 1, 2 | 4 << 8);
 	fake_hostops_clear_calls(fake);
@@ -501,10 +508,7 @@ START_TEST(pasid_attach_follows_entries)
 	uint64_t pdir;
 	uint32_t pasid, sva;
 
-	assign(1);
-	script_hw_info(host_ecap);
-	ck_assert_msg(start_viommu() == 0, "%s", err);
-	pdir = guest_context(GUEST_SID0);
+	pdir = one_device_guest();
 	guest_pasid(pdir, 0, PGTT_PT, 1, 0);
 	guest_enable();
 	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 1);	/* the parent only */
@@ -618,10 +622,7 @@ START_TEST(teardown_releases_everything)
 	struct tagvmm_vfio_detach_pasid d;
 	uint64_t pdir;
 
-	assign(1);
-	script_hw_info(host_ecap);
-	ck_assert_msg(start_viommu() == 0, "%s", err);
-	pdir = guest_context(GUEST_SID0);
+	pdir = one_device_guest();
 	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
 	guest_pasid(pdir, 5, PGTT_FL, 9, 0x333000);
 	guest_enable();
@@ -661,10 +662,7 @@ START_TEST(refused_move_blocks_or_fails_the_wait)
 {
 	uint64_t pdir;
 
-	assign(1);
-	script_hw_info(host_ecap);
-	ck_assert_msg(start_viommu() == 0, "%s", err);
-	pdir = guest_context(GUEST_SID0);
+	pdir = one_device_guest();
 	guest_pasid(pdir, 0, PGTT_FL, 3, 0x123000);
 	guest_enable();
 
@@ -759,10 +757,7 @@ START_TEST(domain_scope_leaves_other_rids)
 	uint64_t pdir;
 	struct vtd_desc pc = { .type = VTD_DESC_PC };
 
-	assign(1);
-	script_hw_info(host_ecap);
-	ck_assert_msg(start_viommu() == 0, "%s", err);
-	pdir = guest_context(GUEST_SID0);
+	pdir = one_device_guest();
 	guest_pasid(pdir, 0, PGTT_PT, 7, 0);
 	guest_enable();
 	guest_pasid(pdir, 0, PGTT_FL, 7, 0x123000);
