@@ -341,16 +341,10 @@ START_TEST(test_guest_accesses)
 		0xa5, 0xff,			/* BAR0 moved: same memory, none left */
 		0xff,				/* decoding off */
 	};
-	char err[256] = "";
 	uint8_t *b0, *b2a, *b2b;
 
 	ops.pwrite = watch_pwrite;	/* ops outlives vp: fake_host_new() resets it */
-	vp = vfio_pci_create(&vm, &ops, devfd, GUEST_BDF, err, sizeof(err));
-	ck_assert_msg(vp, "%s", err);
-	bar0 = gcfg(0x10, 4) & ~0xfu;
-	bar2 = gcfg(0x18, 4) & ~0xfu;
-	bar3 = gcfg(0x1c, 4) & ~0xfu;
-	bar4 = gcfg(0x20, 4) & ~0xfu;
+	create();
 	b0 = map_at(REGION_OFF(0))->p;
 	b2a = map_at(REGION_OFF(2) + 0x1000)->p;
 	b2b = map_at(REGION_OFF(2) + 0x3000)->p;
