@@ -233,8 +233,10 @@ static int alloc_nested(struct call *c, const struct iommu_hwpt_alloc *cmd, stru
 			      cmd->data_len);
 	if (!parent->nest_parent)
 		return refuse(c, EINVAL, "pt_id %u was not allocated with NEST_PARENT", cmd->pt_id);
-	if (!(dev->ecap & VTD_ECAP_NEST))
-		return refuse(c, EOPNOTSUPP, "device %u's unit has no ECAP.NEST", cmd->dev_id);
+	/* The Intel driver's nested_supported(): scalable mode and ECAP.NEST. */
+	if (!(dev->ecap & VTD_ECAP_NEST) || !(dev->ecap & VTD_ECAP_SMTS))
+		return refuse(c, EOPNOTSUPP, "device %u's unit has no ECAP.NEST or no scalable "
+			      "mode", cmd->dev_id);
 	if (cmd->data_type != IOMMU_HWPT_DATA_VTD_S1)
 		return refuse(c, EOPNOTSUPP, "data_type %u: the VT-d driver nests only "
 			      "IOMMU_HWPT_DATA_VTD_S1", cmd->data_type);

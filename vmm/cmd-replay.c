@@ -211,12 +211,14 @@ static void print_summary(struct replay *rp, const struct flush_stats *st, bool 
 	       (unsigned long long)st->guest_descriptors,
 	       (unsigned long long)st->guest_invalidations,
 	       (unsigned long long)st->guest_batches, (unsigned long long)rp->tail_writes);
-	printf("  host:  %llu invalidations + %llu device-TLB invalidations in %llu submissions\n",
+	/* With the dry run these are the planner's ops; the iommufd calls they cost follow. */
+	printf("  %s %llu invalidations + %llu device-TLB invalidations in %llu submissions\n",
+	       rp->ri ? "planned:" : "host: ",
 	       (unsigned long long)st->host_invalidations,
 	       (unsigned long long)st->host_devtlb_invalidations,
 	       (unsigned long long)st->host_submissions);
-	printf("  unique-tag bound: %llu (host/bound = %.2f)\n",
-	       (unsigned long long)st->unique_tag_bound,
+	printf("  unique-tag bound: %llu (%s/bound = %.2f)\n",
+	       (unsigned long long)st->unique_tag_bound, rp->ri ? "planned" : "host",
 	       st->unique_tag_bound ? (double)host / (double)st->unique_tag_bound : 0.0);
 	if (st->no_target)
 		printf("  %llu guest invalidations reached no assigned device\n",

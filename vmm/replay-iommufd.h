@@ -40,7 +40,11 @@ struct replay_iommufd *replay_iommufd_new(unsigned int nunits, bool qemu_model, 
 void replay_iommufd_free(struct replay_iommufd *ri);
 struct host_unit *replay_iommufd_unit(struct replay_iommufd *ri, unsigned int i);
 
-/* QEMU's model: a host DID of its own for every nested assignment of @topo. */
+/*
+ * QEMU's model (its nesting loop; multi-PASID as in its development trees,
+ * upstream forwards PASID 0 only): a host DID of its own for every nested
+ * assignment of @topo.
+ */
 int replay_iommufd_remap(struct topology *topo, char *err, size_t errlen);
 
 /*

@@ -332,7 +332,7 @@ START_TEST(hwpt_alloc_checks)
 {
 	struct iommu_hwpt_vtd_s1 s1;
 	struct iommu_hwpt_alloc a;
-	uint32_t plain, no_nest;
+	uint32_t plain, no_nest, no_sm, no_sl;
 
 	a = nested_alloc(77, parent, &s1);
 	ck_refused(IOMMU_HWPT_ALLOC, &a, ENOENT);		/* no such device */
@@ -367,6 +367,32 @@ START_TEST(hwpt_alloc_checks)
 						    simvtd_default_ecap() & ~VTD_ECAP_NEST, &no_nest), 0);
 	a = parent_alloc(no_nest, ioas);
 	ck_refused(IOMMU_HWPT_ALLOC, &a, EOPNOTSUPP);
+	/* Nor one without scalable mode or second stage; and none of them nests. */
+	ck_assert_int_eq(iommufd_dryrun_bind_device(dr, fd, simvtd_default_cap(),
+						    simvtd_default_ecap() & ~VTD_ECAP_SMTS, &no_sm), 0);
+	a = parent_alloc(no_sm, ioas);
+	ck_refused(IOMMU_HWPT_ALLOC, &a, EOPNOTSUPP);
+	a = nested_alloc(no_sm, parent, &s1);
+	ck_refused(IOMMU_HWPT_ALLOC, &a, EOPNOTSUPP);
+	ck_assert_int_eq(iommufd_dryrun_bind_device(dr, fd, simvtd_default_cap(),
+						    simvtd_default_ecap() & ~VTD_ECAP_SLTS, &no_sl), 0);
+	a = parent_alloc(no_sl, ioas);
+	ck_refused(IOMMU_HWPT_ALLOC, &a, EOPNOTSUPP);
+	/* FAULT_ID_VALID: never with NEST_PARENT; otherwise the fault object must exist. */
+	a = parent_alloc(dev, ioas);
+	a.flags |= IOMMU_HWPT_FAULT_ID_VALID;
+	ck_refused(IOMMU_HWPT_ALLOC, &a, EOPNOTSUPP);
+	a = nested_alloc(dev, parent, &s1);
+	a.flags |= IOMMU_HWPT_FAULT_ID_VALID;
+	a.fault_id = 99;
+	ck_refused(IOMMU_HWPT_ALLOC, &a, ENOENT);
+	/* PASID-capable HWPTs (Linux 6.15): a parent and a nested one on it. */
+	a = parent_alloc(dev, ioas);
+	a.flags |= IOMMU_HWPT_ALLOC_PASID;
+	ck_assert_int_eq(call(IOMMU_HWPT_ALLOC, &a), 0);
+	a = nested_alloc(dev, a.out_hwpt_id, &s1);
+	a.flags = IOMMU_HWPT_ALLOC_PASID;
+	ck_assert_int_eq(call(IOMMU_HWPT_ALLOC, &a), 0);
 }
 END_TEST
 
