@@ -26,6 +26,7 @@ UNIT_TESTS = \
 	tests/unit/check_vfio \
 	tests/unit/check_viommu_vfio \
 	tests/unit/check_vfio_pci \
+	tests/unit/check_vfio_pci_routes \
 	tests/unit/check_vfio_pci_mmap
 
 check_PROGRAMS += $(UNIT_TESTS)
@@ -127,9 +128,15 @@ tests_unit_check_viommu_vfio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_viommu_vfio_LDADD = $(VIOMMU_UNIT_LDADD)
 
 tests_unit_check_vfio_pci_SOURCES = tests/unit/check_vfio_pci.c tests/unit/fake_hostops.h \
-	tests/unit/pci_testutil.h tests/unit/vfio_pci_fake.h
+	tests/unit/pci_testutil.h tests/unit/vfio_pci_fake.h tests/unit/vfio_pci_guest.h
 tests_unit_check_vfio_pci_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vfio_pci_LDADD = $(VMM_UNIT_LDADD)
+# The interrupts when KVM refuses: routing updates and irqfds, its route limit.
+tests_unit_check_vfio_pci_routes_SOURCES = tests/unit/check_vfio_pci_routes.c \
+	tests/unit/fake_hostops.h tests/unit/pci_testutil.h tests/unit/vfio_pci_fake.h \
+	tests/unit/vfio_pci_guest.h
+tests_unit_check_vfio_pci_routes_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vfio_pci_routes_LDADD = $(VMM_UNIT_LDADD)
 # BAR mmap: memslots and a vCPU on real KVM (exit 77 without /dev/kvm).
 tests_unit_check_vfio_pci_mmap_SOURCES = tests/unit/check_vfio_pci_mmap.c \
 	tests/unit/fake_hostops.h tests/unit/pci_testutil.h tests/unit/vfio_pci_fake.h

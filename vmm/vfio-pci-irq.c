@@ -39,7 +39,22 @@
  * KVM_SET_GSI_ROUTING replaces the whole table. The base routes are
  * kvm.c's setup_gsi_routing() (vm_base_gsi_routes(); TODO: move the table
  * into kvm.c with an add/remove-MSI-route API), then the routed vectors of
- * every device of the VM (the list here).
+ * every device of the VM (the list here). KVM refuses the whole table if
+ * a GSI, or the number of entries, reaches the limit KVM_CAP_IRQ_ROUTING
+ * gives (1024 if it says nothing), so vectors get GSIs only below a bound
+ * that keeps every table within it (msi_gsi_end()), first come first
+ * served among the VM's devices. A vector beyond has no GSI and never a
+ * route or an irqfd (a message says so, once per device): its eventfd
+ * counts, and the VMM hands that to the guest at a PBA read or when a
+ * sync finds the vector unmasked.
+ *
+ * A refused KVM call leaves nothing inconsistent, and the device's next
+ * sync retries it (vp->resync: every vector, the routing table rewritten).
+ * After a failed KVM_SET_GSI_ROUTING, KVM has its old table: the vectors
+ * whose routes were to go in or change get no irqfd (off the one they
+ * had), so their eventfds count and a PBA read delivers meanwhile. A
+ * vector whose irqfd KVM_IRQFD would not deassign keeps its route: the
+ * guest's mask is not honoured until the retry, but nothing is dropped.
  *
  * INTx: an eventfd trigger and a resample eventfd on the function's
  * swizzled GSI (KVM_IRQFD_FLAG_RESAMPLE, VFIO's INTx unmask on resample),
@@ -51,6 +66,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +83,7 @@
 #define MSIX_FLAGS_MASKALL	0x4000
 #define MSIX_FLAGS_ENABLE	0x8000
 #define MSIX_ENTRY_SIZE		16
+#define DEFAULT_MAX_ROUTES	1024	/* when KVM_CAP_IRQ_ROUTING does not say */
 
 /* Every vfio_pci, for the routing table (KVM keeps one per VM). */
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -111,24 +128,57 @@ static int irqfd(struct vfio_pci *vp, int fd, uint32_t gsi, uint32_t flags, int 
 	return xioctl(vp, vp->vm->vm_fd, KVM_IRQFD, &a);
 }
 
-/* Is @gsi used by an MSI vector of a device of @vm? all_lock and @self's irq_lock held. */
-static bool gsi_used(struct vm *vm, const struct vfio_pci *self, uint32_t gsi)
+/*
+ * How far MSI GSIs may go: KVM refuses a whole routing table that has a
+ * GSI at or over KVM_CAP_IRQ_ROUTING's limit or more entries than it.
+ * The base routes take VM_BASE_GSI_ROUTES entries for the GSIs under
+ * MACHINE_IOAPIC_PINS, so GSIs [MACHINE_IOAPIC_PINS, end) keep both
+ * within the limit, whatever the devices route.
+ */
+static uint32_t msi_gsi_end(struct vfio_pci *vp)
 {
-	for (struct vfio_pci *d = all_devices; d; d = d->next) {
-		bool used = false;
+	if (!vp->max_routes) {
+		int n = xioctl(vp, vp->vm->vm_fd, KVM_CHECK_EXTENSION,
+			       (void *)(uintptr_t)KVM_CAP_IRQ_ROUTING);
 
-		if (d->vm != vm)
-			continue;
-		if (d != self)
-			pthread_mutex_lock(&d->irq_lock);
-		for (unsigned int v = 0; v < d->nvec && !used; v++)
-			used = d->vec[v].gsi == gsi;
-		if (d != self)
-			pthread_mutex_unlock(&d->irq_lock);
-		if (used)
-			return true;
+		vp->max_routes = n > 0 ? (unsigned int)n : DEFAULT_MAX_ROUTES;
 	}
-	return false;
+	if (vp->max_routes <= VM_BASE_GSI_ROUTES)
+		return MACHINE_IOAPIC_PINS;
+	return vp->max_routes - VM_BASE_GSI_ROUTES + MACHINE_IOAPIC_PINS;
+}
+
+/*
+ * A GSI for each of @vp's vectors, from MACHINE_IOAPIC_PINS up, that no
+ * other device of the VM uses; VFIO_PCI_NO_GSI once msi_gsi_end() is
+ * reached. Returns how many went without, or -1 (ENOMEM). all_lock and
+ * @vp's irq_lock held.
+ */
+static int alloc_gsis(struct vfio_pci *vp)
+{
+	uint32_t base = MACHINE_IOAPIC_PINS, end = msi_gsi_end(vp), next = base;
+	bool *used = calloc(end - base + 1, sizeof(*used));
+	int none = 0;
+
+	if (!used)
+		return -1;
+	for (struct vfio_pci *d = all_devices; d; d = d->next) {
+		if (d->vm != vp->vm || d == vp)
+			continue;
+		pthread_mutex_lock(&d->irq_lock);
+		for (unsigned int v = 0; v < d->nvec; v++)
+			if (d->vec[v].gsi >= base && d->vec[v].gsi < end)
+				used[d->vec[v].gsi - base] = true;
+		pthread_mutex_unlock(&d->irq_lock);
+	}
+	for (unsigned int v = 0; v < vp->nvec; v++) {
+		while (next < end && used[next - base])
+			next++;
+		vp->vec[v].gsi = next < end ? next++ : VFIO_PCI_NO_GSI;
+		none += vp->vec[v].gsi == VFIO_PCI_NO_GSI;
+	}
+	free(used);
+	return none;
 }
 
 /*
@@ -272,8 +322,7 @@ static void msi_off(struct vfio_pci *vp)
 static int msi_on(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned int nvec)
 {
 	uint32_t index = mode == IRQ_MSIX ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX;
-	uint32_t next = MACHINE_IOAPIC_PINS;
-	int *fds;
+	int *fds, none;
 
 	if (!nvec || nvec > vp->irqs[index].count) {
 		errno = EINVAL;
@@ -291,11 +340,20 @@ static int msi_on(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned int
 		vp->vec[v].efd = -1;
 	vp->mode = mode;
 	vp->nvec = nvec;
-	/* GSIs above the IOAPIC's, unused by any device of the VM (all_lock held). */
-	for (unsigned int v = 0; v < nvec; v++) {
-		while (gsi_used(vp->vm, vp, next))
-			next++;
-		vp->vec[v].gsi = next++;
+	none = alloc_gsis(vp);
+	if (none < 0)
+		goto fail;
+	if (none && !vp->gsi_warned) {
+		char what[160];
+
+		snprintf(what, sizeof(what), "%s vectors %u-%u get no GSI (KVM's routing table, "
+			 "%u routes, is full): their interrupts wait for %s (said once)",
+			 mode == IRQ_MSIX ? "MSI-X" : "MSI", nvec - (unsigned int)none, nvec - 1,
+			 vp->max_routes, mode == IRQ_MSIX ? "a PBA read or an unmask" :
+			 "a write to the MSI capability");
+		errno = ENOSPC;
+		vfio_pci_warn(vp, what);
+		vp->gsi_warned = true;
 	}
 	for (unsigned int v = 0; v < nvec; v++)
 		if ((fds[v] = vp->vec[v].efd = vp->ops->eventfd(vp->ops->ctx)) < 0)
@@ -329,45 +387,86 @@ static void drain(struct vfio_pci *vp, unsigned int v)
 }
 
 /*
+ * Vector @v's KVM state to the guest's, but for the routing table: off its
+ * irqfd if the guest does not take it, its route marked changed if it
+ * differs. Returns whether the routing table must change. irq_lock held.
+ */
+static bool sync_vector(struct vfio_pci *vp, unsigned int v)
+{
+	struct vfio_pci_vector *e = &vp->vec[v];
+	uint64_t addr = 0;
+	uint32_t data = 0;
+	bool on = vector_message(vp, v, &addr, &data);
+
+	e->changed = false;
+	if (e->gsi == VFIO_PCI_NO_GSI) {
+		if (on)
+			drain(vp, v);	/* the VMM is its only way to the guest */
+		return false;
+	}
+	/* Off its irqfd before the route goes: from then on the eventfd counts. */
+	if (!on && e->irqfd) {
+		if (irqfd(vp, e->efd, e->gsi, KVM_IRQFD_FLAG_DEASSIGN, -1)) {
+			/* Still on its irqfd, so it keeps its route: unmasked, in effect. */
+			vfio_pci_warn(vp, "KVM_IRQFD deassign (vector left unmasked; retried)");
+			vp->resync = true;
+			return false;
+		}
+		e->irqfd = false;
+	}
+	if (on == e->routed && (!on || (addr == e->addr && data == e->data)))
+		return false;
+	e->routed = on;
+	e->addr = on ? addr : 0;
+	e->data = on ? data : 0;
+	e->changed = true;
+	return true;
+}
+
+/*
  * Give KVM what the guest programmed for vectors [first, last): a route
  * and an irqfd for each vector the guest takes, neither for the others.
  * @routes: rewrite the routing table even if no vector changed (vectors
- * went away). all_lock and irq_lock held.
+ * went away). After a failed KVM call (vp->resync), every vector again.
+ * all_lock and irq_lock held.
  */
 static void sync_vectors(struct vfio_pci *vp, unsigned int first, unsigned int last, bool routes)
 {
-	for (unsigned int v = first; v < last; v++) {
-		struct vfio_pci_vector *e = &vp->vec[v];
-		uint64_t addr = 0;
-		uint32_t data = 0;
-		bool on = vector_message(vp, v, &addr, &data);
+	bool failed;
 
-		/* Off its irqfd before the route goes: from then on the eventfd counts. */
-		if (!on && e->irqfd) {
-			if (irqfd(vp, e->efd, e->gsi, KVM_IRQFD_FLAG_DEASSIGN, -1))
-				vfio_pci_warn(vp, "KVM_IRQFD deassign");
-			else
-				e->irqfd = false;
-		}
-		if (on != e->routed || (on && (addr != e->addr || data != e->data))) {
-			e->routed = on;
-			e->addr = on ? addr : 0;
-			e->data = on ? data : 0;
-			routes = true;
-		}
+	if (vp->resync) {
+		first = 0;
+		last = vp->nvec;
+		routes = true;
+		vp->resync = false;
 	}
-	if (routes && set_routes(vp->vm, vp->ops, vp))
-		vfio_pci_warn(vp, "KVM_SET_GSI_ROUTING");
+	for (unsigned int v = first; v < last; v++)
+		routes |= sync_vector(vp, v);
+	failed = routes && set_routes(vp->vm, vp->ops, vp);
+	if (failed) {
+		vfio_pci_warn(vp, "KVM_SET_GSI_ROUTING (retried at the next change)");
+		vp->resync = true;
+	}
 	for (unsigned int v = first; v < last; v++) {
 		struct vfio_pci_vector *e = &vp->vec[v];
 
+		/*
+		 * KVM kept its old table, without this route: no irqfd on it
+		 * (off one it had for an older message), so the eventfd counts
+		 * until the retry, and a PBA read hands it over meanwhile.
+		 */
+		if (failed && e->changed && e->routed &&
+		    (!e->irqfd || !irqfd(vp, e->efd, e->gsi, KVM_IRQFD_FLAG_DEASSIGN, -1)))
+			e->routed = e->irqfd = false;
 		if (!e->routed || e->irqfd)
 			continue;
 		drain(vp, v);
-		if (irqfd(vp, e->efd, e->gsi, 0, -1))
-			vfio_pci_warn(vp, "KVM_IRQFD");
-		else
+		if (irqfd(vp, e->efd, e->gsi, 0, -1)) {
+			vfio_pci_warn(vp, "KVM_IRQFD (retried at the next change)");
+			vp->resync = true;
+		} else {
 			e->irqfd = true;
+		}
 	}
 }
 
@@ -422,7 +521,7 @@ static void sync_irqs(struct vfio_pci *vp, unsigned int first, unsigned int last
 	}
 	if (last > vp->nvec)
 		last = vp->nvec;
-	if (routes || first < last)
+	if (routes || first < last || vp->resync)
 		sync_vectors(vp, first < last ? first : last, last, routes);
 	pthread_mutex_unlock(&vp->irq_lock);
 	pthread_mutex_unlock(&all_lock);

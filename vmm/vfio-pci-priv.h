@@ -27,11 +27,17 @@
 
 enum vfio_pci_irq_mode { IRQ_NONE, IRQ_INTX, IRQ_MSI, IRQ_MSIX };
 
-/* Whole pages of a BAR, mmapped, and in a memslot while the guest decodes the BAR. */
+/*
+ * Whole pages of a BAR, mmapped, and in a memslot while the guest decodes
+ * the BAR. A memslot KVM would not remove stays (stuck) at its old address
+ * until a later bar_mapped or destroy removes it; until then the device
+ * keeps Memory on and the mmap is kept.
+ */
 struct vfio_pci_area {
 	uint64_t off, size;		/* in the BAR */
 	void *host;
 	int slot;			/* -1: in no memslot */
+	bool stuck;			/* slot: one whose removal failed */
 };
 
 struct vfio_pci_bar {
@@ -41,12 +47,16 @@ struct vfio_pci_bar {
 	struct vfio_pci_area areas[VFIO_PCI_MAX_AREAS];	/* slots under bar_lock */
 };
 
+/* No GSI for a vector: KVM's routing table has no room (vfio-pci-irq.c). */
+#define VFIO_PCI_NO_GSI		UINT32_MAX
+
 /* One MSI/MSI-X vector. */
 struct vfio_pci_vector {
 	int efd;			/* what VFIO signals */
-	uint32_t gsi;
+	uint32_t gsi;			/* VFIO_PCI_NO_GSI: never routed, never on an irqfd */
 	bool irqfd;			/* efd on a KVM irqfd */
 	bool routed;			/* a route to addr/data is in KVM's table */
+	bool changed;			/* routed, addr or data: changed by this sync */
 	uint64_t addr;
 	uint32_t data;
 };
@@ -71,6 +81,9 @@ struct vfio_pci {
 	bool intx_irqfd;
 	unsigned int nvec;		/* MSI/MSI-X vectors enabled */
 	struct vfio_pci_vector *vec;
+	bool resync;			/* a KVM call failed: next sync redoes every vector */
+	unsigned int max_routes;	/* KVM's routing table size; 0: not asked yet */
+	bool gsi_warned;		/* vectors went without a GSI (said once) */
 	struct vfio_pci *next;		/* the device list, under all_lock */
 };
 

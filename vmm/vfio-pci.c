@@ -58,9 +58,19 @@
  * EFAULT) when it does not: the command register reaches the device with
  * Memory on before the memslots go in, and the memslots are gone before
  * Memory off reaches it. The framework remaps BARs before config_written,
- * so bar_mapped writes the command register itself when it adds
- * memslots; the value written is kept so config_written does not write
- * it again.
+ * so bar_mapped writes the command register itself, before it adds
+ * memslots and after it removes them; the value written is kept so
+ * config_written does not write it again. write_command() never sends
+ * Memory off while a memslot remains: with two vCPUs writing the command
+ * register, one's config_written can run after the other's write of
+ * Memory off and before that write's bar_mapped; the device then keeps
+ * Memory on until that bar_mapped has removed the memslots.
+ *
+ * A memslot KVM will not remove stays where it is (stuck; the device
+ * keeps Memory on for it), and every later bar_mapped and the destroy
+ * try again; the BAR's new address is trapped for that area meanwhile.
+ * Its mmap is never unmapped while the memslot is in KVM: destroy leaks
+ * it, with a message, if KVM still keeps the memslot.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -155,7 +165,7 @@ static void add_area(struct vfio_pci_bar *b, uint64_t off, uint64_t size, uint64
 	off = (off + PAGE - 1) & ~(PAGE - 1);
 	end &= ~(PAGE - 1);
 	if (off < end && b->nareas < VFIO_PCI_MAX_AREAS)
-		b->areas[b->nareas++] = (struct vfio_pci_area){ off, end - off, NULL, -1 };
+		b->areas[b->nareas++] = (struct vfio_pci_area){ off, end - off, NULL, -1, false };
 }
 
 /* Take the pages of [start, end) out of @b's areas. */
@@ -218,23 +228,61 @@ static void sparse_areas(struct vfio_pci_bar *b, const uint8_t *info, size_t len
 	}
 }
 
+/* Is any area of any BAR in a memslot? bar_lock held. */
+static bool has_slots(const struct vfio_pci *vp)
+{
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
+		for (unsigned int a = 0; a < vp->bars[i].nareas; a++)
+			if (vp->bars[i].areas[a].slot >= 0)
+				return true;
+	return false;
+}
+
 /*
- * The guest's command register to the device, unless it has it already.
- * Returns what the device has (-1: unknown). bar_lock held.
+ * The guest's command register to the device, unless it has it already;
+ * Memory stays on while any memslot remains (bar_mapped() writes Memory
+ * off once the last one is gone). Returns what the device has (-1:
+ * unknown). bar_lock held.
  */
 static int write_command(struct vfio_pci *vp)
 {
 	uint16_t cmd = (uint16_t)pci_device_config_read(&vp->pci, CFG_COMMAND, 2);
 	const struct vfio_region_info *r = &vp->regions[VFIO_PCI_REGION_CFG];
-	uint8_t b[2] = { (uint8_t)cmd, (uint8_t)(cmd >> 8) };
+	uint8_t b[2];
 
+	if (!(cmd & CFG_COMMAND_MEMORY) && has_slots(vp))
+		cmd |= CFG_COMMAND_MEMORY;
 	if (vp->cmd_written == cmd)
 		return cmd;
+	b[0] = (uint8_t)cmd;
+	b[1] = (uint8_t)(cmd >> 8);
 	if (vp->ops->pwrite(vp->ops->ctx, vp->fd, b, 2, (off_t)(r->offset + CFG_COMMAND)) != 2)
 		vfio_pci_warn(vp, "command register write");
 	else
 		vp->cmd_written = cmd;
 	return vp->cmd_written;
+}
+
+/*
+ * Take @b's memslots out of KVM, all of them or (@all false) only those
+ * stuck from before. One KVM keeps stays where it is, stuck: the next
+ * call retries it. bar_lock held.
+ */
+static void remove_slots(struct vfio_pci *vp, struct vfio_pci_bar *b, bool all)
+{
+	for (unsigned int a = 0; a < b->nareas; a++) {
+		struct vfio_pci_area *ar = &b->areas[a];
+
+		if (ar->slot < 0 || (!all && !ar->stuck))
+			continue;
+		if (!vm_unmap_device_memory(vp->vm, ar->slot)) {
+			ar->slot = -1;
+			ar->stuck = false;
+		} else if (!ar->stuck) {
+			ar->stuck = true;
+			vfio_pci_warn(vp, "removing a BAR memslot (kept, Memory on; retried)");
+		}
+	}
 }
 
 /* The framework's hook: BAR @i decoded at @addr now, or not at all (0). */
@@ -247,20 +295,22 @@ static void bar_mapped(struct pci_device *dev, unsigned int i, uint64_t addr)
 	if (!b->nareas)
 		return;
 	pthread_mutex_lock(&vp->bar_lock);
-	for (unsigned int a = 0; a < b->nareas; a++) {
-		if (b->areas[a].slot >= 0 && vm_unmap_device_memory(vp->vm, b->areas[a].slot))
-			vfio_pci_warn(vp, "removing a BAR memslot");
-		b->areas[a].slot = -1;
-	}
+	/* This BAR's slots, and those KVM kept before: one may be where this BAR goes. */
+	for (unsigned int j = 0; j < PCI_NUM_BARS; j++)
+		remove_slots(vp, &vp->bars[j], j == i);
 	/*
 	 * Memory on in the device before the first access that cannot exit;
 	 * if another vCPU turned it off meanwhile, its bar_mapped(0) is next.
+	 * Decoding off: the guest's Memory off reaches the device here once
+	 * no memslot is left.
 	 */
-	cmd = addr ? write_command(vp) : -1;
-	if (cmd >= 0 && (cmd & CFG_COMMAND_MEMORY)) {
+	cmd = write_command(vp);
+	if (addr && cmd >= 0 && (cmd & CFG_COMMAND_MEMORY)) {
 		for (unsigned int a = 0; a < b->nareas; a++) {
 			struct vfio_pci_area *ar = &b->areas[a];
 
+			if (ar->slot >= 0)
+				continue;	/* stuck at its old address */
 			ar->slot = vm_map_device_memory(vp->vm, addr + ar->off, ar->size, ar->host);
 			if (ar->slot < 0)
 				vfio_pci_warn(vp, "BAR memslot (that part stays trapped)");
@@ -296,13 +346,20 @@ static void map_bars(struct vfio_pci *vp)
 	}
 }
 
+/* Destroy: the mmaps, each once out of KVM; one a memslot KVM keeps still maps is leaked. */
 static void unmap_bars(struct vfio_pci *vp)
 {
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
 		struct vfio_pci_bar *b = &vp->bars[i];
 
-		for (unsigned int a = 0; a < b->nareas; a++)
-			vp->ops->munmap(vp->ops->ctx, b->areas[a].host, b->areas[a].size);
+		for (unsigned int a = 0; a < b->nareas; a++) {
+			struct vfio_pci_area *ar = &b->areas[a];
+
+			if (ar->slot >= 0 && vm_unmap_device_memory(vp->vm, ar->slot))
+				vfio_pci_warn(vp, "removing a BAR memslot (its mmap is leaked)");
+			else
+				vp->ops->munmap(vp->ops->ctx, ar->host, ar->size);
+		}
 		b->nareas = 0;
 	}
 }

@@ -4,7 +4,9 @@
  * vfio_pci_fake.h (its mmaps are anonymous shared memory) on a VM with
  * memslots and a vCPU. The vCPU runs flat 32-bit code that touches the
  * BARs, programs config space through ECAM as a guest would, and reports
- * what it read on port 0xe0; port 0xe2 powers off.
+ * what it read on port 0xe0; port 0xe2 powers off. Also: memslots KVM
+ * refuses to remove (the VM fd taken away for a while), memslots run out,
+ * and two vCPUs' command register writes interleaved.
  *
  * The device: BAR0 64-bit 64 KiB, mmappable, with the device's MSI-X
  * table at 0x8000 and PBA at 0x9000; BAR2 32-bit 16 KiB whose sparse mmap
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -167,6 +170,16 @@ static void assert_all_slots(uint64_t at0)
 	assert_slot(bar2 + 0x3000, 0x1000, REGION_OFF(2) + 0x3000);
 }
 
+/* Destroy: no memslot left, every mmap unmapped. */
+static void destroy_releases_all(void)
+{
+	vfio_pci_destroy(vp);
+	vp = NULL;
+	ck_assert_uint_eq(slots_used(), 0);
+	for (unsigned int i = 0; i < nmaps; i++)
+		ck_assert(maps[i].unmapped);
+}
+
 START_TEST(test_slots_follow_the_bar)
 {
 	create();
@@ -201,11 +214,7 @@ START_TEST(test_slots_follow_the_bar)
 	assert_all_slots(MOVED_BAR0);
 
 	/* Destroy: the slots, then the mmaps. */
-	vfio_pci_destroy(vp);
-	vp = NULL;
-	ck_assert_uint_eq(slots_used(), 0);
-	for (unsigned int i = 0; i < nmaps; i++)
-		ck_assert(maps[i].unmapped);
+	destroy_releases_all();
 }
 END_TEST
 
@@ -312,14 +321,35 @@ static void run_guest(struct code *c)
 	ck_assert_msg(vm_run(&vm) == VM_POWEROFF, "%s", vm.stop_message);
 }
 
-static unsigned int slots_at_command[2], ncommand;
+/* What the guest reported on port 0xe0 must be @want. */
+static void assert_port_log(const uint8_t *want, size_t n)
+{
+	ck_assert_uint_eq(nlog, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(port_log[i] == want[i], "read %zu: %#x, want %#x", i, port_log[i],
+			      want[i]);
+}
 
-/* Records how many memslots existed whenever the command register reached the device. */
+static unsigned int slots_at_command[16], ncommand;
+static uint16_t command[16];
+
+/* Records each command register the device gets, and how many memslots existed then. */
 static ssize_t watch_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
 {
-	if ((uint64_t)off == CFG_OFF + 4 && ncommand < 2)
+	if ((uint64_t)off == CFG_OFF + 4 && ncommand < 16) {
+		memcpy(&command[ncommand], buf, 2);
 		slots_at_command[ncommand++] = slots_used();
+	}
 	return fake_pwrite(ctx, fd, buf, len, off);
+}
+
+/* The device never had Memory off while a memslot still mapped one of its BARs. */
+static void assert_memory_while_slots(void)
+{
+	for (unsigned int i = 0; i < ncommand; i++)
+		ck_assert_msg((command[i] & 0x2) || !slots_at_command[i],
+			      "command %#x reached the device with %u memslots", command[i],
+			      slots_at_command[i]);
 }
 
 static bool accessed(uint64_t off)
@@ -373,10 +403,7 @@ START_TEST(test_guest_accesses)
 	report(&c, MOVED_BAR0 + 0x20);
 	run_guest(&c);
 
-	ck_assert_uint_eq(nlog, sizeof(want));
-	for (size_t i = 0; i < sizeof(want); i++)
-		ck_assert_msg(port_log[i] == want[i], "read %zu: %#x, want %#x", i, port_log[i],
-			      want[i]);
+	assert_port_log(want, sizeof(want));
 	/* Writes to mapped pages landed in the device's memory, at either address. */
 	ck_assert_uint_eq(b0[0x10], 0x77);
 	ck_assert_uint_eq(b0[0x18], 0x78);
@@ -398,6 +425,183 @@ START_TEST(test_guest_accesses)
 }
 END_TEST
 
+/* ---- memslots KVM keeps, memslots run out, vCPUs racing on the command register ---- */
+
+/* An munmap of memory a memslot still maps would leave KVM using freed pages. */
+static int watch_munmap(void *ctx, void *addr, size_t len)
+{
+	for (unsigned int i = 0; i < VM_DEVICE_SLOTS; i++) {
+		const struct vm_device_slot *d = &vm.device_slots[i];
+
+		ck_assert_msg(!d->size || (uint8_t *)d->host + d->size <= (uint8_t *)addr ||
+			      (uint8_t *)addr + len <= (uint8_t *)d->host,
+			      "munmap of %p, which memslot %u still maps", addr, VM_RAM_SLOTS + i);
+	}
+	return fake_munmap(ctx, addr, len);
+}
+
+/* The function decoding its BARs (Memory on), command writes and munmaps watched. */
+static void create_decoding(void)
+{
+	ops.pwrite = watch_pwrite;
+	ops.munmap = watch_munmap;
+	create();
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0002);
+	assert_all_slots(bar0);
+}
+
+static int vm_fd_kept = -1;
+
+/* From here KVM refuses every memslot change (@refuses), or no longer does. */
+static void kvm_refuses(bool refuses)
+{
+	if (refuses)
+		vm_fd_kept = vm.vm_fd;
+	vm.vm_fd = refuses ? -1 : vm_fd_kept;
+}
+
+START_TEST(test_command_race)
+{
+	struct pci_device *d;
+
+	create_decoding();			/* vCPU 1's Memory on, all through */
+	d = vfio_pci_device(vp);
+	/*
+	 * vCPU 0 writes Memory off: the framework has put it in config space,
+	 * not yet removed the memslots, when vCPU 1's config_written hook
+	 * for its Memory on runs. The device must keep Memory on.
+	 */
+	pthread_mutex_lock(&d->lock);
+	d->cfg[0x04] = 0;
+	pthread_mutex_unlock(&d->lock);
+	d->ops->config_written(d, 0x04, 2);
+	ck_assert_uint_eq(slots_used(), 4);
+	assert_memory_while_slots();
+	/* vCPU 0's remapping, then its hook: the memslots go, then Memory off. */
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0000);
+	ck_assert_uint_eq(slots_used(), 0);
+	assert_memory_while_slots();
+	ck_assert_uint_eq(command[ncommand - 1], 0);
+}
+END_TEST
+
+START_TEST(test_stuck_memslot_retried)
+{
+	create_decoding();
+	/* The guest moves BAR0 while KVM refuses to remove memslots: BAR0's stay. */
+	kvm_refuses(true);
+	cfg_write(GUEST_BDF, 0x10, 4, MOVED_BAR0);
+	kvm_refuses(false);
+	ck_assert_uint_eq(slots_used(), 4);
+	assert_slot(bar0, 0x8000, REGION_OFF(0));
+	assert_no_slot(MOVED_BAR0);
+	nrws = 0;
+	ck_assert_uint_eq(bus_read(&vm.mmio, MOVED_BAR0 + 0x20, 1), 0x3c);	/* trapped */
+	ck_assert(accessed(REGION_OFF(0) + 0x20));
+
+	/* BAR2 moves where BAR0 was: the old memslots go first, so BAR2's memory is there. */
+	cfg_write(GUEST_BDF, 0x18, 4, (uint32_t)bar0);
+	ck_assert_uint_eq(slots_used(), 2);
+	assert_slot(bar0 + 0x1000, 0x1000, REGION_OFF(2) + 0x1000);
+	assert_slot(bar0 + 0x3000, 0x1000, REGION_OFF(2) + 0x3000);
+
+	/* Decoding off and on again: every area in its memslot where its BAR is. */
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0000);
+	ck_assert_uint_eq(slots_used(), 0);
+	ck_assert_uint_eq(command[ncommand - 1], 0);
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0002);
+	ck_assert_uint_eq(slots_used(), 4);
+	assert_slot(MOVED_BAR0, 0x8000, REGION_OFF(0));
+	assert_slot(MOVED_BAR0 + 0xa000, 0x6000, REGION_OFF(0) + 0xa000);
+	assert_slot(bar0 + 0x1000, 0x1000, REGION_OFF(2) + 0x1000);
+	assert_memory_while_slots();
+}
+END_TEST
+
+START_TEST(test_destroy_retries_memslots)
+{
+	create_decoding();
+	/* Decoding off while KVM refuses: the memslots stay, and so does Memory in the device. */
+	kvm_refuses(true);
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0000);
+	kvm_refuses(false);
+	ck_assert_uint_eq(slots_used(), 4);
+	assert_memory_while_slots();
+	ck_assert(command[ncommand - 1] & 0x2);
+	/* Destroy removes them (no BAR is decoded, so no bar_mapped does), then unmaps. */
+	destroy_releases_all();
+}
+END_TEST
+
+START_TEST(test_destroy_leaks_what_kvm_keeps)
+{
+	create_decoding();
+	kvm_refuses(true);
+	vfio_pci_destroy(vp);
+	vp = NULL;
+	kvm_refuses(false);
+	/* KVM still maps every area: none is unmapped (vm_destroy drops the memslots). */
+	ck_assert_uint_eq(slots_used(), 4);
+	ck_assert_uint_eq(nmaps, 4);
+	for (unsigned int i = 0; i < nmaps; i++)
+		ck_assert(!maps[i].unmapped);
+}
+END_TEST
+
+#define FILL_GPA	0x100000000ULL
+
+START_TEST(test_out_of_memslots)
+{
+	static const uint8_t want[] = { 0xa5, 0x3c, 0x3c };
+	struct code c = { .n = 0 };
+	int slots[VM_DEVICE_SLOTS];
+	unsigned int n;
+	uint8_t *fill;
+
+	/* Other device memory takes every memslot but one. */
+	fill = mmap(NULL, VM_DEVICE_SLOTS * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		    -1, 0);
+	ck_assert_ptr_ne(fill, MAP_FAILED);
+	for (n = 0; n < VM_DEVICE_SLOTS - 1; n++) {
+		slots[n] = vm_map_device_memory(&vm, FILL_GPA + 4096ULL * n, 4096, fill + 4096 * n);
+		ck_assert_int_ge(slots[n], 0);
+	}
+	create();
+	((uint8_t *)map_at(REGION_OFF(0))->p)[0x20] = 0xa5;
+	((uint8_t *)map_at(REGION_OFF(0) + 0xa000)->p)[4] = 0xb6;
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0002);
+
+	/* BAR0's first area took it; the others got ENOSPC and stay trapped. */
+	ck_assert_uint_eq(slots_used(), VM_DEVICE_SLOTS);
+	assert_slot(bar0, 0x8000, REGION_OFF(0));
+	assert_no_slot(bar0 + 0xa000);
+	assert_no_slot(bar2 + 0x1000);
+	assert_no_slot(bar2 + 0x3000);
+
+	/* The guest uses both kinds: its memslot's memory, the rest as trapped accesses. */
+	nrws = 0;
+	report(&c, bar0 + 0x20);
+	report(&c, bar0 + 0xa004);
+	st8(&c, bar2 + 0x1008, 0x55);
+	report(&c, bar2 + 0x3004);
+	run_guest(&c);
+	assert_port_log(want, sizeof(want));
+	ck_assert_uint_eq(nrws, 3);
+	ck_assert(accessed(REGION_OFF(0) + 0xa004));
+	ck_assert(accessed(REGION_OFF(2) + 0x1008));
+	ck_assert(accessed(REGION_OFF(2) + 0x3004));
+	ck_assert_uint_eq(vm.vcpus[0].mmio_unclaimed, 0);
+
+	/* Memslots free again: the next decode gives every area its own. */
+	while (n)
+		ck_assert_int_eq(vm_unmap_device_memory(&vm, slots[--n]), 0);
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0000);
+	cfg_write(GUEST_BDF, 0x04, 2, 0x0002);
+	assert_all_slots(bar0);
+	munmap(fill, VM_DEVICE_SLOTS * 4096);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vfio_pci_mmap");
@@ -411,6 +615,11 @@ int main(void)
 	tcase_add_test(tc, test_slots_follow_the_bar);
 	tcase_add_test(tc, test_mmap_failure_traps);
 	tcase_add_test(tc, test_guest_accesses);
+	tcase_add_test(tc, test_command_race);
+	tcase_add_test(tc, test_stuck_memslot_retried);
+	tcase_add_test(tc, test_destroy_retries_memslots);
+	tcase_add_test(tc, test_destroy_leaks_what_kvm_keeps);
+	tcase_add_test(tc, test_out_of_memslots);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -8,8 +8,10 @@
  * recorded here, in tables the tests read.
  *
  * KVM's half of the interrupts is modelled from the ioctls vfio-pci sends
- * through the fake host_ops: the routing table, which eventfd is on which
- * irqfd, and each eventfd's count. fire() raises a vector the way VFIO
+ * through the fake host_ops: the routing table (refused whole, EINVAL, if
+ * it has a GSI at or more entries than kvm_max_routes, which
+ * KVM_CHECK_EXTENSION(KVM_CAP_IRQ_ROUTING) reports), which eventfd is on
+ * which irqfd, and each eventfd's count. fire() raises a vector the way VFIO
  * does: delivered through its irqfd and route if it has one (recorded in
  * kvm_msis), counted in the eventfd otherwise; assigning an irqfd to an
  * eventfd with a count delivers it, as KVM_IRQFD does. Reading an eventfd
@@ -79,6 +81,8 @@ static struct kvm_irq_routing_entry routes[256];
 static unsigned int nroutes, nrouting_calls;
 static struct msi_event kvm_msis[256];		/* what irqfds delivered (the first 256) */
 static unsigned int nkvm_msis, kvm_dropped;	/* dropped: an irqfd GSI with no MSI route */
+static unsigned int kvm_gsi_msis[256];		/* deliveries by GSI (those under 256) */
+static unsigned int kvm_max_routes;		/* KVM_MAX_IRQ_ROUTES */
 static void (*after_read)(int fd);		/* runs after an eventfd read (races) */
 
 static inline void put32(uint8_t *p, uint32_t v)
@@ -151,6 +155,8 @@ static inline void kvm_deliver(uint32_t gsi)
 					(uint64_t)routes[i].u.msi.address_hi << 32,
 					routes[i].u.msi.data };
 			nkvm_msis++;
+			if (gsi < 256)
+				kvm_gsi_msis[gsi]++;
 			return;
 		}
 	}
@@ -221,9 +227,18 @@ static inline int test_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 			q->count = irq_count[q->index];
 			q->flags = VFIO_IRQ_INFO_EVENTFD;
 		}
+	} else if (req == KVM_CHECK_EXTENSION) {
+		return (uintptr_t)arg == KVM_CAP_IRQ_ROUTING ? (int)kvm_max_routes : 0;
 	} else if (req == KVM_SET_GSI_ROUTING) {
 		struct kvm_irq_routing *r = arg;
+		bool refused = r->nr > kvm_max_routes;
 
+		for (unsigned int i = 0; i < r->nr; i++)
+			refused |= r->entries[i].gsi >= kvm_max_routes;
+		if (refused) {
+			errno = EINVAL;	/* KVM keeps its table */
+			return -1;
+		}
 		ck_assert_uint_le(r->nr, 256);
 		pthread_mutex_lock(&kvm_lock);
 		memcpy(routes, r->entries, r->nr * sizeof(routes[0]));
@@ -374,6 +389,8 @@ static inline void fake_device_reset(void)
 	for (unsigned int i = 0; i < MAX_EFDS; i++)
 		efd_gsi[i] = -1;
 	nroutes = nrouting_calls = nkvm_msis = kvm_dropped = 0;
+	memset(kvm_gsi_msis, 0, sizeof(kvm_gsi_msis));
+	kvm_max_routes = 4096;
 	after_read = NULL;
 }
 
