@@ -238,10 +238,24 @@ out:
 	return ret;
 }
 
+/* IOMMU_DESTROY of @id; on failure the message names @what and says why EBUSY happens. */
+static int destroy_object(struct iommufd_host *h, uint32_t id, const char *what)
+{
+	struct iommu_destroy destroy;
+
+	memset(&destroy, 0, sizeof(destroy));
+	destroy.size = sizeof(destroy);
+	destroy.id = id;
+	if (host_ioctl(h, IOMMU_DESTROY, &destroy) == 0)
+		return 0;
+	return fail(h, errno, "IOMMU_DESTROY of %s %u: %s%s", what, id, strerror(errno),
+		    errno == EBUSY ? " (a device is still attached to it)" : "");
+}
+
 int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit)
 {
 	struct iommufd_unit **p, *u;
-	struct iommu_destroy destroy;
+	char what[48];
 	int ret = -1;
 
 	pthread_rwlock_wrlock(&h->lock);
@@ -258,15 +272,9 @@ int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit)
 			     h->nested[i].hwpt_id);
 			goto out;
 		}
-	memset(&destroy, 0, sizeof(destroy));
-	destroy.size = sizeof(destroy);
-	destroy.id = u->parent_hwpt_id;
-	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0) {
-		fail(h, errno, "%s: IOMMU_DESTROY of nest parent %u: %s%s", unit->name,
-		     u->parent_hwpt_id, strerror(errno),
-		     errno == EBUSY ? " (a device is still attached to it)" : "");
+	snprintf(what, sizeof(what), "%s's nest parent", unit->name);
+	if (destroy_object(h, u->parent_hwpt_id, what))
 		goto out;
-	}
 	*p = u->next;
 	unit->backend = NULL;
 	unit->backend_data = NULL;
@@ -275,30 +283,6 @@ int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit)
 out:
 	pthread_rwlock_unlock(&h->lock);
 	return ret;
-}
-
-int iommufd_host_ioas_alloc(struct iommufd_host *h, uint32_t *ioas_id)
-{
-	struct iommu_ioas_alloc alloc;
-
-	memset(&alloc, 0, sizeof(alloc));
-	alloc.size = sizeof(alloc);
-	if (host_ioctl(h, IOMMU_IOAS_ALLOC, &alloc) < 0)
-		return fail(h, errno, "IOMMU_IOAS_ALLOC: %s", strerror(errno));
-	*ioas_id = alloc.out_ioas_id;
-	return 0;
-}
-
-int iommufd_host_destroy(struct iommufd_host *h, uint32_t id)
-{
-	struct iommu_destroy destroy;
-
-	memset(&destroy, 0, sizeof(destroy));
-	destroy.size = sizeof(destroy);
-	destroy.id = id;
-	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0)
-		return fail(h, errno, "IOMMU_DESTROY of object %u: %s", id, strerror(errno));
-	return 0;
 }
 
 uint32_t iommufd_host_unit_flags(const struct iommufd_host *h, const struct host_unit *unit)
@@ -506,20 +490,17 @@ out:
 /* Drop @dev_id's bind of @n; the last one destroys the HWPT. Caller holds h->lock. */
 static int unbind_locked(struct iommufd_host *h, struct nested_hwpt *n, uint32_t dev_id)
 {
-	struct iommu_destroy destroy;
 	size_t i = user_index(n, dev_id);
+	char what[64];
 
 	if (n->users > 1) {
 		n->dev_ids[i] = n->dev_ids[--n->users];
 		return 0;
 	}
-	memset(&destroy, 0, sizeof(destroy));
-	destroy.size = sizeof(destroy);
-	destroy.id = n->hwpt_id;
-	if (host_ioctl(h, IOMMU_DESTROY, &destroy) < 0)
-		return fail(h, errno, "%s: IOMMU_DESTROY of nested HWPT %u (DID %u PASID %u): %s%s",
-			    n->unit->name, n->hwpt_id, n->did, n->pasid, strerror(errno),
-			    errno == EBUSY ? " (a device is still attached to it)" : "");
+	snprintf(what, sizeof(what), "%s's nested HWPT (DID %u PASID %u)", n->unit->name, n->did,
+		 n->pasid);
+	if (destroy_object(h, n->hwpt_id, what))
+		return -1;
 	free(n->dev_ids);
 	*n = h->nested[--h->nnested];
 	return 0;

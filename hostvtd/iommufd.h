@@ -87,9 +87,6 @@ int iommufd_host_add_unit_flags(struct iommufd_host *h, struct host_unit *unit, 
  * first (EBUSY otherwise, and nothing changes).
  */
 int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit);
-/* An empty IOAS (a device attached to it has no DMA at all), and IOMMU_DESTROY of any object. */
-int iommufd_host_ioas_alloc(struct iommufd_host *h, uint32_t *ioas_id);
-int iommufd_host_destroy(struct iommufd_host *h, uint32_t id);
 /* The flags the unit's HWPTs are allocated with (IOMMU_HWPT_ALLOC_PASID or 0). Setup time. */
 uint32_t iommufd_host_unit_flags(const struct iommufd_host *h, const struct host_unit *unit);
 /* The unit's nest-parent HWPT id, or 0 when @unit was not added. Setup time: not locked. */
