@@ -53,8 +53,6 @@
 #include "vmm/vfio.h"
 #include "vtd/regs.h"
 
-#define PCI_EXT_CAP_START	0x100
-
 /* Releases the tables asked for while the device still sat on the HWPT: at most one per placement, twice. */
 #define PT_MAX_PENDING	(2 * (VTD_MAX_ATTACH + 1))
 
@@ -91,22 +89,6 @@ static uint16_t host_sid(const char *bdf)
 	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
 		return 0;
 	return (uint16_t)(bus << 8 | dev << 3 | fn);
-}
-
-/* Does the guest function show ATS (vfio-pci.c keeps it only when the device has it)? */
-static bool has_ats(const struct pci_device *pci)
-{
-	unsigned int off = PCI_EXT_CAP_START, hops = 0;
-
-	while (off >= PCI_EXT_CAP_START && off + 4 <= PCI_CFG_SIZE && hops++ < 64) {
-		uint32_t hdr = (uint32_t)pci->cfg[off] | (uint32_t)pci->cfg[off + 1] << 8 |
-			       (uint32_t)pci->cfg[off + 2] << 16 | (uint32_t)pci->cfg[off + 3] << 24;
-
-		if ((hdr & 0xffff) == PCI_EXT_CAP_ID_ATS)
-			return true;
-		off = hdr >> 20;
-	}
-	return false;
 }
 
 static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, bool *created)
@@ -235,7 +217,9 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 	dev->guest_sid = d->guest_bdf;
 	dev->host.sid = host_sid(d->bdf);
 	snprintf(dev->host.name, sizeof(dev->host.name), "%s", d->bdf);
-	dev->host.ats = d->pci && has_ats(vfio_pci_device(d->pci)) && (ecap & VTD_ECAP_DT);
+	/* vfio-pci.c shows ATS only when the device has it. */
+	dev->host.ats = d->pci && pci_find_ext_cap(vfio_pci_device(d->pci), PCI_EXT_CAP_ID_ATS) &&
+			(ecap & VTD_ECAP_DT);
 	dev->host.unit = hu;
 	dev->pt = pt;
 	limit_unit(u, ecap, iommufd_host_unit_flags(p->h, hu) & IOMMU_HWPT_ALLOC_PASID);

@@ -42,6 +42,22 @@ uint16_t pci_add_ext_cap(struct pci_device *dev, uint16_t id, uint8_t version, u
 	return (uint16_t)off;
 }
 
+uint16_t pci_find_ext_cap(const struct pci_device *dev, uint16_t id)
+{
+	/* The list is the framework's (headers are read-only to the guest); the bound is belt and braces. */
+	unsigned int off = dev->last_ext_cap ? PCI_STD_CFG_SIZE : 0;
+
+	for (unsigned int hops = 0; off >= PCI_STD_CFG_SIZE && off + 4 <= PCI_CFG_SIZE &&
+	     hops < PCI_CFG_SIZE / 4; hops++) {
+		uint32_t hdr = cfg32(dev, off);
+
+		if ((hdr & 0xffff) == id)
+			return (uint16_t)off;
+		off = hdr >> 20;
+	}
+	return 0;
+}
+
 uint8_t pci_add_msi_cap(struct pci_device *dev, unsigned int vectors, bool mask64)
 {
 	unsigned int log2 = 0, len = mask64 ? 24 : 12, data;

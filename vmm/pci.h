@@ -121,6 +121,8 @@ int pci_device_set_bar(struct pci_device *dev, unsigned int i, enum pci_bar_kind
  */
 uint8_t pci_add_cap(struct pci_device *dev, uint8_t id, unsigned int len);
 uint16_t pci_add_ext_cap(struct pci_device *dev, uint16_t id, uint8_t version, unsigned int len);
+/* The offset of extended capability @id in @dev's list, or 0 when it has none. */
+uint16_t pci_find_ext_cap(const struct pci_device *dev, uint16_t id);
 uint8_t pci_add_msi_cap(struct pci_device *dev, unsigned int vectors, bool mask64);
 uint8_t pci_add_msix_cap(struct pci_device *dev, unsigned int entries, unsigned int bar);
 uint8_t pci_add_pcie_cap(struct pci_device *dev, uint8_t port_type);

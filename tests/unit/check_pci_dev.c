@@ -84,6 +84,12 @@ START_TEST(test_capability_walk)
 	ext = pci_add_ats_cap(&t->pci, 32);
 	ck_assert_uint_gt(ext, 0x100);
 	ck_assert_int_eq(pci_register(&vm, &t->pci, bdf), 0);
+	/* Lookup along the chain; a function without extended capabilities has none. */
+	ck_assert_uint_eq(pci_find_ext_cap(&t->pci, PCI_EXT_CAP_ID_PASID), 0x100);
+	ck_assert_uint_eq(pci_find_ext_cap(&t->pci, PCI_EXT_CAP_ID_ATS), ext);
+	ck_assert_uint_eq(pci_find_ext_cap(&t->pci, 0x0001), 0);	/* AER: not there */
+	ck_assert_uint_eq(pci_find_ext_cap(&new_dev()->pci, PCI_EXT_CAP_ID_ATS), 0);
+	ck_assert_uint_eq(pci_find_ext_cap(&new_dev()->pci, 0), 0);
 
 	ck_assert(cfg_read(bdf, 0x06, 2) & 0x10);
 	for (ptr = cfg_read(bdf, 0x34, 1); ptr; ptr = cfg_read(bdf, ptr + 1, 1)) {
