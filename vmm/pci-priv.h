@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Between the PCI function files (pci-dev.c: config space, BARs,
- * interrupts; pci-cap.c: capability layout): register offsets and the
- * byte-wise config helpers both use.
+ * interrupts; pci-cap.c: capability layout; vfio-pci*.c: passed-through
+ * functions): register offsets and the byte-wise config helpers they use.
  */
 #ifndef TAGVMM_VMM_PCI_PRIV_H
 #define TAGVMM_VMM_PCI_PRIV_H

@@ -76,13 +76,7 @@
 #include "vmm/kvm.h"
 #include "vmm/vfio-pci-priv.h"
 
-#define MSI_FLAGS_ENABLE	0x0001
-#define MSI_FLAGS_QMASK		0x000e
-#define MSI_FLAGS_QSIZE		0x0070
 #define MSI_CAP_LEN		12	/* flags, 32-bit address, data */
-#define MSIX_FLAGS_MASKALL	0x4000
-#define MSIX_FLAGS_ENABLE	0x8000
-#define MSIX_ENTRY_SIZE		16
 #define DEFAULT_MAX_ROUTES	1024	/* when KVM_CAP_IRQ_ROUTING does not say */
 
 /* Every vfio_pci, for the routing table (KVM keeps one per VM). */

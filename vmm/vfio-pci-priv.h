@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/pci-priv.h"
 #include "vmm/pci.h"
 #include "vmm/vfio-compat.h"
 #include "vmm/vfio.h"

@@ -82,26 +82,8 @@
 #include "vmm/kvm.h"
 #include "vmm/vfio-pci-priv.h"
 
-#define CFG_COMMAND		0x04
-#define CFG_STATUS		0x06
-#define CFG_REVISION		0x08
-#define CFG_BAR0		0x10
-#define CFG_SUBSYS_VENDOR	0x2c
-#define CFG_CAP_PTR		0x34
-#define CFG_INT_PIN		0x3d
-#define CFG_STATUS_CAP_LIST	0x0010
-#define CFG_COMMAND_MEMORY	0x0002
-#define CFG_STD_SIZE		0x100
-
-#define MSI_FLAGS_QMASK		0x000e
-#define MSIX_FLAGS_QSIZE	0x07ff
-#define MSIX_TABLE		4
-#define MSIX_PBA		8
-#define MSIX_ENTRY_SIZE		16
-#define EXP_DEVCAP		0x04
+/* Register offsets and capability fields: vmm/pci-priv.h. */
 #define EXP_DEVCAP_FLR		(1u << 28)
-#define PASID_CAP		4
-#define ATS_CAP			4
 
 #define PAGE			4096ULL
 #define REGION_MMAP_FLAGS	(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | \
@@ -246,17 +228,17 @@ static bool has_slots(const struct vfio_pci *vp)
  */
 static int write_command(struct vfio_pci *vp)
 {
-	uint16_t cmd = (uint16_t)pci_device_config_read(&vp->pci, CFG_COMMAND, 2);
+	uint16_t cmd = (uint16_t)pci_device_config_read(&vp->pci, PCI_COMMAND, 2);
 	const struct vfio_region_info *r = &vp->regions[VFIO_PCI_REGION_CFG];
 	uint8_t b[2];
 
-	if (!(cmd & CFG_COMMAND_MEMORY) && has_slots(vp))
-		cmd |= CFG_COMMAND_MEMORY;
+	if (!(cmd & PCI_COMMAND_MEMORY) && has_slots(vp))
+		cmd |= PCI_COMMAND_MEMORY;
 	if (vp->cmd_written == cmd)
 		return cmd;
 	b[0] = (uint8_t)cmd;
 	b[1] = (uint8_t)(cmd >> 8);
-	if (vp->ops->pwrite(vp->ops->ctx, vp->fd, b, 2, (off_t)(r->offset + CFG_COMMAND)) != 2)
+	if (vp->ops->pwrite(vp->ops->ctx, vp->fd, b, 2, (off_t)(r->offset + PCI_COMMAND)) != 2)
 		vfio_pci_warn(vp, "command register write");
 	else
 		vp->cmd_written = cmd;
@@ -305,7 +287,7 @@ static void bar_mapped(struct pci_device *dev, unsigned int i, uint64_t addr)
 	 * no memslot is left.
 	 */
 	cmd = write_command(vp);
-	if (addr && cmd >= 0 && (cmd & CFG_COMMAND_MEMORY)) {
+	if (addr && cmd >= 0 && (cmd & PCI_COMMAND_MEMORY)) {
 		for (unsigned int a = 0; a < b->nareas; a++) {
 			struct vfio_pci_area *ar = &b->areas[a];
 
@@ -375,7 +357,7 @@ static void config_written(struct pci_device *dev, unsigned int offset, unsigned
 {
 	struct vfio_pci *vp = dev->opaque;
 
-	if (touches(offset, len, CFG_COMMAND, 2)) {
+	if (touches(offset, len, PCI_COMMAND, 2)) {
 		pthread_mutex_lock(&vp->bar_lock);
 		write_command(vp);
 		pthread_mutex_unlock(&vp->bar_lock);
@@ -488,7 +470,7 @@ static int setup_bars(struct vfio_pci *vp, const uint8_t *cfg, uint16_t bdf, cha
 		      size_t errlen)
 {
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
-		uint32_t reg = vfio_pci_le(cfg + CFG_BAR0 + 4 * i, 4);
+		uint32_t reg = vfio_pci_le(cfg + PCI_BASE_ADDRESS_0 + 4 * i, 4);
 		uint64_t size = vp->regions[i].size;
 		enum pci_bar_kind kind;
 
@@ -549,15 +531,15 @@ static void carve_msix(struct vfio_pci *vp, const uint8_t *cfg, unsigned int off
 static void setup_caps(struct vfio_pci *vp, const uint8_t *cfg)
 {
 	struct pci_device *dev = &vp->pci;
-	unsigned int off = cfg[CFG_CAP_PTR] & 0xfc, guard = 0;
+	unsigned int off = cfg[PCI_CAPABILITY_LIST] & 0xfc, guard = 0;
 
-	if (!(vfio_pci_le(cfg + CFG_STATUS, 2) & CFG_STATUS_CAP_LIST))
+	if (!(vfio_pci_le(cfg + PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
 		off = 0;
-	for (; off >= 0x40 && off < CFG_STD_SIZE && guard < 48; guard++) {
+	for (; off >= 0x40 && off < PCI_STD_CFG_SIZE && guard < 48; guard++) {
 		uint8_t id = cfg[off];
 		unsigned int next = cfg[off + 1] & 0xfc;
 
-		if (id == PCI_CAP_ID_MSIX && off + 12 <= CFG_STD_SIZE)
+		if (id == PCI_CAP_ID_MSIX && off + 12 <= PCI_STD_CFG_SIZE)
 			carve_msix(vp, cfg, off);	/* shown or not */
 		if (id == PCI_CAP_ID_MSI && !vp->msi_cap && vp->irqs[VFIO_PCI_MSI_IRQ_INDEX].count) {
 			unsigned int can = (vfio_pci_le(cfg + off + 2, 2) & MSI_FLAGS_QMASK) >> 1;
@@ -597,11 +579,11 @@ static void setup_caps(struct vfio_pci *vp, const uint8_t *cfg)
 /* The extended capabilities kept: PASID and ATS, in the device's order. */
 static void setup_ext_caps(struct vfio_pci *vp, const uint8_t *cfg)
 {
-	unsigned int off = CFG_STD_SIZE, guard = 0;
+	unsigned int off = PCI_STD_CFG_SIZE, guard = 0;
 
 	if (vp->regions[VFIO_PCI_REGION_CFG].size < PCI_CFG_SIZE)
 		return;		/* conventional PCI: no extended space */
-	while (off >= CFG_STD_SIZE && off + 4 <= PCI_CFG_SIZE && guard++ < 512) {
+	while (off >= PCI_STD_CFG_SIZE && off + 4 <= PCI_CFG_SIZE && guard++ < 512) {
 		uint32_t hdr = vfio_pci_le(cfg + off, 4);
 		uint16_t id = (uint16_t)(hdr & 0xffff);
 
@@ -653,12 +635,12 @@ struct vfio_pci *vfio_pci_create(struct vm *vm, const struct host_ops *ops, int 
 	dev->ops = &vfio_pci_ops;
 	dev->opaque = vp;
 	pci_device_init(dev, (uint16_t)vfio_pci_le(cfg, 2), (uint16_t)vfio_pci_le(cfg + 2, 2),
-			vfio_pci_le(cfg + CFG_REVISION, 4) >> 8, cfg[CFG_REVISION]);
+			vfio_pci_le(cfg + PCI_REVISION_ID, 4) >> 8, cfg[PCI_REVISION_ID]);
 	dev->bdf = guest_bdf;		/* for the PCIe port type; pci_register sets it too */
-	memcpy(dev->cfg + CFG_SUBSYS_VENDOR, cfg + CFG_SUBSYS_VENDOR, 4);
-	dev->cfg[CFG_INT_PIN] = vp->irqs[VFIO_PCI_INTX_IRQ_INDEX].count ? cfg[CFG_INT_PIN] : 0;
-	if (dev->cfg[CFG_INT_PIN] > 4)
-		dev->cfg[CFG_INT_PIN] = 1;
+	memcpy(dev->cfg + PCI_SUBSYSTEM_VENDOR_ID, cfg + PCI_SUBSYSTEM_VENDOR_ID, 4);
+	dev->cfg[PCI_INTERRUPT_PIN] = vp->irqs[VFIO_PCI_INTX_IRQ_INDEX].count ? cfg[PCI_INTERRUPT_PIN] : 0;
+	if (dev->cfg[PCI_INTERRUPT_PIN] > 4)
+		dev->cfg[PCI_INTERRUPT_PIN] = 1;
 	if (setup_bars(vp, cfg, guest_bdf, err, errlen))
 		goto fail_dev;
 	setup_caps(vp, cfg);
