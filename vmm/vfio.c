@@ -325,6 +325,18 @@ static int attach_pt(struct vfio_state *s, struct vfio_device *d, uint32_t pt_id
 	return 0;
 }
 
+/* VFIO_DEVICE_DETACH_IOMMUFD_PT of the RID (@pasid 0) or of one PASID. */
+static int detach_pt(struct vfio_state *s, struct vfio_device *d, uint32_t pasid)
+{
+	struct tagvmm_vfio_detach_pasid detach = {
+		.argsz = pasid ? sizeof(detach) : sizeof(struct vfio_device_detach_iommufd_pt),
+		.flags = pasid ? VFIO_DEVICE_DETACH_PASID : 0,
+		.pasid = pasid,
+	};
+
+	return s->ops->ioctl(s->ops->ctx, d->fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
 static void teardown_failed(const struct vfio_device *d, const char *step)
 {
 	int e = errno;
@@ -354,13 +366,8 @@ static void unwind(struct vfio_state *s)
 	}
 	for (size_t i = s->ndevs; i-- > 0;) {
 		struct vfio_device *d = &s->devs[i];
-		struct vfio_device_detach_iommufd_pt detach = {
-			.argsz = sizeof(detach),
-			.flags = 0,
-		};
 
-		if (d->attached &&
-		    ops->ioctl(ops->ctx, d->fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach))
+		if (d->attached && detach_pt(s, d, 0))
 			teardown_failed(d, "VFIO_DEVICE_DETACH_IOMMUFD_PT");
 		d->attached = false;
 	}
@@ -540,31 +547,38 @@ void vfio_teardown(struct vm *vm)
 		}
 }
 
-int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, size_t errlen)
+/* Assigned device @index of @vm with its cdev open, or NULL with a message. */
+static struct vfio_device *open_device(struct vm *vm, size_t index, struct vfio_state **sp,
+				       char *err, size_t errlen)
 {
 	struct vfio_state *s = vfio_state_of(vm);
 
 	if (!s || index >= s->ndevs || s->devs[index].fd < 0) {
 		snprintf(err, errlen, "vfio: no assigned device %zu", index);
-		return -1;
+		return NULL;
 	}
-	return attach_pt(s, &s->devs[index], pt_id, err, errlen);
+	*sp = s;
+	return &s->devs[index];
+}
+
+int vfio_device_attach(struct vm *vm, size_t index, uint32_t pt_id, char *err, size_t errlen)
+{
+	struct vfio_state *s;
+	struct vfio_device *d = open_device(vm, index, &s, err, errlen);
+
+	return d ? attach_pt(s, d, pt_id, err, errlen) : -1;
 }
 
 int vfio_device_detach(struct vm *vm, size_t index, char *err, size_t errlen)
 {
-	struct vfio_state *s = vfio_state_of(vm);
-	struct vfio_device_detach_iommufd_pt detach = { .argsz = sizeof(detach), .flags = 0 };
-	struct vfio_device *d;
+	struct vfio_state *s;
+	struct vfio_device *d = open_device(vm, index, &s, err, errlen);
 
-	if (!s || index >= s->ndevs || s->devs[index].fd < 0) {
-		snprintf(err, errlen, "vfio: no assigned device %zu", index);
+	if (!d)
 		return -1;
-	}
-	d = &s->devs[index];
 	if (!d->attached)
 		return 0;
-	if (s->ops->ioctl(s->ops->ctx, d->fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach))
+	if (detach_pt(s, d, 0))
 		return step_failed(d, "VFIO_DEVICE_DETACH_IOMMUFD_PT", err, errlen);
 	d->attached = false;
 	d->pt_id = 0;
@@ -574,48 +588,42 @@ int vfio_device_detach(struct vm *vm, size_t index, char *err, size_t errlen)
 int vfio_device_attach_pasid(struct vm *vm, size_t index, uint32_t pasid, uint32_t pt_id,
 			     char *err, size_t errlen)
 {
-	struct vfio_state *s = vfio_state_of(vm);
 	struct tagvmm_vfio_attach_pasid attach = {
 		.argsz = sizeof(attach),
 		.flags = VFIO_DEVICE_ATTACH_PASID,
 		.pt_id = pt_id,
 		.pasid = pasid,
 	};
+	struct vfio_state *s;
+	struct vfio_device *d;
 
 	if (pasid == 0)
 		return vfio_device_attach(vm, index, pt_id, err, errlen);
-	if (!s || index >= s->ndevs || s->devs[index].fd < 0) {
-		snprintf(err, errlen, "vfio: no assigned device %zu", index);
+	d = open_device(vm, index, &s, err, errlen);
+	if (!d)
 		return -1;
-	}
-	if (s->ops->ioctl(s->ops->ctx, s->devs[index].fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
-		if (errno == EINVAL || errno == ENOTTY || errno == EOPNOTSUPP)
-			return step_failed(&s->devs[index], "VFIO_DEVICE_ATTACH_IOMMUFD_PT of a PASID "
-					   "(the kernel or the device may lack PASID attach)",
-					   err, errlen);
-		return step_failed(&s->devs[index], "VFIO_DEVICE_ATTACH_IOMMUFD_PT of a PASID", err,
-				   errlen);
-	}
+	if (s->ops->ioctl(s->ops->ctx, d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		return step_failed(d, errno == EINVAL || errno == ENOTTY || errno == EOPNOTSUPP ?
+				   "VFIO_DEVICE_ATTACH_IOMMUFD_PT of a PASID (the kernel or the "
+				   "device may lack PASID attach)" :
+				   "VFIO_DEVICE_ATTACH_IOMMUFD_PT of a PASID", err, errlen);
 	return 0;
 }
 
 int vfio_device_detach_pasid(struct vm *vm, size_t index, uint32_t pasid, char *err,
 			     size_t errlen)
 {
-	struct vfio_state *s = vfio_state_of(vm);
-	struct tagvmm_vfio_detach_pasid detach = {
-		.argsz = sizeof(detach),
-		.flags = VFIO_DEVICE_DETACH_PASID,
-		.pasid = pasid,
-	};
+	struct vfio_state *s;
+	struct vfio_device *d = open_device(vm, index, &s, err, errlen);
 
-	if (!s || index >= s->ndevs || s->devs[index].fd < 0 || pasid == 0) {
-		snprintf(err, errlen, "vfio: no assigned device %zu with PASID %u", index, pasid);
+	if (!d)
+		return -1;
+	if (pasid == 0) {
+		snprintf(err, errlen, "vfio: PASID 0 is the device itself (vfio_device_detach())");
 		return -1;
 	}
-	if (s->ops->ioctl(s->ops->ctx, s->devs[index].fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach))
-		return step_failed(&s->devs[index], "VFIO_DEVICE_DETACH_IOMMUFD_PT of a PASID", err,
-				   errlen);
+	if (detach_pt(s, d, pasid))
+		return step_failed(d, "VFIO_DEVICE_DETACH_IOMMUFD_PT of a PASID", err, errlen);
 	return 0;
 }
 
