@@ -475,6 +475,22 @@ struct sync_scope {
 	uint32_t pasid;
 };
 
+/*
+ * An empty @w. With translation off requests pass through (the RID's mode
+ * is PT) and nothing is attached: returns false. Otherwise the RID is
+ * blocked until a lookup says more.
+ */
+static bool wanted_start(const struct viommu *u, struct wanted *w, bool rid_known)
+{
+	memset(w, 0, sizeof(*w));
+	w->rid_known = rid_known;
+	w->rid_mode = VTD_XLATE_PT;
+	if (!(u->gsts & VTD_GCMD_TE))
+		return false;
+	w->rid_mode = VTD_XLATE_BLOCKED;
+	return true;
+}
+
 /* What the guest's tables now say about @dev. */
 static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct wanted *w)
 {
@@ -483,12 +499,8 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 	uint64_t ce[4];
 	int mode;
 
-	memset(w, 0, sizeof(*w));
-	w->rid_known = true;
-	w->rid_mode = VTD_XLATE_PT;
-	if (!(u->gsts & VTD_GCMD_TE))
+	if (!wanted_start(u, w, true))
 		return;
-	w->rid_mode = VTD_XLATE_BLOCKED;
 	mode = root_mode(u);
 	if (mode == 0) {
 		if (vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
@@ -522,12 +534,8 @@ static void compute_wanted_pasid(struct viommu *u, struct viommu_dev *dev, uint3
 	uint64_t ce[4];
 	int mode;
 
-	memset(w, 0, sizeof(*w));
-	w->rid_known = pasid == 0;
-	w->rid_mode = VTD_XLATE_PT;
-	if (!(u->gsts & VTD_GCMD_TE))
+	if (!wanted_start(u, w, pasid == 0))
 		return;
-	w->rid_mode = VTD_XLATE_BLOCKED;
 	mode = root_mode(u);
 	if (mode == 0) {
 		if (pasid == 0 && vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
