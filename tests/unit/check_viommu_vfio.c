@@ -292,6 +292,7 @@ static const struct iommu_hwpt_vtd_s1_invalidate *invalidation(size_t nth,
  */
 START_TEST(setup_nests_over_the_ioas)
 {
+	unsigned int described = 0;
 	struct iommu_hwpt_alloc a;
 	const struct fake_call *c;
 	struct iommu_hw_info info;
@@ -323,10 +324,13 @@ START_TEST(setup_nests_over_the_ioas)
 	ck_assert(!(ecap & VTD_ECAP_DT));		/* the host has no device TLBs */
 	ck_assert_uint_eq(VTD_ECAP_PSS(ecap), 0);	/* 1-bit PASIDs on the host */
 	ck_assert(ecap & VTD_ECAP_SRS);
-	/* The DMAR places the function behind vIOMMU 0. */
+	/* The DMAR places the function behind vIOMMU 0 (and it is described at all). */
 	for (size_t i = 0; i < vm.machine.npci; i++)
-		if (vm.machine.pci[i].bdf == GUEST_SID0)
+		if (vm.machine.pci[i].bdf == GUEST_SID0) {
 			ck_assert_uint_eq(vm.machine.pci[i].iommu, 0);
+			described++;
+		}
+	ck_assert_uint_eq(described, 1);
 }
 END_TEST
 
