@@ -14,10 +14,10 @@
 #include "hostvtd/flush.h"
 #include "hostvtd/flushtrace.h"
 #include "hostvtd/simvtd.h"
-#include "vmm/cli.h"
-#include "vmm/qemu-trace.h"
-#include "vmm/replay-iommufd.h"
-#include "vmm/topology.h"
+#include "cli/cli.h"
+#include "replay/qemu-trace.h"
+#include "replay/replay-iommufd.h"
+#include "replay/topology.h"
 
 #define DEFAULT_QUEUE_ENTRIES 256
 

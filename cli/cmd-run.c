@@ -16,10 +16,10 @@
 
 #include <libfdt.h>
 
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
-#include "vmm/cli.h"
+#include "cli/cli.h"
 #include "vmm/fdt.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"

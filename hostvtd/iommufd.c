@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/iommufd-compat.h"
+#include "lib/iommufd-compat.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/plan.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 #include "vtd/regs.h"
 
 /* One host unit's iommufd side: unit->backend_data. */

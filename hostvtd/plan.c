@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "hostvtd/plan.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 #include "vtd/regs.h"
 
 /* A guest domain the batch asks to flush, and how much of it. */

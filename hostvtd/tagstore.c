@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "hostvtd/tagstore.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 
 struct tag_domain {
 	struct guest_domain_key key;

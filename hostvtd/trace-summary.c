@@ -19,7 +19,7 @@
 
 #include "hostvtd/flushtrace.h"
 #include "hostvtd/trace-reader.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 #include "vtd/regs.h"
 
 #define TRACE_DID_SLOTS 2048		/* power of two, > 2 * TRACE_SUMMARY_MAX_DIDS */

@@ -5,13 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/iommufd-compat.h"
+#include "lib/iommufd-compat.h"
 #include "hostvtd/iommufd-dryrun.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/plan.h"
 #include "hostvtd/simvtd.h"
-#include "hostvtd/util.h"
-#include "vmm/replay-iommufd.h"
+#include "lib/util.h"
+#include "replay/replay-iommufd.h"
 
 /*
  * Made-up guest stage-1 tables, one page apart, one per guest domain: the

@@ -16,8 +16,8 @@
  *    of nested attachments are not sent, as QEMU forwards only PASID-IOTLB
  *    descriptors. They are counted, not hidden.
  */
-#ifndef TAGVMM_VMM_REPLAY_IOMMUFD_H
-#define TAGVMM_VMM_REPLAY_IOMMUFD_H
+#ifndef TAGVMM_REPLAY_REPLAY_IOMMUFD_H
+#define TAGVMM_REPLAY_REPLAY_IOMMUFD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +25,7 @@
 #include <stdio.h>
 
 #include "hostvtd/host.h"
-#include "vmm/topology.h"
+#include "replay/topology.h"
 
 struct replay_iommufd;
 

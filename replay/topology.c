@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/topology.h"
+#include "replay/topology.h"
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {

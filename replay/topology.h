@@ -4,8 +4,8 @@
  * which guest domains: parsed from `--assign` options (docs/replay.md) and
  * applied to a tag store. Used by replay now and by `run` later.
  */
-#ifndef TAGVMM_VMM_TOPOLOGY_H
-#define TAGVMM_VMM_TOPOLOGY_H
+#ifndef TAGVMM_REPLAY_TOPOLOGY_H
+#define TAGVMM_REPLAY_TOPOLOGY_H
 
 #include <stdbool.h>
 #include <stddef.h>

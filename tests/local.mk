@@ -59,7 +59,7 @@ tests_unit_check_stress_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_stress_LDADD = $(UNIT_LDADD)
 tests_unit_check_qemu_trace_SOURCES = tests/unit/check_qemu_trace.c
 tests_unit_check_qemu_trace_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_check_qemu_trace_LDADD = libvmm.a $(UNIT_LDADD)
+tests_unit_check_qemu_trace_LDADD = libreplay.a $(UNIT_LDADD)
 
 # VMM unit tests link libvmm.a (no KVM needed).
 VMM_UNIT_LDADD = libvmm.a $(UNIT_LDADD)

@@ -43,11 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/iommufd-compat.h"
+#include "lib/iommufd-compat.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/simvtd.h"
 #include "viommu/passthrough.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vmm/pci.h"
 #include "vmm/vfio.h"

@@ -56,7 +56,7 @@
 #include <string.h>
 
 #include "hostvtd/flush.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"

@@ -14,7 +14,7 @@
 #include "viommu/passthrough.h"
 #include "viommu/simdev.h"
 #include "viommu/viommu.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vmm/vfio.h"
 

@@ -28,7 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "hostvtd/flush.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/bus.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"

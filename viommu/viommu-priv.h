@@ -26,8 +26,8 @@
  * u->lock, then the simulated host's IOTLB and ATC locks; u->lock is never
  * taken with a simulated-host lock or the PCI framework's lock held.
  */
-#ifndef TAGVMM_VIOMMU_VTD_H
-#define TAGVMM_VIOMMU_VTD_H
+#ifndef TAGVMM_VIOMMU_PRIV_H
+#define TAGVMM_VIOMMU_PRIV_H
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -72,7 +72,7 @@
 
 #include <linux/kvm.h>
 
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 #include "vmm/kvm.h"
 #include "vmm/vfio-pci-priv.h"
 

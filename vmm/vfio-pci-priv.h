@@ -19,7 +19,7 @@
 
 #include "vmm/pci-priv.h"
 #include "vmm/pci.h"
-#include "vmm/vfio-compat.h"
+#include "lib/vfio-compat.h"
 #include "vmm/vfio.h"
 
 #define VFIO_PCI_NUM_REGIONS	7	/* BAR0..5 and config, in that order here */

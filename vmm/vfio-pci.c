@@ -78,7 +78,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 #include "vmm/kvm.h"
 #include "vmm/vfio-pci-priv.h"
 

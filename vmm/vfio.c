@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hostvtd/hostops.h"
-#include "hostvtd/iommufd-compat.h"
-#include "vmm/vfio-compat.h"
+#include "lib/hostops.h"
+#include "lib/iommufd-compat.h"
+#include "lib/vfio-compat.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
 #include "vmm/pci.h"
