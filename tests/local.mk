@@ -144,13 +144,14 @@ tests_unit_check_vfio_pci_mmap_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vfio_pci_mmap_LDADD = $(VMM_UNIT_LDADD)
 
 # CLI tests drive the built tagvmm binary.
-CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh
+CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh \
+	tests/cli/layers.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
 KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
 TESTS += $(KVM_TESTS)
 EXTRA_DIST += $(KVM_TESTS) tests/kvm/lib.sh
 TESTS += $(CLI_TESTS)
-EXTRA_DIST += $(CLI_TESTS) tests/data
+EXTRA_DIST += $(CLI_TESTS) tests/data scripts/layers.sh
 
 # Outside `make check` and CI: boots Debian's cloud kernel on both boot paths
 # until its serial log shows what tagvmm handed it (several minutes here).
