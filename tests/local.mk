@@ -9,6 +9,7 @@ UNIT_TESTS = \
 	tests/unit/check_stress \
 	tests/unit/check_qemu_trace \
 	tests/unit/check_bus \
+	tests/unit/check_dma \
 	tests/unit/check_boot \
 	tests/unit/check_acpi \
 	tests/unit/check_aml \
@@ -66,6 +67,9 @@ VMM_UNIT_LDADD = libvmm.a $(UNIT_LDADD)
 tests_unit_check_bus_SOURCES = tests/unit/check_bus.c
 tests_unit_check_bus_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_bus_LDADD = $(VMM_UNIT_LDADD)
+tests_unit_check_dma_SOURCES = tests/unit/check_dma.c
+tests_unit_check_dma_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dma_LDADD = $(VMM_UNIT_LDADD)
 tests_unit_check_boot_SOURCES = tests/unit/check_boot.c
 tests_unit_check_boot_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_boot_LDADD = $(VMM_UNIT_LDADD)

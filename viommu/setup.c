@@ -163,6 +163,20 @@ static int create_host(struct viommu_state *st, const struct viommu_options *o,
 	return 0;
 }
 
+/* vmm/dma.h: the DMA space of the device with requester ID @rid, behind any vIOMMU. */
+static int dma_space_by_rid(void *opaque, uint16_t rid, struct dma_space *out)
+{
+	struct viommu_state *st = opaque;
+
+	for (unsigned int i = 0; i < st->nunits; i++)
+		for (size_t j = 0; j < st->units[i].ndevs; j++)
+			if (st->units[i].devs[j]->guest_sid == rid) {
+				viommu_dma_space(st->units[i].devs[j], out);
+				return 0;
+			}
+	return -1;
+}
+
 static int create_device(struct vm *vm, struct viommu_state *st, const struct sim_device_spec *s,
 			 char *err, size_t errlen)
 {
@@ -216,6 +230,7 @@ int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_
 	for (unsigned int i = 0; i < o->ndevs; i++)
 		if (create_device(vm, st, &o->devs[i], err, errlen))
 			goto fail;
+	vm->dma_iommu = (struct dma_iommu){ .space = dma_space_by_rid, .opaque = st };
 	if (o->ite_device >= 0)
 		simvtd_inject_ite(st->sim, st->devs[o->ite_device].host.sid, o->ite_count);
 	{
@@ -256,6 +271,7 @@ void viommu_teardown(struct vm *vm)
 
 	if (!st)
 		return;
+	vm->dma_iommu = (struct dma_iommu){ 0 };
 	if (st->fe && (st->report || getenv("TAGVMM_VIOMMU_STATS")))
 		report(st);
 	viommu_pt_teardown(st->pt);

@@ -111,6 +111,7 @@ struct viommu_dev {
 	struct viommu_attach attach[VTD_MAX_ATTACH];
 	size_t nattach;
 	struct simdev *simdev;		/* the device model, for ATC and DMA; NULL for passthrough */
+	struct simvtd *sim;		/* DMA goes through this simulated host's caches (dma.c) */
 	struct viommu_pt *pt;		/* a VFIO device (passthrough.c); NULL for sim devices */
 	/* Passthrough: the DID the RID's entry named when last placed (domain-selective scope). */
 	bool rid_did_valid;
@@ -250,6 +251,13 @@ int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *
 void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a);
 int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
 		 enum vtd_xlate_mode rid_mode);
+
+/*
+ * dma.c: the vmm/dma.h space of @dev (its unit must be set), for a device
+ * model to translate its DMA through.
+ */
+struct dma_space;
+void viommu_dma_space(struct viommu_dev *dev, struct dma_space *out);
 
 /* walk.c: translate @iova for an access of @x; no locks needed (guest memory only). */
 #define VTD_ACCESS_READ		(1u << 0)

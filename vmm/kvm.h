@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "vmm/bus.h"
+#include "vmm/dma.h"
 #include "vmm/machine.h"
 
 struct kvm_run;
@@ -84,6 +85,7 @@ struct vm {
 	/* Devices (vmm/init.h registers them). */
 	struct pci_host *pci;		/* owned by pci.c */
 	struct viommu_state *viommu;	/* owned by viommu/setup.c; NULL without --viommu */
+	struct dma_iommu dma_iommu;	/* devices' DMA translation (vmm/dma.h); zero: identity */
 	struct serial8250 *serial;	/* COM1, owned by serial.c */
 	int console_in, console_out;	/* the serial console; -1 in: no input */
 

@@ -5,6 +5,7 @@ libvmm_a_SOURCES = \
 	vmm/kvm.h vmm/kvm.c \
 	vmm/emulate.h vmm/emulate.c \
 	vmm/bus.h vmm/bus.c \
+	vmm/dma.h vmm/dma.c \
 	vmm/init.h vmm/init.c \
 	vmm/pci.h vmm/pci-priv.h vmm/pci.c vmm/pci-dev.c vmm/pci-cap.c \
 	vmm/devices.h vmm/serial.c vmm/power.c \
