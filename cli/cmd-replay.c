@@ -11,12 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/flush.h"
-#include "hostvtd/flushtrace.h"
-#include "hostvtd/simvtd.h"
 #include "cli/cli.h"
+#include "hostvtd/flushpath.h"
+#include "hostvtd/iommufd-dryrun-host.h"
 #include "replay/qemu-trace.h"
-#include "replay/replay-iommufd.h"
 #include "replay/topology.h"
 
 #define DEFAULT_QUEUE_ENTRIES 256
@@ -30,11 +28,10 @@ struct replay {
 	bool json;
 	bool no_merge;
 
-	struct simvtd *sim;
-	struct replay_iommufd *ri;	/* --backend iommufd-dry-run */
-	struct host_unit *units[SIMVTD_MAX_UNITS];
-	struct tag_store *ts;
-	struct flush_engine *fe;
+	struct flush_path fp;		/* back end, units, tag store, trace, engine */
+	struct tag_store *ts;		/* fp's */
+	struct flush_engine *fe;	/* fp's */
+	struct dryrun_host *ri;		/* fp's back end with --backend iommufd-dry-run */
 
 	struct vtd_desc *batch;
 	size_t nbatch, cap;
@@ -67,7 +64,7 @@ static void usage(FILE *out)
 		"  --units N                host units to simulate (default: as many as named)\n"
 		"  --queue-entries N        guest queue size, to count untraced descriptors (256)\n"
 		"  --no-merge               forward one for one, one host invalidation per device\n"
-		"  --backend B              sim (default): the simulated host VT-d;\n"
+		"  --backend B              the host back end: sim (default), the simulated host VT-d;\n"
 		"                           iommufd-dry-run: the iommufd nesting back end over a\n"
 		"                           /dev/iommu that checks and counts every call\n"
 		"  --iommufd-log OUT        with iommufd-dry-run, log every ioctl ('-' for stderr)\n"
@@ -94,6 +91,15 @@ static int add_to_batch(struct replay *rp, const struct vtd_desc *d, unsigned lo
 		rp->batch_first_line = line;
 	rp->batch[rp->nbatch++] = *d;
 	return 0;
+}
+
+/* After topology_apply(): the iommufd dry run binds what the tag store attached. */
+static int attach_host(struct replay *rp, const struct assignment *a, char *err, size_t errlen)
+{
+	struct guest_domain_key key = { a->viommu, a->did, a->pasid };
+
+	return dryrun_host_attach(rp->ri, topology_device(&rp->topo, a->host_sid), key, a->nested,
+				  a->host_did, a->host_pasid, err, errlen);
 }
 
 /* Default topology: a domain per guest DID (and PASID) the stream names. */
@@ -134,11 +140,11 @@ static int auto_attach(struct replay *rp, const struct vtd_desc *d)
 	one.ndevices = rp->topo.ndevices;
 	one.assign = &a;
 	one.nassign = 1;
-	rc = topology_apply(&one, rp->ts, rp->units, rp->nunits, err, sizeof(err));
+	rc = topology_apply(&one, rp->ts, rp->fp.units, rp->nunits, err, sizeof(err));
 	rp->topo.devices = one.devices;
 	rp->topo.ndevices = one.ndevices;
 	if (!rc && rp->ri)
-		rc = replay_iommufd_attach(rp->ri, &rp->topo, &a, err, sizeof(err));
+		rc = attach_host(rp, &a, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "tagvmm: replay: %s\n", err);
 	return rc;
@@ -156,7 +162,7 @@ static int flush_batch(struct replay *rp, unsigned int waits, bool *host_failed)
 			rp->batch_first_line, host_error_name(res.err.kind), res.err.msg);
 	}
 	if (rp->ri)
-		replay_iommufd_end_batch(rp->ri);
+		dryrun_host_end_batch(rp->ri);
 	rp->nbatch = 0;
 	return 0;
 }
@@ -201,7 +207,7 @@ static void print_summary(struct replay *rp, const struct flush_stats *st, bool 
 		       (unsigned long long)st->host_errors, (unsigned long long)rp->tail_writes,
 		       (unsigned long long)rp->untraced);
 		if (rp->ri)
-			replay_iommufd_print(rp->ri, stdout, true);
+			dryrun_host_print(rp->ri, stdout, true);
 		printf("}\n");
 		return;
 	}
@@ -230,7 +236,7 @@ static void print_summary(struct replay *rp, const struct flush_stats *st, bool 
 	if (st->host_errors)
 		printf("  host errors: %llu\n", (unsigned long long)st->host_errors);
 	if (rp->ri)
-		replay_iommufd_print(rp->ri, stdout, false);
+		dryrun_host_print(rp->ri, stdout, false);
 }
 
 static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
@@ -298,91 +304,43 @@ static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 	return 0;
 }
 
-/* The host units: the simulated host VT-d, or iommufd units over the dry run. */
-static int setup_units(struct replay *rp, bool dry_run, FILE *iommufd_log)
+static int setup(struct replay *rp, const struct flush_path_options *fo)
 {
-	struct simvtd_config cfg = { 0 };
+	struct flush_path_options o = *fo;
 	char err[256];
-
-	if (!dry_run) {
-		cfg.units = rp->nunits;
-		rp->sim = simvtd_new(&cfg);
-		if (!rp->sim) {
-			fprintf(stderr, "tagvmm: replay: cannot set up the simulated host: %s\n",
-				strerror(errno));
-			return 1;
-		}
-		for (unsigned int i = 0; i < rp->nunits; i++)
-			rp->units[i] = simvtd_unit(rp->sim, i);
-		return 0;
-	}
-	rp->ri = replay_iommufd_new(rp->nunits, rp->no_merge, iommufd_log, err, sizeof(err));
-	if (!rp->ri) {
-		fprintf(stderr, "tagvmm: replay: cannot set up the iommufd dry run: %s\n", err);
-		return 1;
-	}
-	for (unsigned int i = 0; i < rp->nunits; i++)
-		rp->units[i] = replay_iommufd_unit(rp->ri, i);
-	if (rp->no_merge && replay_iommufd_remap(&rp->topo, err, sizeof(err))) {
-		fprintf(stderr, "tagvmm: replay: %s\n", err);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
-static int setup(struct replay *rp, const char *trace_path, const char *trace_format,
-		 bool dry_run, FILE *iommufd_log, struct flush_trace **trace)
-{
-	struct plan_options opt = { .no_merge = rp->no_merge };
-	char err[256];
-	int max_unit = topology_max_unit(&rp->topo), rc;
+	int max_unit = topology_max_unit(&rp->topo);
 
 	if (!rp->nunits)
 		rp->nunits = max_unit < 0 ? 1 : (unsigned int)max_unit + 1;
-	if (rp->nunits > SIMVTD_MAX_UNITS || (int)rp->nunits <= max_unit) {
+	if (rp->nunits > HOST_MAX_UNITS || (int)rp->nunits <= max_unit) {
 		fprintf(stderr, "tagvmm: replay: --units %u does not cover unit %d (1..%d units)\n",
-			rp->nunits, max_unit, SIMVTD_MAX_UNITS);
+			rp->nunits, max_unit, HOST_MAX_UNITS);
 		return EXIT_USAGE;
 	}
-	rp->ts = tag_store_new();
-	if (!rp->ts) {
-		fprintf(stderr, "tagvmm: replay: out of memory\n");
+	o.units = rp->nunits;
+	o.no_merge = rp->no_merge;
+	o.qemu_model = rp->no_merge;
+	if (flush_path_build(&rp->fp, &o, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: replay: %s\n", err);
 		return 1;
 	}
-	rc = setup_units(rp, dry_run, iommufd_log);
-	if (rc)
-		return rc;
-	if (topology_apply(&rp->topo, rp->ts, rp->units, rp->nunits, err, sizeof(err))) {
+	rp->ts = rp->fp.ts;
+	rp->fe = rp->fp.fe;
+	rp->ri = flush_path_backend(&rp->fp, "iommufd-dry-run");
+	if (rp->ri && rp->no_merge && topology_remap_qemu(&rp->topo, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: replay: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (topology_apply(&rp->topo, rp->ts, rp->fp.units, rp->nunits, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: replay: %s\n", err);
 		return EXIT_USAGE;
 	}
 	/* The host refusing a binding is a topology it cannot have: a usage error. */
 	for (size_t i = 0; rp->ri && i < rp->topo.nassign; i++)
-		if (replay_iommufd_attach(rp->ri, &rp->topo, &rp->topo.assign[i], err, sizeof(err))) {
+		if (attach_host(rp, &rp->topo.assign[i], err, sizeof(err))) {
 			fprintf(stderr, "tagvmm: replay: --assign %zu: %s\n", i + 1, err);
 			return EXIT_USAGE;
 		}
-	if (trace_path) {
-		enum flush_trace_format fmt = FLUSH_TRACE_TEXT;
-
-		if (trace_format && !strcmp(trace_format, "json")) {
-			fmt = FLUSH_TRACE_JSON;
-		} else if (trace_format && strcmp(trace_format, "text")) {
-			fprintf(stderr, "tagvmm: replay: --flush-trace-format is text or json\n");
-			return EXIT_USAGE;
-		}
-		*trace = flush_trace_open(trace_path, fmt);
-		if (!*trace) {
-			fprintf(stderr, "tagvmm: replay: cannot open %s: %s\n", trace_path,
-				strerror(errno));
-			return 1;
-		}
-	}
-	rp->fe = flush_engine_new(rp->ts, *trace, &opt);
-	if (!rp->fe) {
-		fprintf(stderr, "tagvmm: replay: out of memory\n");
-		return 1;
-	}
 	return 0;
 }
 
@@ -403,10 +361,10 @@ int cmd_replay(int argc, char **argv)
 		{ 0 },
 	};
 	struct replay *rp = calloc(1, sizeof(*rp));
-	const char *trace_path = NULL, *trace_format = NULL, *log_path = NULL;
-	struct flush_trace *trace = NULL;
+	struct flush_path_options fo = { 0 };
+	const char *log_path = NULL;
 	struct flush_stats st;
-	bool host_failed = false, dry_run = false;
+	bool host_failed = false, dry_run;
 	char err[160], *end;
 	FILE *in = NULL, *iommufd_log = NULL;
 	int c, status = EXIT_USAGE;
@@ -441,7 +399,7 @@ int cmd_replay(int argc, char **argv)
 			errno = 0;
 			v = strtoul(optarg, &end, 0);
 			if (errno || *end || !*optarg || v == 0 ||
-			    v > (c == 'u' ? SIMVTD_MAX_UNITS : 0x8000)) {
+			    v > (c == 'u' ? HOST_MAX_UNITS : 0x8000)) {
 				fprintf(stderr, "tagvmm: replay: bad value '%s' for --%s\n", optarg,
 					c == 'u' ? "units" : "queue-entries");
 				goto out;
@@ -455,20 +413,24 @@ int cmd_replay(int argc, char **argv)
 			rp->no_merge = true;
 			break;
 		case 'b':
-			if (strcmp(optarg, "sim") && strcmp(optarg, "iommufd-dry-run")) {
-				fprintf(stderr, "tagvmm: replay: --backend is sim or iommufd-dry-run\n");
+			if (!host_backend_find(optarg)) {
+				fprintf(stderr, "tagvmm: replay: --backend is %s\n",
+					host_backend_names());
 				goto out;
 			}
-			dry_run = !strcmp(optarg, "iommufd-dry-run");
+			fo.backend = optarg;
 			break;
 		case 'L':
 			log_path = optarg;
 			break;
 		case 't':
-			trace_path = optarg;
+			fo.trace = optarg;
 			break;
 		case 'f':
-			trace_format = optarg;
+			if (flush_trace_format_parse(optarg, &fo.trace_format)) {
+				fprintf(stderr, "tagvmm: replay: --flush-trace-format is text or json\n");
+				goto out;
+			}
 			break;
 		case 'j':
 			rp->json = true;
@@ -488,6 +450,7 @@ int cmd_replay(int argc, char **argv)
 		usage(stderr);
 		goto out;
 	}
+	dry_run = fo.backend && !strcmp(fo.backend, "iommufd-dry-run");
 	if (log_path && !dry_run) {
 		fprintf(stderr, "tagvmm: replay: --iommufd-log needs --backend iommufd-dry-run\n");
 		goto out;
@@ -502,7 +465,8 @@ int cmd_replay(int argc, char **argv)
 		}
 	}
 	rp->auto_topology = rp->topo.nassign == 0;
-	status = setup(rp, trace_path, trace_format, dry_run, iommufd_log, &trace);
+	fo.log = iommufd_log;
+	status = setup(rp, &fo);
 	if (status)
 		goto out;
 	in = strcmp(rp->path, "-") ? fopen(rp->path, "r") : stdin;
@@ -518,7 +482,7 @@ int cmd_replay(int argc, char **argv)
 	if (status == 0 && host_failed)
 		status = EXIT_HOST;
 	/* A VMM's exit path: the host must accept the teardown calls too. */
-	if (rp->ri && replay_iommufd_teardown(rp->ri, err, sizeof(err))) {
+	if (rp->ri && dryrun_host_teardown(rp->ri, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: replay: iommufd teardown: %s\n", err);
 		if (status == 0)
 			status = 1;
@@ -526,18 +490,14 @@ int cmd_replay(int argc, char **argv)
 out:
 	if (in && in != stdin)
 		fclose(in);
-	flush_engine_free(rp->fe);
-	if (flush_trace_close(trace) && status == 0) {
+	if (flush_path_free(&rp->fp) && status == 0) {
 		fprintf(stderr, "tagvmm: replay: writing the flush trace failed\n");
 		status = 1;
 	}
-	tag_store_free(rp->ts);
-	replay_iommufd_free(rp->ri);
 	if (iommufd_log && iommufd_log != stderr && fclose(iommufd_log) && status == 0) {
 		fprintf(stderr, "tagvmm: replay: writing the iommufd log failed\n");
 		status = 1;
 	}
-	simvtd_free(rp->sim);
 	topology_free(&rp->topo);
 	free(rp->batch);
 	free(rp);

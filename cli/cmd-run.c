@@ -16,6 +16,7 @@
 
 #include <libfdt.h>
 
+#include "hostvtd/flushtrace.h"
 #include "lib/hostops.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
@@ -144,11 +145,10 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 		v->flush_trace = arg;
 		return 0;
 	case 'F':
-		if (strcmp(arg, "text") && strcmp(arg, "json")) {
+		if (flush_trace_format_parse(arg, &v->flush_trace_format)) {
 			fprintf(stderr, "tagvmm: run: --flush-trace-format is text or json\n");
 			return -1;
 		}
-		v->flush_trace_json = !strcmp(arg, "json");
 		return 0;
 	case 'N':
 		v->no_merge = true;

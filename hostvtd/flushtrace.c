@@ -71,6 +71,17 @@ static struct flush_trace *trace_new(FILE *f, bool owned, enum flush_trace_forma
 	return t;
 }
 
+int flush_trace_format_parse(const char *name, enum flush_trace_format *out)
+{
+	if (!strcmp(name, "text"))
+		*out = FLUSH_TRACE_TEXT;
+	else if (!strcmp(name, "json"))
+		*out = FLUSH_TRACE_JSON;
+	else
+		return -1;
+	return 0;
+}
+
 struct flush_trace *flush_trace_open(const char *path, enum flush_trace_format fmt)
 {
 	struct flush_trace *t;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `tagvmm replay --backend iommufd-dry-run`: the host units become iommufd
- * units of the nesting back end (hostvtd/iommufd.h) over a dry-run
- * /dev/iommu (hostvtd/iommufd-dryrun.h), so the replay shows the iommufd
- * calls the stream would cost a real host. docs/replay.md has the model.
+ * The `iommufd-dry-run` back end (flushpath.h): host units of the iommufd
+ * nesting back end (hostvtd/iommufd.h) over a dry-run /dev/iommu
+ * (hostvtd/iommufd-dryrun.h), so `tagvmm replay --backend iommufd-dry-run`
+ * shows the iommufd calls a stream would cost a real host. docs/replay.md
+ * has the model.
  *
  * Two models:
  *  - shared (merged planning): every nested attachment is bound with
@@ -16,8 +17,8 @@
  *    of nested attachments are not sent, as QEMU forwards only PASID-IOTLB
  *    descriptors. They are counted, not hidden.
  */
-#ifndef TAGVMM_REPLAY_REPLAY_IOMMUFD_H
-#define TAGVMM_REPLAY_REPLAY_IOMMUFD_H
+#ifndef TAGVMM_HOSTVTD_IOMMUFD_DRYRUN_HOST_H
+#define TAGVMM_HOSTVTD_IOMMUFD_DRYRUN_HOST_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,47 +26,43 @@
 #include <stdio.h>
 
 #include "hostvtd/host.h"
-#include "replay/topology.h"
+#include "hostvtd/tagstore.h"
 
-struct replay_iommufd;
+struct dryrun_host;
 
 /*
  * @nunits host units named dmar0.. with the simulated host's registers,
  * one iommufd opened through the back end, one IOAS. @log, if not NULL,
  * gets every ioctl. NULL with a message in @err on failure.
  */
-struct replay_iommufd *replay_iommufd_new(unsigned int nunits, bool qemu_model, FILE *log,
+struct dryrun_host *dryrun_host_new(unsigned int nunits, bool qemu_model, FILE *log,
 					  char *err, size_t errlen);
 /* Unbinds what is still bound, closes the iommufd, frees the units. */
-void replay_iommufd_free(struct replay_iommufd *ri);
-struct host_unit *replay_iommufd_unit(struct replay_iommufd *ri, unsigned int i);
+void dryrun_host_free(struct dryrun_host *ri);
+struct host_unit *dryrun_host_unit(struct dryrun_host *ri, unsigned int i);
 
 /*
- * QEMU's model (its nesting loop; multi-PASID as in its development trees,
- * upstream forwards PASID 0 only): a host DID of its own for every nested
- * assignment of @topo.
+ * After the tag store attached @dev (one of our units' devices) to the
+ * guest domain @key: make its unit an iommufd unit (through @dev, bound
+ * on first use) and, when @nested, bind the domain's stage 1 for
+ * (@host_did, @host_pasid). Returns 0, or -1 with the back end's message
+ * in @err.
  */
-int replay_iommufd_remap(struct topology *topo, char *err, size_t errlen);
-
-/*
- * After topology_apply() attached @a: make its unit an iommufd unit (through
- * its device, bound on first use) and, when nested, bind its stage 1.
- * Returns 0, or -1 with the back end's message in @err.
- */
-int replay_iommufd_attach(struct replay_iommufd *ri, const struct topology *topo,
-			  const struct assignment *a, char *err, size_t errlen);
+int dryrun_host_attach(struct dryrun_host *dh, const struct host_device *dev,
+		       struct guest_domain_key key, bool nested, uint16_t host_did,
+		       uint32_t host_pasid, char *err, size_t errlen);
 
 /* Call after each guest batch went through the flush engine: per-batch counts. */
-void replay_iommufd_end_batch(struct replay_iommufd *ri);
+void dryrun_host_end_batch(struct dryrun_host *ri);
 
 /* The summary's iommufd part: a JSON member (",\"iommufd\":{...}") or text lines. */
-void replay_iommufd_print(struct replay_iommufd *ri, FILE *out, bool json);
+void dryrun_host_print(struct dryrun_host *ri, FILE *out, bool json);
 
 /*
  * Undo every bind as a VMM does at exit (the last user of a nested HWPT
  * destroys it). Returns 0, or -1 with a message in @err when the dry run
  * refused a teardown call.
  */
-int replay_iommufd_teardown(struct replay_iommufd *ri, char *err, size_t errlen);
+int dryrun_host_teardown(struct dryrun_host *ri, char *err, size_t errlen);
 
 #endif

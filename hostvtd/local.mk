@@ -6,10 +6,12 @@ libhostvtd_a_SOURCES = \
 	hostvtd/tagstore.h hostvtd/tagstore.c \
 	hostvtd/plan.h hostvtd/plan.c \
 	hostvtd/flush.h hostvtd/flush.c \
+	hostvtd/flushpath.h hostvtd/flushpath.c \
 	hostvtd/flushtrace.h hostvtd/flushtrace.c \
 	hostvtd/trace-reader.h hostvtd/trace-summary.c hostvtd/trace-json.c \
 	hostvtd/iommufd.h hostvtd/iommufd.c \
 	hostvtd/iommufd-dryrun.h hostvtd/iommufd-dryrun.c \
+	hostvtd/iommufd-dryrun-host.h hostvtd/iommufd-dryrun-host.c \
 	hostvtd/simvtd.h hostvtd/simvtd.c \
 	hostvtd/simvtd-cache.h hostvtd/simvtd-cache.c
 

@@ -2,5 +2,4 @@
 noinst_LIBRARIES += libreplay.a
 libreplay_a_SOURCES = \
 	replay/qemu-trace.h replay/qemu-trace.c \
-	replay/topology.h replay/topology.c \
-	replay/replay-iommufd.h replay/replay-iommufd.c
+	replay/topology.h replay/topology.c

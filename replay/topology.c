@@ -228,3 +228,31 @@ void topology_free(struct topology *t)
 	free(t->assign);
 	memset(t, 0, sizeof(*t));
 }
+
+const struct host_device *topology_device(const struct topology *t, uint16_t host_sid)
+{
+	for (size_t i = 0; i < t->ndevices; i++)
+		if (t->devices[i]->sid == host_sid)
+			return t->devices[i];
+	return NULL;
+}
+
+int topology_remap_qemu(struct topology *t, char *err, size_t errlen)
+{
+	uint32_t next = 1;
+
+	for (size_t i = 0; i < t->nassign; i++)
+		if (t->assign[i].host_did >= next)
+			next = t->assign[i].host_did + 1u;
+	for (size_t i = 0; i < t->nassign; i++) {
+		if (!t->assign[i].nested)
+			continue;
+		if (next > 0xffff) {
+			snprintf(err, errlen, "QEMU's model needs a host DID per nested assignment: "
+				 "more than 16-bit DIDs allow");
+			return -1;
+		}
+		t->assign[i].host_did = (uint16_t)next++;
+	}
+	return 0;
+}

@@ -5,6 +5,7 @@ UNIT_TESTS = \
 	tests/unit/check_plan \
 	tests/unit/check_simvtd \
 	tests/unit/check_flushtrace \
+	tests/unit/check_flushpath \
 	tests/unit/check_oracle \
 	tests/unit/check_stress \
 	tests/unit/check_qemu_trace \
@@ -52,6 +53,9 @@ tests_unit_check_simvtd_LDADD = $(UNIT_LDADD)
 tests_unit_check_flushtrace_SOURCES = tests/unit/check_flushtrace.c
 tests_unit_check_flushtrace_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_flushtrace_LDADD = $(UNIT_LDADD)
+tests_unit_check_flushpath_SOURCES = tests/unit/check_flushpath.c
+tests_unit_check_flushpath_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_flushpath_LDADD = $(UNIT_LDADD)
 tests_unit_check_oracle_SOURCES = tests/unit/check_oracle.c tests/unit/testutil.h
 tests_unit_check_oracle_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_oracle_LDADD = $(UNIT_LDADD)

@@ -102,7 +102,7 @@ static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, 
 	hu = &p->units[p->nunits];
 	memset(hu, 0, sizeof(*hu));
 	/* Indexes after the simulated units': the planner keys ops by unit index. */
-	hu->index = SIMVTD_MAX_UNITS + p->nunits++;
+	hu->index = HOST_UNIT_INDEX_EXTRA + p->nunits++;
 	snprintf(hu->name, sizeof(hu->name), "%s", name);
 	*created = true;
 	return hu;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostvtd/flushtrace.h"
+
 struct vm;
 
 #define VIOMMU_MAX_UNITS 4
@@ -31,7 +33,7 @@ struct viommu_options {
 	unsigned int ndevs;
 	unsigned int host_units;	/* simulated host units (0: as many as named) */
 	const char *flush_trace;	/* --flush-trace FILE, or NULL */
-	bool flush_trace_json;
+	enum flush_trace_format flush_trace_format;
 	bool no_merge;
 	/* Fault injection for tests: device-TLB invalidations of sim device N time out. */
 	int ite_device;			/* -1: none */
