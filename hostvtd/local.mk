@@ -8,7 +8,8 @@ libhostvtd_a_SOURCES = \
 	hostvtd/flush.h hostvtd/flush.c \
 	hostvtd/flushpath.h hostvtd/flushpath.c \
 	hostvtd/flushtrace.h hostvtd/flushtrace.c \
-	hostvtd/trace-reader.h hostvtd/trace-summary.c hostvtd/trace-json.c \
+	hostvtd/trace-reader.h hostvtd/trace-fields.c hostvtd/trace-summary.c \
+	hostvtd/trace-json.c \
 	hostvtd/iommufd.h hostvtd/iommufd.c \
 	hostvtd/iommufd-dryrun.h hostvtd/iommufd-dryrun.c \
 	hostvtd/iommufd-dryrun-host.h hostvtd/iommufd-dryrun-host.c \

@@ -2,13 +2,16 @@
 /*
  * Inside the emulated VT-d unit. One struct viommu per unit the guest sees.
  *
- *   unit.c    registers, GCMD/GSTS, register-based invalidation, fault
- *             recording (FRCDs, FSTS, fault event MSI), the MMIO handler
+ *   unit.c    registers, GCMD/GSTS, register-based invalidation, the
+ *             MMIO handler
+ *   fault.c   fault recording (FRCDs, FSTS), queue errors, the fault
+ *             event MSI; it calls into no other file of the unit
  *   qi.c      the invalidation queue: fetch, decode, batch up to each wait,
  *             hand the batch to the flush engine, then complete the wait
  *   tables.c  root/context/PASID tables (legacy and scalable mode) and
  *             turning them into tag-store attachments of assigned devices
  *   walk.c    first-stage and second-stage page walks
+ *   dma.c     DMA translation for devices behind the unit (vmm/dma.h)
  *   simdev.c  the emulated DMA engine behind the simulated host VT-d
  *   passthrough.c  VFIO devices behind the vIOMMU: guest first-stage
  *             tables become nested HWPTs on the host (iommufd)
@@ -37,6 +40,7 @@
 #include "hostvtd/flush.h"
 #include "hostvtd/host.h"
 #include "hostvtd/tagstore.h"
+#include "vtd/fault.h"
 
 struct vm;
 struct simvtd;
@@ -169,21 +173,25 @@ struct viommu {
 int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool caching_mode,
 		     char *err, size_t errlen);
 void viommu_unit_exit(struct viommu *u);
+
+/* fault.c */
 /* Record a fault (unless suppressed) and raise the fault event. Caller holds u->lock. */
 void vtd_record_fault(struct viommu *u, const struct vtd_fault *f);
 /* Set an FSTS error bit (IQE/ITE/ICE) and raise the fault event. Caller holds u->lock. */
 void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit);
 /* Deliver an interrupt described by an (addr, upper addr, data) register triple. */
 void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data);
-
-/* qi.c: run the queue from IQH to IQT. Caller holds u->lock. */
-void vtd_qi_process(struct viommu *u);
-void vtd_qi_exit(struct viommu *u);
+/* FSTS.PPF (and FECTL.IP) again after the guest cleared records or status bits. */
+void vtd_fault_update_ppf(struct viommu *u);
 /*
  * Turn a failed host flush into the guest's ITE (ITESID) or ICE (ICESID),
  * the SID being the guest's for the host device named. Returns true for ITE.
  */
 bool vtd_report_host_error(struct viommu *u, const struct flush_result *res);
+
+/* qi.c: run the queue from IQH to IQT. Caller holds u->lock. */
+void vtd_qi_process(struct viommu *u);
+void vtd_qi_exit(struct viommu *u);
 
 /* tables.c (caller holds u->lock) */
 /*
@@ -266,64 +274,5 @@ void viommu_dma_space(struct viommu_dev *dev, struct dma_space *out);
 #define VTD_ACCESS_USER		(1u << 3)	/* user-mode request (first stage U/S) */
 int vtd_translate(struct vm *vm, const struct vtd_xlate *x, uint64_t iova, unsigned int access,
 		  uint64_t *gpa, struct vtd_fault *f);
-
-/*
- * Fault reasons (VT-d spec 7.1.3 and its appendix of fault-reason encodings;
- * checked against QEMU's VTDFaultReason and Linux's dma_remap_sm_fault_reasons).
- * Legacy mode uses 0x01-0x0d; scalable mode 0x30 and up.
- */
-#define VTD_FR_ROOT_NOT_PRESENT		0x01	/* legacy: root entry P clear */
-#define VTD_FR_CTX_NOT_PRESENT		0x02	/* legacy: context entry P clear */
-#define VTD_FR_CTX_INVALID		0x03	/* legacy: bad TT / AW in a context entry */
-#define VTD_FR_ADDR_BEYOND_MGAW		0x04
-#define VTD_FR_WRITE			0x05	/* second stage: no write permission */
-#define VTD_FR_READ			0x06	/* second stage: no read permission */
-#define VTD_FR_PAGING_ENTRY_INVALID	0x07	/* second-stage table not readable */
-#define VTD_FR_ROOT_TABLE_INVALID	0x08	/* root table address outside memory */
-#define VTD_FR_CTX_TABLE_INVALID	0x09
-#define VTD_FR_ROOT_RSVD		0x0a
-#define VTD_FR_CTX_RSVD			0x0b
-#define VTD_FR_PAGING_RSVD		0x0c
-#define VTD_FR_CTX_TT			0x0d	/* request blocked by the context's TT */
-#define VTD_FR_SM_RTADDR_INVALID	0x30	/* RTADDR.TTM reserved / unsupported */
-#define VTD_FR_SM_PASID_IN_LEGACY	0x31	/* request with PASID while TTM is legacy */
-#define VTD_FR_SM_TABLE_ACCESS		0x38	/* scalable root entry not readable */
-#define VTD_FR_SM_RTE_NOT_PRESENT	0x39
-#define VTD_FR_SM_RTE_RSVD		0x3a
-#define VTD_FR_SM_CTE_ACCESS		0x40
-#define VTD_FR_SM_CTE_NOT_PRESENT	0x41
-#define VTD_FR_SM_CTE_RSVD		0x42
-#define VTD_FR_SM_CTE_INVALID		0x43
-#define VTD_FR_SM_CTE_PASIDE		0x45	/* request with PASID, PASIDE clear */
-#define VTD_FR_SM_CTE_PDTS		0x46	/* PASID beyond the directory size */
-#define VTD_FR_SM_PDE_ACCESS		0x50
-#define VTD_FR_SM_PDE_NOT_PRESENT	0x51
-#define VTD_FR_SM_PDE_RSVD		0x52
-#define VTD_FR_SM_PTE_ACCESS		0x58
-#define VTD_FR_SM_PTE_NOT_PRESENT	0x59
-#define VTD_FR_SM_PTE_RSVD		0x5a
-#define VTD_FR_SM_PTE_PGTT		0x5b	/* invalid PASID entry (PGTT, AW, FLPM) */
-#define VTD_FR_SM_PTE_SRE		0x5d	/* supervisor request, SRE clear */
-#define VTD_FR_FS_ACCESS		0x70	/* first-stage entry not readable */
-#define VTD_FR_FS_NOT_PRESENT		0x71
-#define VTD_FR_FS_RSVD			0x72
-#define VTD_FR_FS_PTR_INVALID		0x73	/* FSPTPTR not readable */
-#define VTD_FR_NESTED_FS_BEYOND_MGAW	0x74	/* nested: FS table address beyond SL width */
-#define VTD_FR_NESTED_FS_ROOT_READ	0x75	/* nested: SL denies reading the FS root */
-#define VTD_FR_NESTED_FS_READ		0x76	/* nested: SL denies reading an FS table */
-#define VTD_FR_NESTED_FS_WRITE		0x77	/* nested: SL denies the A/D update */
-#define VTD_FR_SS_ACCESS		0x78	/* second-stage entry not readable */
-#define VTD_FR_SS_RSVD			0x7a
-#define VTD_FR_SS_PTR_INVALID		0x7b	/* SSPTPTR not readable */
-#define VTD_FR_FS_NONCANONICAL		0x80
-#define VTD_FR_FS_USER			0x81	/* user request, U/S clear */
-#define VTD_FR_FS_EXEC			0x82	/* execute request, XD set */
-#define VTD_FR_SM_ADDR_BEYOND_MGAW	0x83
-#define VTD_FR_SM_WRITE			0x85	/* no write permission (either stage) */
-#define VTD_FR_SM_READ			0x86	/* no read permission (either stage) */
-/* Older names, kept for callers: */
-#define VTD_FR_FS_WRITE			VTD_FR_SM_WRITE
-#define VTD_FR_SS_WRITE			VTD_FR_SM_WRITE
-#define VTD_FR_SS_NOT_PRESENT		VTD_FR_SM_READ	/* R=W=0: reads fault as no-read */
 
 #endif
