@@ -135,11 +135,6 @@ int flush_trace_close(struct flush_trace *t)
 	return 0;
 }
 
-static bool op_is_devtlb(const struct flush_op *op)
-{
-	return op->kind == FLUSH_OP_DEVTLB || op->kind == FLUSH_OP_PDEVTLB;
-}
-
 /* What cache_tag_flush_range shows of an op, as Linux shows a tag's flush. */
 struct op_view {
 	char dev[HOST_NAME_LEN];
@@ -151,7 +146,7 @@ struct op_view {
 static void op_view(const struct flush_op *op, const char *unit, struct op_view *v)
 {
 	/* Linux names the IOMMU itself as the "device" of an IOTLB tag. */
-	if (op_is_devtlb(op))
+	if (flush_op_is_devtlb(op->kind))
 		safe_name(v->dev, op->dev_name);
 	else
 		snprintf(v->dev, sizeof(v->dev), "%s", unit);

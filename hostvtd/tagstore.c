@@ -500,11 +500,6 @@ const struct tag_domain *tag_store_find(struct tag_store *ts, struct guest_domai
 	return find_domain(ts, key);
 }
 
-struct guest_domain_key tag_domain_key(const struct tag_domain *d)
-{
-	return d->key;
-}
-
 const struct cache_tag *tag_domain_tags(const struct tag_domain *d, size_t *n)
 {
 	*n = d->ntags;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/pci-bdf.h"
 #include "replay/topology.h"
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -24,22 +25,18 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 int parse_sid(const char *s, uint16_t *sid)
 {
-	unsigned int seg, bus, dev, fn;
+	uint16_t seg, bdf;
 	uint64_t v;
-	int n = 0;
 
-	if (sscanf(s, "%x:%x:%x.%x%n", &seg, &bus, &dev, &fn, &n) == 4 && !s[n]) {
+	if (!pci_bdf_parse(s, &seg, &bdf)) {
 		if (seg != 0)
 			return -1;	/* one PCI segment */
-	} else if (n = 0, sscanf(s, "%x:%x.%x%n", &bus, &dev, &fn, &n) != 3 || s[n]) {
-		if (parse_u64(s, 0xffff, &v))
-			return -1;
-		*sid = (uint16_t)v;
+		*sid = bdf;
 		return 0;
 	}
-	if (bus > 0xff || dev > 0x1f || fn > 7)
+	if (strchr(s, ':') || parse_u64(s, 0xffff, &v))
 		return -1;
-	*sid = (uint16_t)(bus << 8 | dev << 3 | fn);
+	*sid = (uint16_t)v;
 	return 0;
 }
 

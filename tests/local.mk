@@ -1,6 +1,7 @@
 # Unit tests (Check) and CLI tests (shell). `make check` runs them all.
 UNIT_TESTS = \
 	tests/unit/check_desc \
+	tests/unit/check_pci_bdf \
 	tests/unit/check_tagstore \
 	tests/unit/check_plan \
 	tests/unit/check_simvtd \
@@ -41,6 +42,9 @@ UNIT_LDADD = $(TAGVMM_LIBS) $(CHECK_LIBS)
 tests_unit_check_desc_SOURCES = tests/unit/check_desc.c
 tests_unit_check_desc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_desc_LDADD = $(UNIT_LDADD)
+tests_unit_check_pci_bdf_SOURCES = tests/unit/check_pci_bdf.c
+tests_unit_check_pci_bdf_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_pci_bdf_LDADD = $(UNIT_LDADD)
 tests_unit_check_tagstore_SOURCES = tests/unit/check_tagstore.c tests/unit/testutil.h
 tests_unit_check_tagstore_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_tagstore_LDADD = $(UNIT_LDADD)

@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "lib/iommufd-compat.h"
+#include "lib/pci-bdf.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/simvtd.h"
 #include "viommu/passthrough.h"
@@ -84,11 +85,9 @@ struct viommu_pt_host {
 /* "dddd:bb:dd.f" as a requester ID (segment dropped: VT-d SIDs are per segment). */
 static uint16_t host_sid(const char *bdf)
 {
-	unsigned int dom, bus, dev, fn;
+	uint16_t domain, sid;
 
-	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
-		return 0;
-	return (uint16_t)(bus << 8 | dev << 3 | fn);
+	return pci_bdf_parse(bdf, &domain, &sid) ? 0 : sid;
 }
 
 static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, bool *created)
@@ -281,9 +280,10 @@ int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, s
 static void pt_error(const struct viommu *u, const struct viommu_dev *dev, const char *what,
 		     const char *why)
 {
-	fprintf(stderr, "tagvmm: viommu%u: %s (guest %02x:%02x.%u): %s: %s\n", u->index,
-		dev->host.name, dev->guest_sid >> 8, (dev->guest_sid >> 3) & 0x1f,
-		dev->guest_sid & 7u, what, why);
+	char b[PCI_BDF_LEN];
+
+	fprintf(stderr, "tagvmm: viommu%u: %s (guest %s): %s: %s\n", u->index, dev->host.name,
+		pci_bdf_format(dev->guest_sid, b), what, why);
 }
 
 int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a)

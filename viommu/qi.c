@@ -254,14 +254,6 @@ void vtd_qi_process(struct viommu *u)
 			}
 			break;
 		}
-		case VTD_DESC_IOTLB:
-		case VTD_DESC_DEVTLB:
-		case VTD_DESC_PIOTLB:
-		case VTD_DESC_PDEVTLB:
-			r->batch[r->n++] = d;
-			if (r->n == VTD_MAX_BATCH && flush_batch(r, 0, &ite) && ite)
-				goto stop_after;
-			break;
 		case VTD_DESC_WAIT:
 			u->batches++;
 			/*
@@ -294,6 +286,12 @@ void vtd_qi_process(struct viommu *u)
 			break;
 		default:
 			/* IEC: no interrupt remapping, nothing cached. FN is implicit. */
+			if (!vtd_desc_is_host_invalidation(&d))
+				break;
+			/* Host work: planned with the rest of the batch at the next wait. */
+			r->batch[r->n++] = d;
+			if (r->n == VTD_MAX_BATCH && flush_batch(r, 0, &ite) && ite)
+				goto stop_after;
 			break;
 		}
 		head = (head + dsize) % qbytes;

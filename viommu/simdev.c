@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/pci-bdf.h"
 #include "viommu/simdev-regs.h"
 #include "viommu/simdev.h"
 #include "viommu/viommu-priv.h"
@@ -34,12 +35,6 @@
 #define DMA_PAGE_SIZE		4096ULL
 #define DMA_PAGE_MASK		(~(DMA_PAGE_SIZE - 1))
 
-/* Config bits the engine obeys (vmm/pci-dev.c keeps its names private). */
-#define CFG_COMMAND		0x04
-#define CFG_COMMAND_MASTER	0x0004
-#define EXT_CAP_CTRL		6	/* ATS and PASID control: capability + 6 */
-#define ATS_CTRL_ENABLE		0x8000
-#define PASID_CTRL_ENABLE	0x0001
 
 struct simdev {
 	struct pci_device pci;
@@ -61,12 +56,12 @@ static uint16_t cfg_read16(struct simdev *d, unsigned int off)
 
 static bool ats_enabled(struct simdev *d)
 {
-	return d->ats_cap && (cfg_read16(d, d->ats_cap + EXT_CAP_CTRL) & ATS_CTRL_ENABLE);
+	return d->ats_cap && (cfg_read16(d, d->ats_cap + ATS_CTRL) & ATS_CTRL_ENABLE);
 }
 
 static bool pasid_enabled(struct simdev *d)
 {
-	return d->pasid_cap && (cfg_read16(d, d->pasid_cap + EXT_CAP_CTRL) & PASID_CTRL_ENABLE);
+	return d->pasid_cap && (cfg_read16(d, d->pasid_cap + PASID_CTRL) & PASID_CTRL_ENABLE);
 }
 
 /* Count where a translation came from, faulted ones included. */
@@ -132,7 +127,7 @@ static void run_copy(struct simdev *d)
 	uint64_t len = d->len, done = 0;
 
 	if (!len || len > SIMDEV_MAX_LEN ||
-	    !(cfg_read16(d, CFG_COMMAND) & CFG_COMMAND_MASTER)) {
+	    !(cfg_read16(d, PCI_COMMAND) & PCI_COMMAND_MASTER)) {
 		d->status = SIMDEV_STATUS_BAD;
 		return;
 	}
@@ -239,11 +234,11 @@ static void simdev_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned i
 struct simdev *simdev_create(struct vm *vm, struct viommu_dev *vdev, struct simvtd *sim,
 			     bool ats, bool pasid, uint16_t bdf, char *err, size_t errlen)
 {
+	char b[PCI_BDF_LEN];
 	struct simdev *d;
 
 	if (!vm || !vdev || !vdev->unit || !sim) {
-		snprintf(err, errlen, "sim device %02x:%02x.%x: no vIOMMU or host", bdf >> 8,
-			 (bdf >> 3) & 0x1f, bdf & 7);
+		snprintf(err, errlen, "sim device %s: no vIOMMU or host", pci_bdf_format(bdf, b));
 		return NULL;
 	}
 	d = calloc(1, sizeof(*d));
@@ -264,13 +259,12 @@ struct simdev *simdev_create(struct vm *vm, struct viommu_dev *vdev, struct simv
 	    !pci_add_pcie_cap(&d->pci, PCI_EXP_TYPE_RC_END) ||
 	    (pasid && !(d->pasid_cap = pci_add_pasid_cap(&d->pci, VTD_PASID_BITS))) ||
 	    (ats && !(d->ats_cap = pci_add_ats_cap(&d->pci, SIMDEV_ATS_QDEP)))) {
-		snprintf(err, errlen, "sim device %02x:%02x.%x: cannot build its config space",
-			 bdf >> 8, (bdf >> 3) & 0x1f, bdf & 7);
+		snprintf(err, errlen, "sim device %s: cannot build its config space",
+			 pci_bdf_format(bdf, b));
 		goto fail;
 	}
 	if (pci_register(vm, &d->pci, bdf)) {
-		snprintf(err, errlen, "sim device %02x:%02x.%x: slot taken or PCI full", bdf >> 8,
-			 (bdf >> 3) & 0x1f, bdf & 7);
+		snprintf(err, errlen, "sim device %s: slot taken or PCI full", pci_bdf_format(bdf, b));
 		goto fail;
 	}
 	return d;

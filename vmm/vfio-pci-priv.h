@@ -97,6 +97,12 @@ static inline uint32_t vfio_pci_le(const uint8_t *p, unsigned int len)
 	return v;
 }
 
+/* ioctl(2) through the device's host_ops: returns its result, or -1 with errno. */
+static inline int vfio_pci_ioctl(struct vfio_pci *vp, int fd, unsigned long req, void *arg)
+{
+	return vp->ops->ioctl(vp->ops->ctx, fd, req, arg);
+}
+
 /* "tagvmm: vfio-pci BB:DD.F: @what: strerror(errno)" on stderr. */
 void vfio_pci_warn(struct vfio_pci *vp, const char *what);
 

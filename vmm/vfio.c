@@ -19,6 +19,7 @@
 
 #include "lib/hostops.h"
 #include "lib/iommufd-compat.h"
+#include "lib/pci-bdf.h"
 #include "lib/vfio-compat.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
@@ -34,29 +35,19 @@
 /* Every VM with assigned devices; vm_destroy() finds its state here. */
 static struct vfio_state *vfio_states;
 
-static bool hex_digits(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!s[i] || !strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	return true;
-}
-
 int vfio_parse_bdf(const char *arg, char out[VFIO_BDF_LEN])
 {
-	unsigned int dev, fn;
+	uint16_t domain, bdf;
 
-	/* Exactly dddd:bb:dd.f: sysfs has no other spelling to look up. */
-	if (!arg || strlen(arg) != VFIO_BDF_LEN - 1 || arg[4] != ':' || arg[7] != ':' ||
-	    arg[10] != '.' || !hex_digits(arg, 4) || !hex_digits(arg + 5, 2) ||
-	    !hex_digits(arg + 8, 2) || !hex_digits(arg + 11, 1))
+	/*
+	 * Exactly dddd:bb:dd.f: sysfs has no other spelling to look up. At
+	 * this length with the domain's colon in place, every field is as
+	 * wide as pci_bdf_parse() allows, so only that spelling passes.
+	 */
+	if (!arg || strlen(arg) != VFIO_BDF_LEN - 1 || arg[4] != ':' ||
+	    pci_bdf_parse(arg, &domain, &bdf))
 		return -1;
-	dev = (unsigned int)strtoul(arg + 8, NULL, 16);
-	fn = (unsigned int)strtoul(arg + 11, NULL, 16);
-	if (dev > 0x1f || fn > 7)
-		return -1;
-	for (size_t i = 0; i < VFIO_BDF_LEN; i++)
-		out[i] = (char)((arg[i] >= 'A' && arg[i] <= 'F') ? arg[i] - 'A' + 'a' : arg[i]);
+	pci_sbdf_format(domain, bdf, out);	/* sysfs spells it in lower case */
 	return 0;
 }
 
