@@ -132,7 +132,7 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 				VIOMMU_MAX_SIM_DEVICES);
 			return -1;
 		}
-		if (sim_device_parse(arg, &v->devs[v->ndevs], err, sizeof(err))) {
+		if (viommu_sim_device_parse(arg, &v->devs[v->ndevs], err, sizeof(err))) {
 			fprintf(stderr, "tagvmm: run: --sim-device %s: %s\n", arg, err);
 			return -1;
 		}

@@ -286,7 +286,7 @@ static void pt_error(const struct viommu *u, const struct viommu_dev *dev, const
 		pci_bdf_format(dev->guest_sid, b), what, why);
 }
 
-int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a)
+int viommu_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a)
 {
 	struct viommu_pt *pt = dev->pt;
 	uint32_t flags = (a->sre ? IOMMU_VTD_S1_SRE : 0) | (a->wpe ? IOMMU_VTD_S1_WPE : 0);
@@ -333,7 +333,7 @@ static void release_pending(struct viommu *u, struct viommu_dev *dev)
 	}
 }
 
-void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a)
+void viommu_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a)
 {
 	struct viommu_pt *pt = dev->pt;
 
@@ -455,7 +455,7 @@ static int place_pasids(struct viommu *u, struct viommu_dev *dev)
 	return ret;
 }
 
-int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+int viommu_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
 		 enum vtd_xlate_mode rid_mode)
 {
 	int ret = place_pasids(u, dev);

@@ -49,7 +49,8 @@ static int parse_uint(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
-int sim_device_parse(const char *spec, struct sim_device_spec *out, char *err, size_t errlen)
+int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char *err,
+			    size_t errlen)
 {
 	char *copy = strdup(spec), *save = NULL, *tok;
 	int rc = -1;

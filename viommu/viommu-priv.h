@@ -245,19 +245,19 @@ uint16_t vtd_host_did(struct viommu *u, uint16_t guest_did);
 /*
  * passthrough.c (caller holds u->lock). A VFIO device follows the guest's
  * tables on the host: each nested (first-stage) attachment is bound to a
- * nested HWPT before it enters the tag store (vtd_pt_bind() fills a->hwpt;
+ * nested HWPT before it enters the tag store (viommu_pt_bind() fills a->hwpt;
  * -1 when the host refuses it: the PASID stays blocked, with a message),
  * and unbound once it left the store and the device no longer uses it.
- * vtd_pt_place() then attaches the device's RID and PASIDs on the host to
+ * viommu_pt_place() then attaches the device's RID and PASIDs on the host to
  * what dev->attach[] and @rid_mode (the RID's mode; ignored unless
  * @rid_known) say: its nested HWPT, the nest parent for pass-through or
  * translation off, detached (no DMA) for anything else or when the host
  * refuses the move. It returns -1 only when even the detach failed.
- * vtd_pt_unbind() releases a bind once the device no longer sits on it.
+ * viommu_pt_unbind() releases a bind once the device no longer sits on it.
  */
-int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a);
-void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a);
-int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+int viommu_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a);
+void viommu_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a);
+int viommu_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
 		 enum vtd_xlate_mode rid_mode);
 
 /*

@@ -22,6 +22,7 @@
 struct kvm_run;
 struct pci_host;
 struct viommu_state;
+struct vfio_state;
 struct serial8250;
 struct vm;
 
@@ -86,6 +87,7 @@ struct vm {
 	struct pci_host *pci;		/* owned by pci.c */
 	struct viommu_state *viommu;	/* owned by viommu/setup.c; NULL without --viommu */
 	struct dma_iommu dma_iommu;	/* devices' DMA translation (vmm/dma.h); zero: identity */
+	struct vfio_state *vfio;	/* --vfio devices, owned by vfio.c; NULL without */
 	struct serial8250 *serial;	/* COM1, owned by serial.c */
 	int console_in, console_out;	/* the serial console; -1 in: no input */
 

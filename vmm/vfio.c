@@ -32,9 +32,6 @@
 #define DEV_VFIO_DEVICES	"/dev/vfio/devices"
 #define LIST_BUF_SIZE		4096
 
-/* Every VM with assigned devices; vm_destroy() finds its state here. */
-static struct vfio_state *vfio_states;
-
 int vfio_parse_bdf(const char *arg, char out[VFIO_BDF_LEN])
 {
 	uint16_t domain, bdf;
@@ -512,30 +509,24 @@ int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
 		free(s);
 		return -1;
 	}
-	s->next = vfio_states;
-	vfio_states = s;
+	vm->vfio = s;
 	return 0;
 }
 
 struct vfio_state *vfio_state_of(const struct vm *vm)
 {
-	for (struct vfio_state *s = vfio_states; s; s = s->next)
-		if (s->vm == vm)
-			return s;
-	return NULL;
+	return vm->vfio;
 }
 
 void vfio_teardown(struct vm *vm)
 {
-	for (struct vfio_state **p = &vfio_states; *p; p = &(*p)->next)
-		if ((*p)->vm == vm) {
-			struct vfio_state *s = *p;
+	struct vfio_state *s = vm->vfio;
 
-			*p = s->next;
-			unwind(s);
-			free(s);
-			return;
-		}
+	if (!s)
+		return;
+	vm->vfio = NULL;
+	unwind(s);
+	free(s);
 }
 
 /* Assigned device @index of @vm with its cdev open, or NULL with a message. */

@@ -69,7 +69,6 @@ struct vfio_state {
 	size_t nmapped;			/* guest RAM regions mapped into the IOAS */
 	struct vfio_device devs[VFIO_MAX_DEVICES];
 	size_t ndevs;
-	struct vfio_state *next;
 };
 
 /*
