@@ -2,6 +2,11 @@
 /*
  * The iommufd nesting back end. See iommufd.h for the object model and
  * docs/passthrough.md for the invalidation mapping and its reasons.
+ *
+ * Past 800 lines on purpose: setup (units, nested HWPT binds and their
+ * lifetimes) and submission share the HWPT table and the lock that lets
+ * them run concurrently; apart, that table and its locking would be an
+ * interface of its own.
  */
 #include <errno.h>
 #include <fcntl.h>

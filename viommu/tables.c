@@ -23,7 +23,12 @@
  * RID_PASID: ECAP.RPS is not advertised, so the spec requires the context
  * entry's RID_PASID field to be 0; anything else is a reserved-field fault.
  * Requests without PASID therefore always use PASID entry 0, the PASID the
- * host caches (and simdev.c) tag them with.
+ * host caches (and dma.c) tag them with.
+ *
+ * Past 800 lines on purpose: the legacy and scalable lookups and the
+ * resyncs that turn their answers into attachments share the entry
+ * decoders and the flush-before-detach rules; apart, all of those would
+ * become the unit's private interface.
  */
 #include <stdio.h>
 #include <string.h>
