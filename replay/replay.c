@@ -1,80 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * tagvmm replay: push a guest invalidation stream recorded by QEMU through
- * the same flush path a live guest uses (tag store, planner, and the
- * simulated host VT-d or the iommufd back end over a dry-run /dev/iommu),
- * and report what the host received.
+ * Replaying a recorded guest invalidation stream (replay.h): batches up to
+ * each wait descriptor, the default topology of one domain per DID, the
+ * tail windows that show what QEMU did not trace, and the summary.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "hostvtd/flushpath.h"
 #include "hostvtd/iommufd-dryrun-host.h"
 #include "replay/qemu-trace.h"
-#include "replay/topology.h"
-
-#define DEFAULT_QUEUE_ENTRIES 256
-
-struct replay {
-	const char *path;
-	struct topology topo;
-	bool auto_topology;
-	unsigned int nunits;
-	unsigned int queue_entries;
-	bool json;
-	bool no_merge;
-
-	struct flush_path fp;		/* back end, units, tag store, trace, engine */
-	struct tag_store *ts;		/* fp's */
-	struct flush_engine *fe;	/* fp's */
-	struct dryrun_host *ri;		/* fp's back end with --backend iommufd-dry-run */
-
-	struct vtd_desc *batch;
-	size_t nbatch, cap;
-	unsigned long batch_first_line;
-
-	/* What the trace itself says. */
-	uint64_t tail_writes, traced_since_tail, untraced, expected_since_tail;
-	uint32_t last_tail;
-	bool seen_tail;
-	bool auto_dids[0x10000];
-};
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: tagvmm replay --qemu-trace FILE [options]\n"
-		"\n"
-		"Replays a guest VT-d invalidation stream recorded by QEMU with\n"
-		"  -trace 'vtd_inv_desc*' -trace vtd_inv_qi_tail -D FILE\n"
-		"through the tag store, the flush planner and a host back end.\n"
-		"\n"
-		"options:\n"
-		"  --qemu-trace FILE        the recorded stream ('-' for stdin)\n"
-		"  --assign SPEC            an assigned device and one domain it is attached to;\n"
-		"                           repeatable. SPEC: sid=BDF,did=N[,pasid=N][,unit=N]\n"
-		"                           [,ats][,nested][,qdep=N][,host-sid=BDF][,host-did=N]\n"
-		"                           [,host-pasid=N][,viommu=N]\n"
-		"                           Without --assign, every guest DID seen is one domain\n"
-		"                           with one device (guest SID = DID) behind unit 0.\n"
-		"  --units N                host units to simulate (default: as many as named)\n"
-		"  --queue-entries N        guest queue size, to count untraced descriptors (256)\n"
-		"  --no-merge               forward one for one, one host invalidation per device\n"
-		"  --backend B              the host back end: sim (default), the simulated host VT-d;\n"
-		"                           iommufd-dry-run: the iommufd nesting back end over a\n"
-		"                           /dev/iommu that checks and counts every call\n"
-		"  --iommufd-log OUT        with iommufd-dry-run, log every ioctl ('-' for stderr)\n"
-		"  --flush-trace OUT        write the host flush trace to OUT ('-' for stderr)\n"
-		"  --flush-trace-format F   text (default) or json\n"
-		"  --json                   print the summary as JSON\n"
-		"  -h, --help               this text\n"
-		"\n"
-		"Exit status: 0 done; 2 bad usage; 3 malformed or truncated trace; 4 host error.\n");
-}
+#include "replay/replay.h"
 
 static int add_to_batch(struct replay *rp, const struct vtd_desc *d, unsigned long line)
 {
@@ -185,9 +121,14 @@ static void on_tail(struct replay *rp, uint32_t tail)
 	rp->tail_writes++;
 }
 
-static void print_summary(struct replay *rp, const struct flush_stats *st, bool no_merge)
+void replay_print_summary(struct replay *rp)
 {
-	uint64_t host = st->host_invalidations + st->host_devtlb_invalidations;
+	struct flush_stats stats, *st = &stats;
+	bool no_merge = rp->no_merge;
+	uint64_t host;
+
+	flush_engine_stats(rp->fe, st);
+	host = st->host_invalidations + st->host_devtlb_invalidations;
 
 	if (rp->json) {
 		printf("{\"mode\":\"%s\",\"backend\":\"%s\",\"guest_descriptors\":%llu,"
@@ -239,7 +180,7 @@ static void print_summary(struct replay *rp, const struct flush_stats *st, bool 
 		dryrun_host_print(rp->ri, stdout, false);
 }
 
-static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
+enum replay_status replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 {
 	struct qemu_trace_reader *rd = qemu_trace_open(in);
 	struct qemu_trace_event ev;
@@ -249,7 +190,7 @@ static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 
 	if (!rd) {
 		fprintf(stderr, "tagvmm: replay: out of memory\n");
-		return 1;
+		return REPLAY_FAILED;
 	}
 	while ((rc = qemu_trace_next(rd, &ev, err, sizeof(err))) == 1) {
 		struct vtd_desc d;
@@ -268,7 +209,7 @@ static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 				rp->path, ev.line, vtd_desc_strerror(de),
 				(unsigned long long)ev.raw.qw[0], (unsigned long long)ev.raw.qw[1]);
 			qemu_trace_close(rd);
-			return EXIT_INPUT;
+			return REPLAY_BAD_INPUT;
 		}
 		if (d.type == VTD_DESC_WAIT) {
 			flush_batch(rp, 1, host_failed);
@@ -276,12 +217,12 @@ static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 		}
 		if (rp->auto_topology && auto_attach(rp, &d)) {
 			qemu_trace_close(rd);
-			return 1;
+			return REPLAY_FAILED;
 		}
 		if (add_to_batch(rp, &d, ev.line)) {
 			fprintf(stderr, "tagvmm: replay: out of memory\n");
 			qemu_trace_close(rd);
-			return 1;
+			return REPLAY_FAILED;
 		}
 	}
 	qemu_trace_close(rd);
@@ -289,7 +230,7 @@ static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 	if (rc < 0) {
 		flush_batch(rp, 0, host_failed);
 		fprintf(stderr, "tagvmm: %s: %s\n", rp->path, err);
-		return EXIT_INPUT;
+		return REPLAY_BAD_INPUT;
 	}
 	if (rp->nbatch) {
 		/* Pending work is never dropped: flush it, then report the truncation. */
@@ -299,12 +240,12 @@ static int replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 		flush_batch(rp, 0, host_failed);
 		fprintf(stderr, "tagvmm: %s: line %lu: truncated: %zu descriptors from line %lu have no "
 			"wait descriptor after them\n", rp->path, last_line, n, first);
-		return EXIT_INPUT;
+		return REPLAY_BAD_INPUT;
 	}
-	return 0;
+	return REPLAY_OK;
 }
 
-static int setup(struct replay *rp, const struct flush_path_options *fo)
+enum replay_status replay_setup(struct replay *rp, const struct flush_path_options *fo)
 {
 	struct flush_path_options o = *fo;
 	char err[256];
@@ -315,191 +256,53 @@ static int setup(struct replay *rp, const struct flush_path_options *fo)
 	if (rp->nunits > HOST_MAX_UNITS || (int)rp->nunits <= max_unit) {
 		fprintf(stderr, "tagvmm: replay: --units %u does not cover unit %d (1..%d units)\n",
 			rp->nunits, max_unit, HOST_MAX_UNITS);
-		return EXIT_USAGE;
+		return REPLAY_BAD_SETUP;
 	}
 	o.units = rp->nunits;
 	o.no_merge = rp->no_merge;
 	o.qemu_model = rp->no_merge;
 	if (flush_path_build(&rp->fp, &o, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: replay: %s\n", err);
-		return 1;
+		return REPLAY_FAILED;
 	}
 	rp->ts = rp->fp.ts;
 	rp->fe = rp->fp.fe;
 	rp->ri = flush_path_backend(&rp->fp, "iommufd-dry-run");
 	if (rp->ri && rp->no_merge && topology_remap_qemu(&rp->topo, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: replay: %s\n", err);
-		return EXIT_USAGE;
+		return REPLAY_BAD_SETUP;
 	}
 	if (topology_apply(&rp->topo, rp->ts, rp->fp.units, rp->nunits, err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: replay: %s\n", err);
-		return EXIT_USAGE;
+		return REPLAY_BAD_SETUP;
 	}
 	/* The host refusing a binding is a topology it cannot have: a usage error. */
 	for (size_t i = 0; rp->ri && i < rp->topo.nassign; i++)
 		if (attach_host(rp, &rp->topo.assign[i], err, sizeof(err))) {
 			fprintf(stderr, "tagvmm: replay: --assign %zu: %s\n", i + 1, err);
-			return EXIT_USAGE;
+			return REPLAY_BAD_SETUP;
 		}
+	return REPLAY_OK;
+}
+
+int replay_teardown(struct replay *rp)
+{
+	char err[160];
+
+	if (rp->ri && dryrun_host_teardown(rp->ri, err, sizeof(err))) {
+		fprintf(stderr, "tagvmm: replay: iommufd teardown: %s\n", err);
+		return -1;
+	}
 	return 0;
 }
 
-int cmd_replay(int argc, char **argv)
+int replay_free(struct replay *rp)
 {
-	static const struct option opts[] = {
-		{ "qemu-trace", required_argument, NULL, 'q' },
-		{ "assign", required_argument, NULL, 'a' },
-		{ "units", required_argument, NULL, 'u' },
-		{ "queue-entries", required_argument, NULL, 'Q' },
-		{ "no-merge", no_argument, NULL, 'n' },
-		{ "flush-trace", required_argument, NULL, 't' },
-		{ "flush-trace-format", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "iommufd-log", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct replay *rp = calloc(1, sizeof(*rp));
-	struct flush_path_options fo = { 0 };
-	const char *log_path = NULL;
-	struct flush_stats st;
-	bool host_failed = false, dry_run;
-	char err[160], *end;
-	FILE *in = NULL, *iommufd_log = NULL;
-	int c, status = EXIT_USAGE;
+	int rc = flush_path_free(&rp->fp);
 
-	if (!rp) {
-		fprintf(stderr, "tagvmm: replay: out of memory\n");
-		return 1;
-	}
-	rp->queue_entries = DEFAULT_QUEUE_ENTRIES;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		struct assignment a;
-		unsigned long v;
-
-		switch (c) {
-		case 'q':
-			rp->path = optarg;
-			break;
-		case 'a':
-			if (topology_parse_assign(optarg, &a, err, sizeof(err))) {
-				fprintf(stderr, "tagvmm: replay: --assign %s: %s\n", optarg, err);
-				goto out;
-			}
-			if (topology_add(&rp->topo, &a)) {
-				fprintf(stderr, "tagvmm: replay: out of memory\n");
-				status = 1;
-				goto out;
-			}
-			break;
-		case 'u':
-		case 'Q':
-			errno = 0;
-			v = strtoul(optarg, &end, 0);
-			if (errno || *end || !*optarg || v == 0 ||
-			    v > (c == 'u' ? HOST_MAX_UNITS : 0x8000)) {
-				fprintf(stderr, "tagvmm: replay: bad value '%s' for --%s\n", optarg,
-					c == 'u' ? "units" : "queue-entries");
-				goto out;
-			}
-			if (c == 'u')
-				rp->nunits = (unsigned int)v;
-			else
-				rp->queue_entries = (unsigned int)v;
-			break;
-		case 'n':
-			rp->no_merge = true;
-			break;
-		case 'b':
-			if (!host_backend_find(optarg)) {
-				fprintf(stderr, "tagvmm: replay: --backend is %s\n",
-					host_backend_names());
-				goto out;
-			}
-			fo.backend = optarg;
-			break;
-		case 'L':
-			log_path = optarg;
-			break;
-		case 't':
-			fo.trace = optarg;
-			break;
-		case 'f':
-			if (flush_trace_format_parse(optarg, &fo.trace_format)) {
-				fprintf(stderr, "tagvmm: replay: --flush-trace-format is text or json\n");
-				goto out;
-			}
-			break;
-		case 'j':
-			rp->json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			status = 0;
-			goto out;
-		default:
-			usage(stderr);
-			goto out;
-		}
-	}
-	if (optind != argc || !rp->path) {
-		fprintf(stderr, "tagvmm: replay: %s\n",
-			optind != argc ? "unexpected argument" : "--qemu-trace FILE is required");
-		usage(stderr);
-		goto out;
-	}
-	dry_run = fo.backend && !strcmp(fo.backend, "iommufd-dry-run");
-	if (log_path && !dry_run) {
-		fprintf(stderr, "tagvmm: replay: --iommufd-log needs --backend iommufd-dry-run\n");
-		goto out;
-	}
-	if (log_path) {
-		iommufd_log = strcmp(log_path, "-") ? fopen(log_path, "w") : stderr;
-		if (!iommufd_log) {
-			fprintf(stderr, "tagvmm: replay: cannot open %s: %s\n", log_path,
-				strerror(errno));
-			status = 1;
-			goto out;
-		}
-	}
-	rp->auto_topology = rp->topo.nassign == 0;
-	fo.log = iommufd_log;
-	status = setup(rp, &fo);
-	if (status)
-		goto out;
-	in = strcmp(rp->path, "-") ? fopen(rp->path, "r") : stdin;
-	if (!in) {
-		fprintf(stderr, "tagvmm: replay: cannot open %s: %s\n", rp->path, strerror(errno));
-		status = 1;
-		goto out;
-	}
-	status = replay_stream(rp, in, &host_failed);
-	flush_engine_stats(rp->fe, &st);
-	if (status == 0 || status == EXIT_INPUT)
-		print_summary(rp, &st, rp->no_merge);
-	if (status == 0 && host_failed)
-		status = EXIT_HOST;
-	/* A VMM's exit path: the host must accept the teardown calls too. */
-	if (rp->ri && dryrun_host_teardown(rp->ri, err, sizeof(err))) {
-		fprintf(stderr, "tagvmm: replay: iommufd teardown: %s\n", err);
-		if (status == 0)
-			status = 1;
-	}
-out:
-	if (in && in != stdin)
-		fclose(in);
-	if (flush_path_free(&rp->fp) && status == 0) {
-		fprintf(stderr, "tagvmm: replay: writing the flush trace failed\n");
-		status = 1;
-	}
-	if (iommufd_log && iommufd_log != stderr && fclose(iommufd_log) && status == 0) {
-		fprintf(stderr, "tagvmm: replay: writing the iommufd log failed\n");
-		status = 1;
-	}
 	topology_free(&rp->topo);
 	free(rp->batch);
-	free(rp);
-	return status;
+	rp->batch = NULL;
+	rp->nbatch = rp->cap = 0;
+	return rc;
 }
