@@ -21,7 +21,8 @@
  * and table changes of one unit; it is held across a flush_engine_batch()
  * call, which takes the tag store's lock inside (order: u->lock, then the
  * store, then the simulated host's unit, IOTLB and ATC locks). DMA
- * (simdev.c) holds u->lock for each page it moves: the ATC and IOTLB
+ * (any device on vmm/dma.h: dma_lock() is u->lock, dma.c) holds u->lock
+ * for each page it moves: the ATC and IOTLB
  * lookups, the table walk, the cache fills, the fault record and the copy
  * itself. Since a wait completes only inside queue processing, also under
  * u->lock, no wait can complete while a DMA still uses a translation the
