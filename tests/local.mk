@@ -24,6 +24,7 @@ UNIT_TESTS = \
 	tests/unit/check_vtd_unit \
 	tests/unit/check_vtd_tables \
 	tests/unit/check_simdev \
+	tests/unit/check_viommu_dma \
 	tests/unit/check_iommufd \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
@@ -119,6 +120,9 @@ tests_unit_check_vtd_tables_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_simdev_SOURCES = tests/unit/check_simdev.c tests/unit/vtd_testutil.h
 tests_unit_check_simdev_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_viommu_dma_SOURCES = tests/unit/check_viommu_dma.c tests/unit/vtd_testutil.h
+tests_unit_check_viommu_dma_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_viommu_dma_LDADD = $(VIOMMU_UNIT_LDADD)
 
 # The passthrough path through the host_ops seam, against a recording fake.
 tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h
