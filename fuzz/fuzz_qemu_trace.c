@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/qemu-trace.h"
+#include "replay/qemu-trace.h"
 #include "vtd/desc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

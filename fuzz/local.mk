@@ -9,12 +9,12 @@ fuzz_fuzz_desc_SOURCES = fuzz/fuzz_desc.c vtd/desc.c
 fuzz_fuzz_desc_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_desc_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_desc_LDADD = $(TAGVMM_LIBS)
-fuzz_fuzz_qemu_trace_SOURCES = fuzz/fuzz_qemu_trace.c vmm/qemu-trace.c vtd/desc.c
+fuzz_fuzz_qemu_trace_SOURCES = fuzz/fuzz_qemu_trace.c replay/qemu-trace.c vtd/desc.c
 fuzz_fuzz_qemu_trace_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_qemu_trace_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_qemu_trace_LDADD = $(TAGVMM_LIBS)
 fuzz_fuzz_trace_summary_SOURCES = fuzz/fuzz_trace_summary.c hostvtd/trace-summary.c \
-	hostvtd/trace-json.c
+	hostvtd/trace-json.c hostvtd/trace-fields.c
 fuzz_fuzz_trace_summary_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_trace_summary_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_trace_summary_LDADD = $(TAGVMM_LIBS)

@@ -71,6 +71,17 @@ static struct flush_trace *trace_new(FILE *f, bool owned, enum flush_trace_forma
 	return t;
 }
 
+int flush_trace_format_parse(const char *name, enum flush_trace_format *out)
+{
+	if (!strcmp(name, "text"))
+		*out = FLUSH_TRACE_TEXT;
+	else if (!strcmp(name, "json"))
+		*out = FLUSH_TRACE_JSON;
+	else
+		return -1;
+	return 0;
+}
+
 struct flush_trace *flush_trace_open(const char *path, enum flush_trace_format fmt)
 {
 	struct flush_trace *t;
@@ -124,11 +135,6 @@ int flush_trace_close(struct flush_trace *t)
 	return 0;
 }
 
-static bool op_is_devtlb(const struct flush_op *op)
-{
-	return op->kind == FLUSH_OP_DEVTLB || op->kind == FLUSH_OP_PDEVTLB;
-}
-
 /* What cache_tag_flush_range shows of an op, as Linux shows a tag's flush. */
 struct op_view {
 	char dev[HOST_NAME_LEN];
@@ -140,7 +146,7 @@ struct op_view {
 static void op_view(const struct flush_op *op, const char *unit, struct op_view *v)
 {
 	/* Linux names the IOMMU itself as the "device" of an IOTLB tag. */
-	if (op_is_devtlb(op))
+	if (flush_op_is_devtlb(op->kind))
 		safe_name(v->dev, op->dev_name);
 	else
 		snprintf(v->dev, sizeof(v->dev), "%s", unit);

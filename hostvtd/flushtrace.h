@@ -18,6 +18,9 @@
 
 enum flush_trace_format { FLUSH_TRACE_TEXT, FLUSH_TRACE_JSON };
 
+/* --flush-trace-format: "text" or "json". Returns 0, or -1 for anything else. */
+int flush_trace_format_parse(const char *name, enum flush_trace_format *out);
+
 struct flush_trace;
 
 /* @path "-" means stderr. Returns NULL with errno set on failure. */

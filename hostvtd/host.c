@@ -3,10 +3,13 @@
 
 #include "hostvtd/backend.h"
 #include "hostvtd/host.h"
+#include "lib/pci-bdf.h"
 
 void host_device_name(uint16_t sid, char name[HOST_NAME_LEN])
 {
-	snprintf(name, HOST_NAME_LEN, "0000:%02x:%02x.%x", sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+	char sbdf[PCI_SBDF_LEN];
+
+	snprintf(name, HOST_NAME_LEN, "%s", pci_sbdf_format(0, sid, sbdf));
 }
 
 const char *host_error_name(enum host_error_kind kind)

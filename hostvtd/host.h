@@ -15,6 +15,16 @@ struct host_backend;
 
 #define HOST_NAME_LEN 16
 
+/*
+ * Host-unit numbering, the one place it is decided: the planner keys ops
+ * by unit index, so every unit one tag store sees has its own. The back
+ * end a flush path is built with (flushpath.h) numbers its units 0 ..
+ * HOST_MAX_UNITS - 1 ("dmar0" ..); units added beside them later (VFIO's
+ * host units, viommu/passthrough.c) number from HOST_UNIT_INDEX_EXTRA.
+ */
+#define HOST_MAX_UNITS 16
+#define HOST_UNIT_INDEX_EXTRA HOST_MAX_UNITS
+
 struct host_unit {
 	unsigned int index;		/* dense, 0..n-1, stable for the VMM's life */
 	char name[HOST_NAME_LEN];	/* "dmar0", as Linux names units */

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hostvtd/iommufd-compat.h"
+#include "lib/iommufd-compat.h"
 #include "hostvtd/iommufd-dryrun.h"
 #include "hostvtd/iommufd.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 #include "vtd/regs.h"
 
 /* Far from the fds a process usually holds, so a mix-up shows in the log. */

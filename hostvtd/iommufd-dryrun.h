@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 
 struct iommufd_dryrun;
 

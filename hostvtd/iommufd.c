@@ -2,6 +2,11 @@
 /*
  * The iommufd nesting back end. See iommufd.h for the object model and
  * docs/passthrough.md for the invalidation mapping and its reasons.
+ *
+ * Past 800 lines on purpose: setup (units, nested HWPT binds and their
+ * lifetimes) and submission share the HWPT table and the lock that lets
+ * them run concurrently; apart, that table and its locking would be an
+ * interface of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/iommufd-compat.h"
+#include "lib/iommufd-compat.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/plan.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 #include "vtd/regs.h"
 
 /* One host unit's iommufd side: unit->backend_data. */
@@ -543,11 +548,6 @@ int iommufd_unbind_hwpt(struct iommufd_host *h, uint32_t dev_id, uint32_t hwpt_i
 
 /* ---- Submission ---- */
 
-static bool op_is_devtlb(const struct flush_op *op)
-{
-	return op->kind == FLUSH_OP_DEVTLB || op->kind == FLUSH_OP_PDEVTLB;
-}
-
 /*
  * The entry for @op's range. Device TLBs have no leaf hint, and an entry
  * without LEAF is the wider invalidation, so only IOTLB ops carry it.
@@ -562,7 +562,7 @@ static void op_entry(const struct flush_op *op, struct iommu_hwpt_vtd_s1_invalid
 		e->addr = op->addr;
 		e->npages = 1ULL << op->am;
 	}
-	if (op->ih && !op_is_devtlb(op))
+	if (op->ih && !flush_op_is_devtlb(op->kind))
 		e->flags = IOMMU_VTD_INV_FLAGS_LEAF;
 }
 
@@ -707,7 +707,7 @@ static size_t first_undone_of(const struct submit_ctx *c, size_t g, bool later)
 static uint16_t group_sid(const struct submit_ctx *c, size_t g)
 {
 	for (size_t k = 0; k < c->npl; k++)
-		if (c->pl[k].group == g && op_is_devtlb(&c->ops[c->pl[k].op]))
+		if (c->pl[k].group == g && flush_op_is_devtlb(c->ops[c->pl[k].op].kind))
 			return c->ops[c->pl[k].op].sid;
 	return 0;
 }
@@ -726,11 +726,11 @@ static void place(struct submit_ctx *c, struct iommufd_host *h, size_t i, size_t
 	p->op = i;
 	p->group = g;
 	op_entry(&c->ops[i], &p->inv);
-	if (op_is_devtlb(&c->ops[i])) {
+	if (flush_op_is_devtlb(c->ops[i].kind)) {
 		for (size_t k = 0; k < c->npl; k++) {
 			const struct placement *o = &c->pl[k];
 
-			if (o->group == g && !o->covered && !op_is_devtlb(&c->ops[o->op]) &&
+			if (o->group == g && !o->covered && !flush_op_is_devtlb(c->ops[o->op].kind) &&
 			    entry_covers(&o->inv, &p->inv)) {
 				p->covered = true;
 				p->entry = o->entry;
@@ -754,7 +754,7 @@ static void route_ops(struct submit_ctx *c, struct iommufd_host *h, struct host_
 			struct nested_hwpt *nh;
 			size_t cur = 0;
 
-			if (op_is_devtlb(op) != (pass == 1))
+			if (flush_op_is_devtlb(op->kind) != (pass == 1))
 				continue;
 			/*
 			 * Second stage is the kernel-managed nest parent: the kernel
@@ -778,7 +778,7 @@ static void route_ops(struct submit_ctx *c, struct iommufd_host *h, struct host_
 			r->count = c->npl - r->first;
 			if (r->count == 0 && !c->oom) {
 				r->kind = ROUTE_FAILED;
-				report(c, HOST_ERR_IO, i, op_is_devtlb(op) ? op->sid : 0,
+				report(c, HOST_ERR_IO, i, flush_op_is_devtlb(op->kind) ? op->sid : 0,
 				       "%s: no nested HWPT for DID %u PASID %u (not bound with "
 				       "iommufd_bind_s1)", unit->name, op->did, op->pasid);
 			}

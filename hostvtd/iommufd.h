@@ -25,7 +25,7 @@
 
 #include "hostvtd/backend.h"
 #include "hostvtd/host.h"
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 
 #define IOMMUFD_DEV_PATH "/dev/iommu"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "hostvtd/plan.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 #include "vtd/regs.h"
 
 /* A guest domain the batch asks to flush, and how much of it. */
@@ -55,25 +55,6 @@ struct plan_scratch {
 	size_t cap_sorted;
 	bool failed;		/* an allocation failed during this build */
 };
-
-static const char *const op_kind_names[] = {
-	[FLUSH_OP_IOTLB] = "iotlb",
-	[FLUSH_OP_PIOTLB] = "p_iotlb",
-	[FLUSH_OP_DEVTLB] = "dev_tlb",
-	[FLUSH_OP_PDEVTLB] = "p_dev_tlb",
-};
-
-const char *flush_op_kind_name(enum flush_op_kind kind)
-{
-	if ((unsigned int)kind < sizeof(op_kind_names) / sizeof(op_kind_names[0]))
-		return op_kind_names[kind];
-	return "unknown";
-}
-
-static bool op_is_devtlb(enum flush_op_kind kind)
-{
-	return kind == FLUSH_OP_DEVTLB || kind == FLUSH_OP_PDEVTLB;
-}
 
 void flush_op_encode(const struct flush_op *op, struct vtd_raw_desc *raw)
 {
@@ -319,7 +300,7 @@ static void fold_tag(struct fold_ctx *c, const struct cache_tag *t)
 			op->unit = t->unit;
 			op->did = t->did;
 			op->pasid = t->pasid;
-			if (op_is_devtlb(key.kind)) {
+			if (flush_op_is_devtlb(key.kind)) {
 				op->sid = t->dev.sid;
 				op->pfsid = t->dev.pfsid;
 				op->qdep = t->dev.qdep;
@@ -484,7 +465,7 @@ static void finish_op(struct flush_op *op)
 		op->am = (uint8_t)am;
 		if (am >= VTD_MAX_AM)
 			op->scope = FLUSH_ALL;
-		else if (!op_is_devtlb(op->kind) &&
+		else if (!flush_op_is_devtlb(op->kind) &&
 			 (!(op->unit->cap & VTD_CAP_PSI) || am > VTD_CAP_MAMV(op->unit->cap)))
 			op->scope = FLUSH_ALL;	/* escalate: PASID- or domain-selective */
 	}
@@ -502,7 +483,7 @@ static int op_order(const void *a, const void *b, void *arg)
 	const struct flush_plan *plan = arg;
 	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
 	const struct flush_op *x = &plan->ops[ia], *y = &plan->ops[ib];
-	int dx = op_is_devtlb(x->kind), dy = op_is_devtlb(y->kind);
+	int dx = flush_op_is_devtlb(x->kind), dy = flush_op_is_devtlb(y->kind);
 
 	if (x->unit->index != y->unit->index)
 		return x->unit->index < y->unit->index ? -1 : 1;

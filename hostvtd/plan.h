@@ -50,7 +50,12 @@ struct flush_op {
 
 /* The host descriptor for @op (shared by the simulated host and the trace). */
 void flush_op_encode(const struct flush_op *op, struct vtd_raw_desc *raw);
-const char *flush_op_kind_name(enum flush_op_kind kind);
+
+/* A device-TLB op (types 3 and 8): it names a device, not a domain. */
+static inline bool flush_op_is_devtlb(enum flush_op_kind kind)
+{
+	return kind == FLUSH_OP_DEVTLB || kind == FLUSH_OP_PDEVTLB;
+}
 
 struct plan_options {
 	bool no_merge;		/* forward one for one, one submission per op (QEMU's way) */

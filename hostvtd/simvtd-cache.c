@@ -192,11 +192,6 @@ bool sim_cache_lookup(struct sim_cache *s, uint32_t group, uint32_t pasid, uint6
 	return true;
 }
 
-bool sim_cache_present(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64_t page)
-{
-	return sim_cache_lookup(s, group, pasid, page, NULL);
-}
-
 size_t sim_cache_entries(const struct sim_cache *s)
 {
 	return s->n - s->dead;

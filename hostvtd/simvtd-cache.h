@@ -31,8 +31,7 @@ void sim_cache_free(struct sim_cache *c);
 /* Insert or refresh an entry (and its target). Returns 0, or -1 when out of memory. */
 int sim_cache_insert(struct sim_cache *c, uint32_t group, uint32_t pasid, uint64_t page,
 		     bool first_stage, uint64_t target);
-bool sim_cache_present(struct sim_cache *c, uint32_t group, uint32_t pasid, uint64_t page);
-/* Like sim_cache_present, also giving the entry's target when @target is not NULL. */
+/* Whether the entry is cached, and its target when @target is not NULL. */
 bool sim_cache_lookup(struct sim_cache *c, uint32_t group, uint32_t pasid, uint64_t page,
 		      uint64_t *target);
 /*

@@ -12,6 +12,11 @@
  * and ITE injection; sim->mem_lock the bump allocator. Order: unit->lock
  * before tlb_lock/atc_lock. Ring memory itself is owned by whoever holds
  * unit->lock (tests poking it directly must not race the back end).
+ *
+ * Past 800 lines on purpose: registers, ring execution, fault injection
+ * and the back end's chunking are one state machine under unit->lock
+ * (the cache models are already apart, in simvtd-cache.c); split, every
+ * piece would need the others' locking rules.
  */
 #include <errno.h>
 #include <pthread.h>

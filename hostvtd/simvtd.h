@@ -16,7 +16,7 @@
 #include "hostvtd/backend.h"
 #include "hostvtd/host.h"
 
-#define SIMVTD_MAX_UNITS 16
+#define SIMVTD_MAX_UNITS HOST_MAX_UNITS
 #define SIMVTD_DESC_SLOTS 16	/* descriptor type codes 0..15 */
 
 struct simvtd_config {

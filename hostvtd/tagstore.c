@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "hostvtd/tagstore.h"
-#include "hostvtd/util.h"
+#include "lib/util.h"
 
 struct tag_domain {
 	struct guest_domain_key key;
@@ -498,11 +498,6 @@ void tag_store_read_unlock(struct tag_store *ts)
 const struct tag_domain *tag_store_find(struct tag_store *ts, struct guest_domain_key key)
 {
 	return find_domain(ts, key);
-}
-
-struct guest_domain_key tag_domain_key(const struct tag_domain *d)
-{
-	return d->key;
 }
 
 const struct cache_tag *tag_domain_tags(const struct tag_domain *d, size_t *n)

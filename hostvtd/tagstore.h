@@ -87,7 +87,6 @@ void tag_store_read_unlock(struct tag_store *ts);
 
 /* The domain with @key, or NULL. O(1) in the number of domains. */
 const struct tag_domain *tag_store_find(struct tag_store *ts, struct guest_domain_key key);
-struct guest_domain_key tag_domain_key(const struct tag_domain *d);
 /* The domain's tags, contiguous, one per (unit, DID, PASID) or ATS device. */
 const struct cache_tag *tag_domain_tags(const struct tag_domain *d, size_t *n);
 

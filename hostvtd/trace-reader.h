@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the flush trace: what the writer (flushtrace.c), the reader
- * core (trace-summary.c) and the JSON-lines parser (trace-json.c) share.
+ * core (trace-summary.c), the JSON-lines parser (trace-json.c) and the
+ * field parsers both readers use (trace-fields.c) share.
  * The public API is hostvtd/flushtrace.h.
  */
 #ifndef TAGVMM_HOSTVTD_TRACE_READER_H
@@ -58,7 +59,22 @@ struct trace_record {
 };
 
 /* One trace_summary_read() in progress (trace-summary.c). */
-struct trace_reader;
+#define TRACE_DID_SLOTS 2048		/* power of two, > 2 * TRACE_SUMMARY_MAX_DIDS */
+
+struct trace_reader {
+	struct trace_summary *s;
+	uint64_t line;
+	char *errbuf;
+	size_t errlen;
+
+	/* Distinct batch numbers: open addressing, grown at half load. */
+	uint64_t *batch_keys;
+	unsigned char *batch_used;
+	size_t batch_slots;
+
+	/* (unit, DID) -> index + 1 into s->dids; 0 is empty. */
+	uint16_t did_slot[TRACE_DID_SLOTS];
+};
 
 /* Puts "line N: ..." in the caller's error buffer; returns -1. */
 int trace_fail(struct trace_reader *r, const char *fmt, ...)
@@ -88,6 +104,8 @@ int trace_desc_type_of(struct trace_reader *r, const char *s, size_t len, unsign
 int trace_tag_type_check(struct trace_reader *r, const char *s, size_t len);
 int trace_status_of(struct trace_reader *r, const char *s, size_t len, bool *failed);
 int trace_event_of(struct trace_reader *r, const char *s, size_t len, enum trace_event *ev);
+
+/* ---- trace-fields.c ends here; the parsers proper: ---- */
 
 /*
  * One JSON-lines record (trace-json.c). @line is unescaped in place.

@@ -1,14 +1,17 @@
 # Unit tests (Check) and CLI tests (shell). `make check` runs them all.
 UNIT_TESTS = \
 	tests/unit/check_desc \
+	tests/unit/check_pci_bdf \
 	tests/unit/check_tagstore \
 	tests/unit/check_plan \
 	tests/unit/check_simvtd \
 	tests/unit/check_flushtrace \
+	tests/unit/check_flushpath \
 	tests/unit/check_oracle \
 	tests/unit/check_stress \
 	tests/unit/check_qemu_trace \
 	tests/unit/check_bus \
+	tests/unit/check_dma \
 	tests/unit/check_boot \
 	tests/unit/check_acpi \
 	tests/unit/check_aml \
@@ -21,6 +24,7 @@ UNIT_TESTS = \
 	tests/unit/check_vtd_unit \
 	tests/unit/check_vtd_tables \
 	tests/unit/check_simdev \
+	tests/unit/check_viommu_dma \
 	tests/unit/check_iommufd \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
@@ -39,6 +43,9 @@ UNIT_LDADD = $(TAGVMM_LIBS) $(CHECK_LIBS)
 tests_unit_check_desc_SOURCES = tests/unit/check_desc.c
 tests_unit_check_desc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_desc_LDADD = $(UNIT_LDADD)
+tests_unit_check_pci_bdf_SOURCES = tests/unit/check_pci_bdf.c
+tests_unit_check_pci_bdf_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_pci_bdf_LDADD = $(UNIT_LDADD)
 tests_unit_check_tagstore_SOURCES = tests/unit/check_tagstore.c tests/unit/testutil.h
 tests_unit_check_tagstore_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_tagstore_LDADD = $(UNIT_LDADD)
@@ -51,6 +58,9 @@ tests_unit_check_simvtd_LDADD = $(UNIT_LDADD)
 tests_unit_check_flushtrace_SOURCES = tests/unit/check_flushtrace.c
 tests_unit_check_flushtrace_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_flushtrace_LDADD = $(UNIT_LDADD)
+tests_unit_check_flushpath_SOURCES = tests/unit/check_flushpath.c
+tests_unit_check_flushpath_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_flushpath_LDADD = $(UNIT_LDADD)
 tests_unit_check_oracle_SOURCES = tests/unit/check_oracle.c tests/unit/testutil.h
 tests_unit_check_oracle_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_oracle_LDADD = $(UNIT_LDADD)
@@ -59,13 +69,16 @@ tests_unit_check_stress_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_stress_LDADD = $(UNIT_LDADD)
 tests_unit_check_qemu_trace_SOURCES = tests/unit/check_qemu_trace.c
 tests_unit_check_qemu_trace_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_check_qemu_trace_LDADD = libvmm.a $(UNIT_LDADD)
+tests_unit_check_qemu_trace_LDADD = libreplay.a $(UNIT_LDADD)
 
 # VMM unit tests link libvmm.a (no KVM needed).
 VMM_UNIT_LDADD = libvmm.a $(UNIT_LDADD)
 tests_unit_check_bus_SOURCES = tests/unit/check_bus.c
 tests_unit_check_bus_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_bus_LDADD = $(VMM_UNIT_LDADD)
+tests_unit_check_dma_SOURCES = tests/unit/check_dma.c
+tests_unit_check_dma_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dma_LDADD = $(VMM_UNIT_LDADD)
 tests_unit_check_boot_SOURCES = tests/unit/check_boot.c
 tests_unit_check_boot_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_boot_LDADD = $(VMM_UNIT_LDADD)
@@ -107,6 +120,9 @@ tests_unit_check_vtd_tables_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_simdev_SOURCES = tests/unit/check_simdev.c tests/unit/vtd_testutil.h
 tests_unit_check_simdev_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_viommu_dma_SOURCES = tests/unit/check_viommu_dma.c tests/unit/vtd_testutil.h
+tests_unit_check_viommu_dma_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_viommu_dma_LDADD = $(VIOMMU_UNIT_LDADD)
 
 # The passthrough path through the host_ops seam, against a recording fake.
 tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h
@@ -144,13 +160,14 @@ tests_unit_check_vfio_pci_mmap_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vfio_pci_mmap_LDADD = $(VMM_UNIT_LDADD)
 
 # CLI tests drive the built tagvmm binary.
-CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh
+CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh \
+	tests/cli/layers.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
 KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
 TESTS += $(KVM_TESTS)
 EXTRA_DIST += $(KVM_TESTS) tests/kvm/lib.sh
 TESTS += $(CLI_TESTS)
-EXTRA_DIST += $(CLI_TESTS) tests/data
+EXTRA_DIST += $(CLI_TESTS) tests/data scripts/layers.sh
 
 # Outside `make check` and CI: boots Debian's cloud kernel on both boot paths
 # until its serial log shows what tagvmm handed it (several minutes here).

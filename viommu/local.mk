@@ -1,6 +1,6 @@
 # The emulated VT-d (libviommu.a, linked into tagvmm) and its tests.
 noinst_LIBRARIES += libviommu.a
 libviommu_a_SOURCES = \
-	viommu/viommu.h viommu/vtd.h viommu/simdev-regs.h viommu/passthrough.h \
-	viommu/unit.c viommu/qi.c viommu/tables.c viommu/walk.c \
-	viommu/simdev.c viommu/setup.c viommu/passthrough.c
+	viommu/viommu.h viommu/viommu-priv.h viommu/simdev-regs.h viommu/passthrough.h \
+	viommu/unit.c viommu/fault.c viommu/qi.c viommu/tables.c viommu/walk.c \
+	viommu/dma.c viommu/simdev.c viommu/setup.c viommu/passthrough.c

@@ -43,11 +43,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/iommufd-compat.h"
+#include "lib/iommufd-compat.h"
+#include "lib/pci-bdf.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/simvtd.h"
 #include "viommu/passthrough.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vmm/pci.h"
 #include "vmm/vfio.h"
@@ -84,11 +85,9 @@ struct viommu_pt_host {
 /* "dddd:bb:dd.f" as a requester ID (segment dropped: VT-d SIDs are per segment). */
 static uint16_t host_sid(const char *bdf)
 {
-	unsigned int dom, bus, dev, fn;
+	uint16_t domain, sid;
 
-	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
-		return 0;
-	return (uint16_t)(bus << 8 | dev << 3 | fn);
+	return pci_bdf_parse(bdf, &domain, &sid) ? 0 : sid;
 }
 
 static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, bool *created)
@@ -102,7 +101,7 @@ static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, 
 	hu = &p->units[p->nunits];
 	memset(hu, 0, sizeof(*hu));
 	/* Indexes after the simulated units': the planner keys ops by unit index. */
-	hu->index = SIMVTD_MAX_UNITS + p->nunits++;
+	hu->index = HOST_UNIT_INDEX_EXTRA + p->nunits++;
 	snprintf(hu->name, sizeof(hu->name), "%s", name);
 	*created = true;
 	return hu;
@@ -281,12 +280,13 @@ int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, s
 static void pt_error(const struct viommu *u, const struct viommu_dev *dev, const char *what,
 		     const char *why)
 {
-	fprintf(stderr, "tagvmm: viommu%u: %s (guest %02x:%02x.%u): %s: %s\n", u->index,
-		dev->host.name, dev->guest_sid >> 8, (dev->guest_sid >> 3) & 0x1f,
-		dev->guest_sid & 7u, what, why);
+	char b[PCI_BDF_LEN];
+
+	fprintf(stderr, "tagvmm: viommu%u: %s (guest %s): %s: %s\n", u->index, dev->host.name,
+		pci_bdf_format(dev->guest_sid, b), what, why);
 }
 
-int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a)
+int viommu_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a)
 {
 	struct viommu_pt *pt = dev->pt;
 	uint32_t flags = (a->sre ? IOMMU_VTD_S1_SRE : 0) | (a->wpe ? IOMMU_VTD_S1_WPE : 0);
@@ -333,7 +333,7 @@ static void release_pending(struct viommu *u, struct viommu_dev *dev)
 	}
 }
 
-void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a)
+void viommu_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a)
 {
 	struct viommu_pt *pt = dev->pt;
 
@@ -455,7 +455,7 @@ static int place_pasids(struct viommu *u, struct viommu_dev *dev)
 	return ret;
 }
 
-int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+int viommu_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
 		 enum vtd_xlate_mode rid_mode)
 {
 	int ret = place_pasids(u, dev);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Setting up and tearing down VFIO devices behind a vIOMMU
- * (passthrough.c); the per-attachment calls are in vtd.h.
+ * (passthrough.c); the per-attachment calls are in viommu-priv.h.
  */
 #ifndef TAGVMM_VIOMMU_PASSTHROUGH_H
 #define TAGVMM_VIOMMU_PASSTHROUGH_H

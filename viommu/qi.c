@@ -56,7 +56,7 @@
 #include <string.h>
 
 #include "hostvtd/flush.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"
@@ -67,35 +67,10 @@ struct qi_run {
 	size_t n;
 };
 
-static uint16_t guest_sid_of(struct viommu *u, uint16_t host_sid)
-{
-	for (size_t i = 0; i < u->ndevs; i++)
-		if (u->devs[i] && u->devs[i]->host.sid == host_sid)
-			return u->devs[i]->guest_sid;
-	return 0;
-}
-
 static void report_iqe(struct viommu *u, enum vtd_iqei iqei)
 {
 	u->iqercd = (u->iqercd & ~0xfULL) | (uint64_t)iqei;
 	vtd_report_qi_error(u, VTD_FSTS_IQE);
-}
-
-/* Turn a failed host flush into the guest's ITE or ICE. Returns true for ITE. */
-bool vtd_report_host_error(struct viommu *u, const struct flush_result *res)
-{
-	uint64_t sid = guest_sid_of(u, res->err.sid);
-
-	if (res->err.kind == HOST_ERR_ITE) {
-		u->iqercd &= ~(0xffffULL << VTD_IQER_ITESID_SHIFT);
-		u->iqercd |= sid << VTD_IQER_ITESID_SHIFT;
-		vtd_report_qi_error(u, VTD_FSTS_ITE);
-		return true;
-	}
-	u->iqercd &= ~(0xffffULL << VTD_IQER_ICESID_SHIFT);
-	u->iqercd |= sid << VTD_IQER_ICESID_SHIFT;
-	vtd_report_qi_error(u, VTD_FSTS_ICE);
-	return false;
 }
 
 /*
@@ -279,14 +254,6 @@ void vtd_qi_process(struct viommu *u)
 			}
 			break;
 		}
-		case VTD_DESC_IOTLB:
-		case VTD_DESC_DEVTLB:
-		case VTD_DESC_PIOTLB:
-		case VTD_DESC_PDEVTLB:
-			r->batch[r->n++] = d;
-			if (r->n == VTD_MAX_BATCH && flush_batch(r, 0, &ite) && ite)
-				goto stop_after;
-			break;
 		case VTD_DESC_WAIT:
 			u->batches++;
 			/*
@@ -319,6 +286,12 @@ void vtd_qi_process(struct viommu *u)
 			break;
 		default:
 			/* IEC: no interrupt remapping, nothing cached. FN is implicit. */
+			if (!vtd_desc_is_host_invalidation(&d))
+				break;
+			/* Host work: planned with the rest of the batch at the next wait. */
+			r->batch[r->n++] = d;
+			if (r->n == VTD_MAX_BATCH && flush_batch(r, 0, &ite) && ite)
+				goto stop_after;
 			break;
 		}
 		head = (head + dsize) % qbytes;

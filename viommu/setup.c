@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/flushtrace.h"
+#include "hostvtd/flushpath.h"
 #include "hostvtd/simvtd.h"
 #include "viommu/passthrough.h"
 #include "viommu/simdev.h"
 #include "viommu/viommu.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vmm/vfio.h"
 
@@ -22,10 +22,8 @@
 #define SIM_HOST_BUS 0x10
 
 struct viommu_state {
-	struct simvtd *sim;
-	struct tag_store *ts;
-	struct flush_trace *trace;
-	struct flush_engine *fe;
+	struct flush_path fp;		/* the simulated host, tag store, trace, engine */
+	struct simvtd *sim;		/* fp's back end */
 	struct viommu units[VIOMMU_MAX_UNITS];
 	unsigned int nunits;
 	struct viommu_dev devs[VIOMMU_MAX_SIM_DEVICES];
@@ -51,7 +49,8 @@ static int parse_uint(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
-int sim_device_parse(const char *spec, struct sim_device_spec *out, char *err, size_t errlen)
+int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char *err,
+			    size_t errlen)
 {
 	char *copy = strdup(spec), *save = NULL, *tok;
 	int rc = -1;
@@ -77,9 +76,9 @@ int sim_device_parse(const char *spec, struct sim_device_spec *out, char *err, s
 			out->pasid = true;
 		} else if (!strcmp(tok, "iommu") && val) {
 			if (strncmp(val, "dmar", 4) ||
-			    parse_uint(val + 4, SIMVTD_MAX_UNITS - 1, &out->host_unit)) {
+			    parse_uint(val + 4, HOST_MAX_UNITS - 1, &out->host_unit)) {
 				snprintf(err, errlen, "iommu=%s: expected dmar0 .. dmar%d", val,
-					 SIMVTD_MAX_UNITS - 1);
+					 HOST_MAX_UNITS - 1);
 				goto out;
 			}
 		} else if (!strcmp(tok, "viommu") && val) {
@@ -122,7 +121,7 @@ static int check_options(const struct viommu_options *o, unsigned int *host_unit
 			need = o->devs[i].host_unit + 1;
 	}
 	*host_units = o->host_units ? o->host_units : need;
-	if (*host_units < need || *host_units > SIMVTD_MAX_UNITS) {
+	if (*host_units < need || *host_units > HOST_MAX_UNITS) {
 		snprintf(err, errlen, "the sim devices need %u simulated host units", need);
 		return -1;
 	}
@@ -133,34 +132,34 @@ static int check_options(const struct viommu_options *o, unsigned int *host_unit
 	return 0;
 }
 
-/* The flush path every vIOMMU shares: tag store, trace, engine, simulated host. */
+/* The flush path every vIOMMU shares: simulated host, tag store, trace, engine. */
 static int create_host(struct viommu_state *st, const struct viommu_options *o,
 		       unsigned int host_units, char *err, size_t errlen)
 {
-	struct simvtd_config cfg = { .units = host_units };
-	struct plan_options opt = { .no_merge = o->no_merge };
+	struct flush_path_options fo = {
+		.backend = "sim", .units = host_units, .no_merge = o->no_merge,
+		.trace = o->flush_trace, .trace_format = o->flush_trace_format,
+	};
 
-	st->sim = simvtd_new(&cfg);
-	st->ts = tag_store_new();
-	if (!st->sim || !st->ts) {
-		snprintf(err, errlen, "cannot create the simulated host VT-d: %s", strerror(errno));
+	if (flush_path_build(&st->fp, &fo, err, errlen))
 		return -1;
-	}
-	if (o->flush_trace) {
-		st->trace = flush_trace_open(o->flush_trace,
-					     o->flush_trace_json ? FLUSH_TRACE_JSON : FLUSH_TRACE_TEXT);
-		if (!st->trace) {
-			snprintf(err, errlen, "cannot open %s: %s", o->flush_trace, strerror(errno));
-			return -1;
-		}
-		st->report = true;
-	}
-	st->fe = flush_engine_new(st->ts, st->trace, &opt);
-	if (!st->fe) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	st->sim = flush_path_backend(&st->fp, "sim");
+	st->report = o->flush_trace != NULL;
 	return 0;
+}
+
+/* vmm/dma.h: the DMA space of the device with requester ID @rid, behind any vIOMMU. */
+static int dma_space_by_rid(void *opaque, uint16_t rid, struct dma_space *out)
+{
+	struct viommu_state *st = opaque;
+
+	for (unsigned int i = 0; i < st->nunits; i++)
+		for (size_t j = 0; j < st->units[i].ndevs; j++)
+			if (st->units[i].devs[j]->guest_sid == rid) {
+				viommu_dma_space(st->units[i].devs[j], out);
+				return 0;
+			}
+	return -1;
 }
 
 static int create_device(struct vm *vm, struct viommu_state *st, const struct sim_device_spec *s,
@@ -208,14 +207,15 @@ int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_
 		if (viommu_unit_init(&st->units[i], vm, i, o->caching_mode, err, errlen))
 			goto fail;
 		st->nunits++;
-		st->units[i].ts = st->ts;
-		st->units[i].fe = st->fe;
+		st->units[i].ts = st->fp.ts;
+		st->units[i].fe = st->fp.fe;
 		vm->machine.iommus[i] = (struct machine_iommu){ .base = st->units[i].base };
 		vm->machine.niommus = i + 1;
 	}
 	for (unsigned int i = 0; i < o->ndevs; i++)
 		if (create_device(vm, st, &o->devs[i], err, errlen))
 			goto fail;
+	vm->dma_iommu = (struct dma_iommu){ .space = dma_space_by_rid, .opaque = st };
 	if (o->ite_device >= 0)
 		simvtd_inject_ite(st->sim, st->devs[o->ite_device].host.sid, o->ite_count);
 	{
@@ -235,7 +235,7 @@ static void report(const struct viommu_state *st)
 {
 	struct flush_stats s;
 
-	flush_engine_stats(st->fe, &s);
+	flush_engine_stats(st->fp.fe, &s);
 	fprintf(stderr, "tagvmm: viommu: %llu guest batches, %llu guest invalidations; host: %llu "
 		"invalidations + %llu device-TLB in %llu submissions; unique-tag bound %llu\n",
 		(unsigned long long)s.guest_batches, (unsigned long long)s.guest_invalidations,
@@ -256,18 +256,16 @@ void viommu_teardown(struct vm *vm)
 
 	if (!st)
 		return;
-	if (st->fe && (st->report || getenv("TAGVMM_VIOMMU_STATS")))
+	vm->dma_iommu = (struct dma_iommu){ 0 };
+	if (st->fp.fe && (st->report || getenv("TAGVMM_VIOMMU_STATS")))
 		report(st);
 	viommu_pt_teardown(st->pt);
 	for (unsigned int i = 0; i < st->ndevs; i++)
 		simdev_free(st->devs[i].simdev);
 	for (unsigned int i = 0; i < st->nunits; i++)
 		viommu_unit_exit(&st->units[i]);
-	flush_engine_free(st->fe);
-	if (flush_trace_close(st->trace))
+	if (flush_path_free(&st->fp))
 		fprintf(stderr, "tagvmm: viommu: writing the flush trace failed\n");
-	tag_store_free(st->ts);
-	simvtd_free(st->sim);
 	free(st);
 	vm->viommu = NULL;
 }

@@ -23,12 +23,17 @@
  * RID_PASID: ECAP.RPS is not advertised, so the spec requires the context
  * entry's RID_PASID field to be 0; anything else is a reserved-field fault.
  * Requests without PASID therefore always use PASID entry 0, the PASID the
- * host caches (and simdev.c) tag them with.
+ * host caches (and dma.c) tag them with.
+ *
+ * Past 800 lines on purpose: the legacy and scalable lookups and the
+ * resyncs that turn their answers into attachments share the entry
+ * decoders and the flush-before-detach rules; apart, all of those would
+ * become the unit's private interface.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"
@@ -711,7 +716,7 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 		if (tag_store_detach(u->ts, key_of(u, a), &t))
 			fprintf(stderr, "viommu%u: detach of %04x did %u pasid %u: not in the store\n",
 				u->index, dev->guest_sid, a->did, a->pasid);
-		/* A passthrough device still uses its HWPT until vtd_pt_place() moved it. */
+		/* A passthrough device still uses its HWPT until viommu_pt_place() moved it. */
 		if (a->hwpt)
 			gone[ngone++] = *a;
 		dev->attach[i] = dev->attach[--dev->nattach];
@@ -727,10 +732,10 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 			continue;
 		/*
 		 * A passthrough device's second-stage attachment has nothing on
-		 * the host to shadow it (vtd_pt_place() blocks the device and
+		 * the host to shadow it (viommu_pt_place() blocks the device and
 		 * says why); a nested one needs its HWPT before its tags exist.
 		 */
-		if (dev->pt && (!w.a[j].nested || vtd_pt_bind(u, dev, &w.a[j])))
+		if (dev->pt && (!w.a[j].nested || viommu_pt_bind(u, dev, &w.a[j])))
 			continue;
 		t = tag_of(dev, &w.a[j]);
 		if (tag_store_attach(u->ts, key_of(u, &w.a[j]), &t)) {
@@ -751,7 +756,7 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 				  (w.rid_did_valid && w.rid_did == sc->did) ||
 				  (dev->rid_did_valid && dev->rid_did == sc->did));
 
-		if (vtd_pt_place(u, dev, rid_scope, w.rid_mode) && !ret) {
+		if (viommu_pt_place(u, dev, rid_scope, w.rid_mode) && !ret) {
 			memset(res, 0, sizeof(*res));
 			res->status = -1;
 			res->err.kind = HOST_ERR_IO;
@@ -765,7 +770,7 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 			dev->rid_did_valid = w.rid_did_valid;
 		}
 		for (i = 0; i < ngone; i++)
-			vtd_pt_unbind(u, dev, &gone[i]);
+			viommu_pt_unbind(u, dev, &gone[i]);
 	}
 	return ret;
 }

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "hostvtd/flush.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/bus.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
@@ -41,98 +41,7 @@ static uint64_t now_ns(void)
 #define VTD_GSTS_RTPS		VTD_GCMD_SRTP
 #define VTD_GSTS_QIES		VTD_GCMD_QIE
 
-/* Fault recording register, upper qword (spec 11.4.14; QEMU's VTD_FRCD_*). */
-#define VTD_FRCD_HI_F		VTD_BIT(63)
-#define VTD_FRCD_HI_T		VTD_BIT(62)	/* 1: read request, 0: write */
-#define VTD_FRCD_HI_PV_SHIFT	40		/* PASID value, 59:40 */
-#define VTD_FRCD_HI_FR_SHIFT	32
-#define VTD_FRCD_HI_PP		VTD_BIT(31)	/* PASID present */
-
-/* Conditions that make the fault event pending (spec 7.3.1). */
-#define VTD_FSTS_EVENT_BITS	(VTD_FSTS_PFO | VTD_FSTS_PPF | VTD_FSTS_IQE | VTD_FSTS_ICE | \
-				 VTD_FSTS_ITE)
 #define VTD_FSTS_W1C_BITS	(VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
-
-void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data)
-{
-	uint64_t address = (uint64_t)uaddr << 32 | addr;
-
-	/* A failed delivery is the guest's problem (bad address), not ours. */
-	if (u->signal_msi)
-		u->signal_msi(u->vm, address, data);
-}
-
-/*
- * Raise the fault event unless one is already outstanding: the spec
- * (7.3.1) generates an interrupt only when the first status condition
- * becomes pending. Masked, it stays pending in FECTL.IP until unmasked.
- */
-static void fault_event(struct viommu *u, uint32_t fsts_before)
-{
-	if (fsts_before & VTD_FSTS_EVENT_BITS)
-		return;
-	if (u->fectl & VTD_ECTL_IM) {
-		u->fectl |= VTD_ECTL_IP;
-		return;
-	}
-	u->fectl &= ~VTD_ECTL_IP;
-	vtd_send_msi(u, u->feaddr, u->feuaddr, u->fedata);
-}
-
-static void update_ppf(struct viommu *u)
-{
-	u->fsts &= ~VTD_FSTS_PPF;
-	for (unsigned int i = 0; i < VTD_NFR; i++)
-		if (u->frcd[i][1] & VTD_FRCD_HI_F)
-			u->fsts |= VTD_FSTS_PPF;
-	/* Serviced everything: the interrupt condition is gone (spec 10.4.10 IP). */
-	if (!(u->fsts & VTD_FSTS_EVENT_BITS))
-		u->fectl &= ~VTD_ECTL_IP;
-}
-
-void vtd_record_fault(struct viommu *u, const struct vtd_fault *f)
-{
-	uint32_t before = u->fsts;
-	unsigned int idx = u->frcd_next;
-	uint64_t hi;
-
-	if (f->suppress)
-		return;
-	/* Spec 7.2.1: while PFO is set no new fault is recorded. */
-	if (u->fsts & VTD_FSTS_PFO)
-		return;
-	if (u->frcd[idx][1] & VTD_FRCD_HI_F) {
-		u->fsts |= VTD_FSTS_PFO;
-		fault_event(u, before);
-		return;
-	}
-
-	hi = VTD_FRCD_HI_F | f->sid | (uint64_t)f->reason << VTD_FRCD_HI_FR_SHIFT;
-	if (!f->write)
-		hi |= VTD_FRCD_HI_T;
-	if (f->has_pasid)
-		hi |= VTD_FRCD_HI_PP |
-		      (uint64_t)(f->pasid & ((1u << VTD_PASID_BITS) - 1)) << VTD_FRCD_HI_PV_SHIFT;
-	u->frcd[idx][0] = f->addr & VTD_PAGE_MASK;
-	u->frcd[idx][1] = hi;
-	u->frcd_next = (idx + 1) % VTD_NFR;
-
-	/* FRI names the first pending record: set when PPF goes from 0 to 1. */
-	if (!(u->fsts & VTD_FSTS_PPF)) {
-		u->fsts &= ~(uint32_t)VTD_FSTS_FRI_MASK;
-		u->fsts |= idx << VTD_FSTS_FRI_SHIFT;
-	}
-	u->fsts |= VTD_FSTS_PPF;
-	fault_event(u, before);
-}
-
-void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit)
-{
-	uint32_t before = u->fsts;
-
-	u->fsts |= fsts_bit;
-	fault_event(u, before);
-}
 
 /* ---- invalidation through registers (QI disabled) ---------------------- */
 
@@ -297,7 +206,7 @@ static void reg64_write(struct viommu *u, unsigned int base, uint64_t val, uint6
 		/* Only F (bit 127) is writable, and only to clear it. */
 		if ((base & 8) && (val & mask & VTD_FRCD_HI_F)) {
 			u->frcd[i][1] &= ~VTD_FRCD_HI_F;
-			update_ppf(u);
+			vtd_fault_update_ppf(u);
 		}
 		return;
 	}
@@ -401,7 +310,7 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 		bool was_stalled = u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE);
 
 		u->fsts &= ~(val & VTD_FSTS_W1C_BITS);
-		update_ppf(u);
+		vtd_fault_update_ppf(u);
 		/* Spec 6.5.2.10: fetching resumes from IQH once the error is cleared. */
 		if (was_stalled && !(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)))
 			vtd_qi_process(u);

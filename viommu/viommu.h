@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostvtd/flushtrace.h"
+
 struct vm;
 
 #define VIOMMU_MAX_UNITS 4
@@ -31,7 +33,7 @@ struct viommu_options {
 	unsigned int ndevs;
 	unsigned int host_units;	/* simulated host units (0: as many as named) */
 	const char *flush_trace;	/* --flush-trace FILE, or NULL */
-	bool flush_trace_json;
+	enum flush_trace_format flush_trace_format;
 	bool no_merge;
 	/* Fault injection for tests: device-TLB invalidations of sim device N time out. */
 	int ite_device;			/* -1: none */
@@ -39,12 +41,16 @@ struct viommu_options {
 };
 
 /* Parse one --sim-device value. Returns 0, or -1 with a message. */
-int sim_device_parse(const char *spec, struct sim_device_spec *out, char *err, size_t errlen);
+int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char *err,
+			    size_t errlen);
 
 /*
- * Create the vIOMMUs, the simulated host and the sim devices for @vm, and
- * describe them in vm->machine (DMAR, DTB). Call before vm_init_all's
- * firmware level. Returns 0, or -1 with a message.
+ * Create the vIOMMUs, the simulated host and the sim devices for @vm,
+ * describe them in vm->machine (DMAR, DTB), and install the DMA
+ * translation every device behind them uses (vm->dma_iommu, vmm/dma.h).
+ * Call after vm_init_all() and vfio_setup(), before the ACPI tables and
+ * the device tree are built from vm->machine. Returns 0, or -1 with a
+ * message.
  */
 int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_t errlen);
 /* Print the flush statistics (stderr) and free everything; NULL-safe. */

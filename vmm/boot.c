@@ -22,11 +22,6 @@
 #define BOOT_KERNEL_MAX	(1ULL << 30)
 #define BOOT_PAGE_SIZE	4096ULL
 
-static uint64_t mib_up(uint64_t bytes)
-{
-	return (bytes >> 20) + ((bytes & ((1ULL << 20) - 1)) != 0);
-}
-
 /* Open @path as a regular file; its size in @size. Returns the fd or -1. */
 static int open_regular(const char *path, uint64_t *size, char *err, size_t errlen)
 {
@@ -114,12 +109,12 @@ int boot_put_initrd(struct boot_load_ctx *c, uint64_t floor, uint64_t limit, uin
 	if (size > top || floor > top || top - size < floor) {
 		if (size > ram_end)
 			snprintf(err, errlen, "initrd (%llu MiB) does not fit in guest RAM (%llu MiB)",
-				 (unsigned long long)mib_up(size),
+				 (unsigned long long)boot_mib_up(size),
 				 (unsigned long long)(c->vm->machine.ram_size >> 20));
 		else
 			snprintf(err, errlen,
 				 "initrd (%llu MiB) does not fit in guest RAM (%llu MiB) between the kernel's end (0x%llx) and 0x%llx",
-				 (unsigned long long)mib_up(size),
+				 (unsigned long long)boot_mib_up(size),
 				 (unsigned long long)(c->vm->machine.ram_size >> 20),
 				 (unsigned long long)floor, (unsigned long long)top);
 		return -1;
@@ -128,7 +123,7 @@ int boot_put_initrd(struct boot_load_ctx *c, uint64_t floor, uint64_t limit, uin
 	dst = vm_gpa(c->vm, start, size);
 	if (!dst) {
 		snprintf(err, errlen, "initrd (%llu MiB) does not fit in guest RAM at 0x%llx",
-			 (unsigned long long)mib_up(size), (unsigned long long)start);
+			 (unsigned long long)boot_mib_up(size), (unsigned long long)start);
 		return -1;
 	}
 	if (read_exact(c->initrd_fd, dst, size, c->initrd_path, err, errlen))
@@ -200,7 +195,7 @@ int boot_load(struct vm *vm, const struct boot_config *cfg, uint64_t rsdp, struc
 	}
 	if (size > BOOT_KERNEL_MAX || size > vm->machine.ram_size) {
 		snprintf(err, errlen, "%s: kernel (%llu MiB) does not fit in guest RAM (%llu MiB)",
-			 cfg->kernel, (unsigned long long)mib_up(size),
+			 cfg->kernel, (unsigned long long)boot_mib_up(size),
 			 (unsigned long long)(vm->machine.ram_size >> 20));
 		goto out;
 	}

@@ -111,6 +111,12 @@ int bzimage_load(struct boot_load_ctx *c, const struct bzimage_info *bi, struct 
 int elf_load(struct boot_load_ctx *c, const struct elf_image *ei, struct boot_entry *out,
 	     char *err, size_t errlen);
 
+/* Bytes in MiB, rounded up, for messages about image sizes. */
+static inline uint64_t boot_mib_up(uint64_t bytes)
+{
+	return (bytes >> 20) + ((bytes & ((1ULL << 20) - 1)) != 0);
+}
+
 /* GDT selectors the VMM's boot GDT provides (Linux's __BOOT_CS, __BOOT_DS). */
 #define BOOT_GDT_CODE	0x10
 #define BOOT_GDT_DATA	0x18

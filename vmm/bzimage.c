@@ -34,11 +34,6 @@ _Static_assert(sizeof(struct boot_params) == 4096, "boot_params is the zero page
 /* End of the setup heap, relative to the real-mode code: protocol's usual value. */
 #define HEAP_END		0xfe00
 
-static uint64_t mib_up(uint64_t bytes)
-{
-	return (bytes >> 20) + ((bytes & ((1ULL << 20) - 1)) != 0);
-}
-
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
 static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
@@ -155,7 +150,7 @@ int bzimage_load(struct boot_load_ctx *c, const struct bzimage_info *bi, struct 
 	if (!dst || kernel_end > ram_end) {
 		snprintf(err, errlen,
 			 "%s: kernel needs guest RAM up to %llu MiB (init_size), the guest has %llu MiB",
-			 c->kernel_path, (unsigned long long)mib_up(kernel_end),
+			 c->kernel_path, (unsigned long long)boot_mib_up(kernel_end),
 			 (unsigned long long)(ram_end >> 20));
 		return -1;
 	}

@@ -163,16 +163,6 @@ static size_t fetch(struct vcpu *vcpu, const struct kvm_regs *r, const struct kv
 	return i;
 }
 
-size_t emulate_fetch(struct vcpu *vcpu, uint8_t *buf, size_t len)
-{
-	struct kvm_regs r;
-	struct kvm_sregs s;
-
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
-		return 0;
-	return fetch(vcpu, &r, &s, buf, len);
-}
-
 void emulate_describe(struct vcpu *vcpu, char *buf, size_t len)
 {
 	uint8_t bytes[EMULATE_MAX_INSN];

@@ -26,13 +26,6 @@ struct vcpu;
 bool emulate_recover(struct vcpu *vcpu);
 
 /*
- * Read up to @len bytes (at most EMULATE_MAX_INSN) at CS:RIP through the
- * guest's page tables. Returns how many bytes could be read (0 when the
- * registers cannot be read or RIP is not backed by RAM).
- */
-size_t emulate_fetch(struct vcpu *vcpu, uint8_t *buf, size_t len);
-
-/*
  * One line for error reports: RIP, RSP, RFLAGS, CR0/CR3/CR4/EFER, CS/SS
  * selectors and bases, CPL, code size and the instruction bytes at RIP.
  */

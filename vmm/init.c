@@ -38,7 +38,7 @@ static int run_level(struct vm *vm, enum vm_init_level level, char *err, size_t 
 
 int vm_init_all(struct vm *vm, char *err, size_t errlen)
 {
-	for (int level = VM_INIT_BUS; level <= VM_INIT_FIRMWARE; level++)
+	for (int level = VM_INIT_BUS; level <= VM_INIT_LAST; level++)
 		if (run_level(vm, level, err, errlen))
 			return -1;
 	return 0;
@@ -46,7 +46,7 @@ int vm_init_all(struct vm *vm, char *err, size_t errlen)
 
 void vm_exit_all(struct vm *vm)
 {
-	for (int level = VM_INIT_FIRMWARE; level >= VM_INIT_BUS; level--)
+	for (int level = VM_INIT_LAST; level >= VM_INIT_BUS; level--)
 		for (struct vm_init *i = vm_inits; i; i = i->next)
 			if (i->level == (enum vm_init_level)level && i->exit)
 				i->exit(vm);

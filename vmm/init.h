@@ -12,11 +12,16 @@
 
 struct vm;
 
+/*
+ * There is no firmware level: the ACPI tables and the device tree describe
+ * the vIOMMU and the VFIO functions too, which the front end creates after
+ * vm_init_all() (cli/cmd-run.c builds them last).
+ */
 enum vm_init_level {
 	VM_INIT_BUS,		/* PCI host bridge, before any device */
 	VM_INIT_DEVICE,		/* serial, power, PCI functions */
-	VM_INIT_FIRMWARE,	/* ACPI and DTB, after every device is known */
 };
+#define VM_INIT_LAST	VM_INIT_DEVICE
 
 struct vm_init {
 	const char *name;

@@ -16,11 +16,13 @@
 #include <stdint.h>
 
 #include "vmm/bus.h"
+#include "vmm/dma.h"
 #include "vmm/machine.h"
 
 struct kvm_run;
 struct pci_host;
 struct viommu_state;
+struct vfio_state;
 struct serial8250;
 struct vm;
 
@@ -84,6 +86,8 @@ struct vm {
 	/* Devices (vmm/init.h registers them). */
 	struct pci_host *pci;		/* owned by pci.c */
 	struct viommu_state *viommu;	/* owned by viommu/setup.c; NULL without --viommu */
+	struct dma_iommu dma_iommu;	/* devices' DMA translation (vmm/dma.h); zero: identity */
+	struct vfio_state *vfio;	/* --vfio devices, owned by vfio.c; NULL without */
 	struct serial8250 *serial;	/* COM1, owned by serial.c */
 	int console_in, console_out;	/* the serial console; -1 in: no input */
 

@@ -182,9 +182,11 @@ static void bar_refused(struct pci_device *dev, unsigned int i, uint64_t addr, c
 	if (dev->bar_warned & (1u << i))
 		return;
 	dev->bar_warned |= 1u << i;
-	fprintf(stderr, "tagvmm: pci %02x:%02x.%u: BAR%u at %#llx (%#llx bytes) is %s; "
-		"left unmapped\n", dev->bdf >> 8, (dev->bdf >> 3) & 0x1f, dev->bdf & 7, i,
-		(unsigned long long)addr, (unsigned long long)dev->bars[i].size, why);
+	char b[PCI_BDF_LEN];
+
+	fprintf(stderr, "tagvmm: pci %s: BAR%u at %#llx (%#llx bytes) is %s; left unmapped\n",
+		pci_bdf_format(dev->bdf, b), i, (unsigned long long)addr,
+		(unsigned long long)dev->bars[i].size, why);
 }
 
 /*
@@ -511,11 +513,6 @@ uint32_t pci_device_config_read(struct pci_device *dev, unsigned int offset, uns
 	return val;
 }
 
-static bool touches(unsigned int offset, unsigned int len, unsigned int reg, unsigned int reglen)
-{
-	return offset < reg + reglen && reg < offset + len;
-}
-
 void pci_device_config_write(struct pci_device *dev, unsigned int offset, unsigned int len,
 			     uint32_t value)
 {
@@ -532,12 +529,12 @@ void pci_device_config_write(struct pci_device *dev, unsigned int offset, unsign
 		dev->cfg[o] = (uint8_t)((dev->cfg[o] & ~dev->wmask[o]) | (byte & dev->wmask[o]));
 		dev->cfg[o] &= (uint8_t)~(byte & dev->w1cmask[o]);
 	}
-	remap = touches(offset, len, PCI_COMMAND, 2) ||
-		touches(offset, len, PCI_BASE_ADDRESS_0, 4 * PCI_NUM_BARS);
-	irqs = touches(offset, len, PCI_COMMAND, 2) ||
-	       (dev->msi_cap && touches(offset, len, dev->msi_cap,
+	remap = pci_config_touches(offset, len, PCI_COMMAND, 2) ||
+		pci_config_touches(offset, len, PCI_BASE_ADDRESS_0, 4 * PCI_NUM_BARS);
+	irqs = pci_config_touches(offset, len, PCI_COMMAND, 2) ||
+	       (dev->msi_cap && pci_config_touches(offset, len, dev->msi_cap,
 					 PCI_STD_CFG_SIZE - dev->msi_cap)) ||
-	       (dev->msix_cap && touches(offset, len, dev->msix_cap + MSIX_FLAGS, 2));
+	       (dev->msix_cap && pci_config_touches(offset, len, dev->msix_cap + MSIX_FLAGS, 2));
 	if (irqs)
 		update_intx(dev);
 	pthread_mutex_unlock(&dev->lock);

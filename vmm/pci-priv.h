@@ -15,7 +15,6 @@
 /* Header offsets. */
 #define PCI_VENDOR_ID		0x00
 #define PCI_DEVICE_ID		0x02
-#define PCI_COMMAND		0x04
 #define PCI_STATUS		0x06
 #define PCI_REVISION_ID		0x08
 #define PCI_CLASS_PROG		0x09
@@ -30,12 +29,6 @@
 #define PCI_STD_CAP_START	0x40
 #define PCI_STD_CFG_SIZE	0x100
 
-#define PCI_COMMAND_IO		0x0001
-#define PCI_COMMAND_MEMORY	0x0002
-#define PCI_COMMAND_MASTER	0x0004
-#define PCI_COMMAND_PARITY	0x0040
-#define PCI_COMMAND_SERR	0x0100
-#define PCI_COMMAND_INTX_DISABLE 0x0400
 
 #define PCI_STATUS_INTERRUPT	0x0008
 #define PCI_STATUS_CAP_LIST	0x0010
@@ -74,9 +67,7 @@
 #define EXP_CAP_LEN		0x3c
 
 #define PASID_CAP		4
-#define PASID_CTRL		6
 #define ATS_CAP			4
-#define ATS_CTRL		6
 
 #define PCI_PAGE		4096ULL
 

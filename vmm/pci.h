@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/pci-bdf.h"
 #include "vmm/bus.h"
 
 struct vm;
@@ -27,6 +28,26 @@ struct vm;
 #define PCI_CAP_ID_MSIX		0x11
 #define PCI_EXT_CAP_ID_ATS	0x000f
 #define PCI_EXT_CAP_ID_PASID	0x001b
+
+/* Config registers a device model reads to know what the guest enabled. */
+#define PCI_COMMAND		0x04
+#define PCI_COMMAND_IO		0x0001
+#define PCI_COMMAND_MEMORY	0x0002
+#define PCI_COMMAND_MASTER	0x0004	/* bus master: the function may DMA */
+#define PCI_COMMAND_PARITY	0x0040
+#define PCI_COMMAND_SERR	0x0100
+#define PCI_COMMAND_INTX_DISABLE 0x0400
+#define PASID_CTRL		6	/* in the PASID extended capability */
+#define PASID_CTRL_ENABLE	0x0001
+#define ATS_CTRL		6	/* in the ATS extended capability */
+#define ATS_CTRL_ENABLE		0x8000
+
+/* Whether a config access [@off, @off + @len) touches register [@reg, @reg + @reglen). */
+static inline bool pci_config_touches(unsigned int off, unsigned int len, unsigned int reg,
+				      unsigned int reglen)
+{
+	return off < reg + reglen && reg < off + len;
+}
 
 enum pci_bar_kind { PCI_BAR_NONE, PCI_BAR_IO, PCI_BAR_MEM32, PCI_BAR_MEM64 };
 

@@ -72,7 +72,7 @@
 
 #include <linux/kvm.h>
 
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 #include "vmm/kvm.h"
 #include "vmm/vfio-pci-priv.h"
 
@@ -82,11 +82,6 @@
 /* Every vfio_pci, for the routing table (KVM keeps one per VM). */
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct vfio_pci *all_devices;
-
-static int xioctl(struct vfio_pci *vp, int fd, unsigned long req, void *arg)
-{
-	return vp->ops->ioctl(vp->ops->ctx, fd, req, arg);
-}
 
 static int set_irqs(struct vfio_pci *vp, uint32_t index, uint32_t flags, unsigned int count,
 		    const int *fds)
@@ -105,7 +100,7 @@ static int set_irqs(struct vfio_pci *vp, uint32_t index, uint32_t flags, unsigne
 	if (fds)
 		for (unsigned int i = 0; i < count; i++)
 			memcpy(s->data + i * sizeof(int32_t), &(int32_t){ fds[i] }, sizeof(int32_t));
-	ret = xioctl(vp, vp->fd, VFIO_DEVICE_SET_IRQS, s);
+	ret = vfio_pci_ioctl(vp, vp->fd, VFIO_DEVICE_SET_IRQS, s);
 	free(s);
 	return ret;
 }
@@ -119,7 +114,7 @@ static int irqfd(struct vfio_pci *vp, int fd, uint32_t gsi, uint32_t flags, int 
 	a.gsi = gsi;
 	a.flags = flags;
 	a.resamplefd = resample >= 0 ? (uint32_t)resample : 0;
-	return xioctl(vp, vp->vm->vm_fd, KVM_IRQFD, &a);
+	return vfio_pci_ioctl(vp, vp->vm->vm_fd, KVM_IRQFD, &a);
 }
 
 /*
@@ -132,7 +127,7 @@ static int irqfd(struct vfio_pci *vp, int fd, uint32_t gsi, uint32_t flags, int 
 static uint32_t msi_gsi_end(struct vfio_pci *vp)
 {
 	if (!vp->max_routes) {
-		int n = xioctl(vp, vp->vm->vm_fd, KVM_CHECK_EXTENSION,
+		int n = vfio_pci_ioctl(vp, vp->vm->vm_fd, KVM_CHECK_EXTENSION,
 			       (void *)(uintptr_t)KVM_CAP_IRQ_ROUTING);
 
 		vp->max_routes = n > 0 ? (unsigned int)n : DEFAULT_MAX_ROUTES;
@@ -521,18 +516,13 @@ static void sync_irqs(struct vfio_pci *vp, unsigned int first, unsigned int last
 	pthread_mutex_unlock(&all_lock);
 }
 
-static bool touches(unsigned int off, unsigned int len, unsigned int reg, unsigned int reglen)
-{
-	return off < reg + reglen && reg < off + len;
-}
-
 void vfio_pci_irq_config_written(struct pci_device *dev, unsigned int offset, unsigned int len)
 {
 	struct vfio_pci *vp = dev->opaque;
 
 	/* All of MSI: Linux moves an MSI vector by rewriting address and data while enabled. */
-	if ((vp->msi_cap && touches(offset, len, vp->msi_cap + 2u, MSI_CAP_LEN - 2)) ||
-	    (vp->msix_cap && touches(offset, len, vp->msix_cap + 2u, 2)))
+	if ((vp->msi_cap && pci_config_touches(offset, len, vp->msi_cap + 2u, MSI_CAP_LEN - 2)) ||
+	    (vp->msix_cap && pci_config_touches(offset, len, vp->msix_cap + 2u, 2)))
 		sync_irqs(vp, 0, UINT_MAX);
 }
 

@@ -19,7 +19,7 @@
 
 #include "vmm/pci-priv.h"
 #include "vmm/pci.h"
-#include "vmm/vfio-compat.h"
+#include "lib/vfio-compat.h"
 #include "vmm/vfio.h"
 
 #define VFIO_PCI_NUM_REGIONS	7	/* BAR0..5 and config, in that order here */
@@ -95,6 +95,12 @@ static inline uint32_t vfio_pci_le(const uint8_t *p, unsigned int len)
 	for (unsigned int i = 0; i < len; i++)
 		v |= (uint32_t)p[i] << (8 * i);
 	return v;
+}
+
+/* ioctl(2) through the device's host_ops: returns its result, or -1 with errno. */
+static inline int vfio_pci_ioctl(struct vfio_pci *vp, int fd, unsigned long req, void *arg)
+{
+	return vp->ops->ioctl(vp->ops->ctx, fd, req, arg);
 }
 
 /* "tagvmm: vfio-pci BB:DD.F: @what: strerror(errno)" on stderr. */

@@ -78,7 +78,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 #include "vmm/kvm.h"
 #include "vmm/vfio-pci-priv.h"
 
@@ -92,16 +92,9 @@
 
 /* ---- helpers ---- */
 
-static int xioctl(struct vfio_pci *vp, int fd, unsigned long req, void *arg)
+static const char *bdf_name(const struct vfio_pci *vp, char buf[PCI_BDF_LEN])
 {
-	return vp->ops->ioctl(vp->ops->ctx, fd, req, arg);
-}
-
-static const char *bdf_name(const struct vfio_pci *vp, char buf[16])
-{
-	snprintf(buf, 16, "%02x:%02x.%u", vp->pci.bdf >> 8, (vp->pci.bdf >> 3) & 0x1f,
-		 vp->pci.bdf & 7u);
-	return buf;
+	return pci_bdf_format(vp->pci.bdf, buf);
 }
 
 void vfio_pci_warn(struct vfio_pci *vp, const char *what)
@@ -348,16 +341,11 @@ static void unmap_bars(struct vfio_pci *vp)
 
 /* ---- config space ---- */
 
-static bool touches(unsigned int off, unsigned int len, unsigned int reg, unsigned int reglen)
-{
-	return off < reg + reglen && reg < off + len;
-}
-
 static void config_written(struct pci_device *dev, unsigned int offset, unsigned int len)
 {
 	struct vfio_pci *vp = dev->opaque;
 
-	if (touches(offset, len, PCI_COMMAND, 2)) {
+	if (pci_config_touches(offset, len, PCI_COMMAND, 2)) {
 		pthread_mutex_lock(&vp->bar_lock);
 		write_command(vp);
 		pthread_mutex_unlock(&vp->bar_lock);
@@ -374,8 +362,9 @@ static const struct pci_device_ops vfio_pci_ops = {
 
 static int fail(char *err, size_t errlen, uint16_t bdf, const char *fmt, const char *what)
 {
-	snprintf(err, errlen, "vfio-pci %02x:%02x.%u: %s: %s", bdf >> 8, (bdf >> 3) & 0x1f,
-		 bdf & 7u, what, fmt);
+	char b[PCI_BDF_LEN];
+
+	snprintf(err, errlen, "vfio-pci %s: %s: %s", pci_bdf_format(bdf, b), what, fmt);
 	return -1;
 }
 
@@ -393,7 +382,7 @@ static int query_region(struct vfio_pci *vp, unsigned int i)
 	r->argsz = sizeof(*r);
 	r->index = i == VFIO_PCI_REGION_CFG ? VFIO_PCI_CONFIG_REGION_INDEX :
 					      VFIO_PCI_BAR0_REGION_INDEX + i;
-	if (xioctl(vp, vp->fd, VFIO_DEVICE_GET_REGION_INFO, r))
+	if (vfio_pci_ioctl(vp, vp->fd, VFIO_DEVICE_GET_REGION_INFO, r))
 		return -1;
 	need = r->argsz;
 	r->argsz = sizeof(*r);
@@ -410,7 +399,7 @@ static int query_region(struct vfio_pci *vp, unsigned int i)
 		return -1;
 	memcpy(buf, r, sizeof(*r));
 	memcpy(buf, &need, sizeof(need));	/* argsz */
-	if (xioctl(vp, vp->fd, VFIO_DEVICE_GET_REGION_INFO, buf)) {
+	if (vfio_pci_ioctl(vp, vp->fd, VFIO_DEVICE_GET_REGION_INFO, buf)) {
 		free(buf);
 		return -1;
 	}
@@ -435,7 +424,7 @@ static int query(struct vfio_pci *vp, uint16_t bdf, char *err, size_t errlen)
 
 		q->argsz = sizeof(*q);
 		q->index = i;
-		if (xioctl(vp, vp->fd, VFIO_DEVICE_GET_IRQ_INFO, q)) {
+		if (vfio_pci_ioctl(vp, vp->fd, VFIO_DEVICE_GET_IRQ_INFO, q)) {
 			char what[48];
 
 			snprintf(what, sizeof(what), "VFIO_DEVICE_GET_IRQ_INFO(%u)", i);

@@ -17,9 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hostvtd/hostops.h"
-#include "hostvtd/iommufd-compat.h"
-#include "vmm/vfio-compat.h"
+#include "lib/hostops.h"
+#include "lib/iommufd-compat.h"
+#include "lib/pci-bdf.h"
+#include "lib/vfio-compat.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
 #include "vmm/pci.h"
@@ -31,32 +32,19 @@
 #define DEV_VFIO_DEVICES	"/dev/vfio/devices"
 #define LIST_BUF_SIZE		4096
 
-/* Every VM with assigned devices; vm_destroy() finds its state here. */
-static struct vfio_state *vfio_states;
-
-static bool hex_digits(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!s[i] || !strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	return true;
-}
-
 int vfio_parse_bdf(const char *arg, char out[VFIO_BDF_LEN])
 {
-	unsigned int dev, fn;
+	uint16_t domain, bdf;
 
-	/* Exactly dddd:bb:dd.f: sysfs has no other spelling to look up. */
-	if (!arg || strlen(arg) != VFIO_BDF_LEN - 1 || arg[4] != ':' || arg[7] != ':' ||
-	    arg[10] != '.' || !hex_digits(arg, 4) || !hex_digits(arg + 5, 2) ||
-	    !hex_digits(arg + 8, 2) || !hex_digits(arg + 11, 1))
+	/*
+	 * Exactly dddd:bb:dd.f: sysfs has no other spelling to look up. At
+	 * this length with the domain's colon in place, every field is as
+	 * wide as pci_bdf_parse() allows, so only that spelling passes.
+	 */
+	if (!arg || strlen(arg) != VFIO_BDF_LEN - 1 || arg[4] != ':' ||
+	    pci_bdf_parse(arg, &domain, &bdf))
 		return -1;
-	dev = (unsigned int)strtoul(arg + 8, NULL, 16);
-	fn = (unsigned int)strtoul(arg + 11, NULL, 16);
-	if (dev > 0x1f || fn > 7)
-		return -1;
-	for (size_t i = 0; i < VFIO_BDF_LEN; i++)
-		out[i] = (char)((arg[i] >= 'A' && arg[i] <= 'F') ? arg[i] - 'A' + 'a' : arg[i]);
+	pci_sbdf_format(domain, bdf, out);	/* sysfs spells it in lower case */
 	return 0;
 }
 
@@ -521,30 +509,24 @@ int vfio_setup(struct vm *vm, const char *const *bdfs, size_t n,
 		free(s);
 		return -1;
 	}
-	s->next = vfio_states;
-	vfio_states = s;
+	vm->vfio = s;
 	return 0;
 }
 
 struct vfio_state *vfio_state_of(const struct vm *vm)
 {
-	for (struct vfio_state *s = vfio_states; s; s = s->next)
-		if (s->vm == vm)
-			return s;
-	return NULL;
+	return vm->vfio;
 }
 
 void vfio_teardown(struct vm *vm)
 {
-	for (struct vfio_state **p = &vfio_states; *p; p = &(*p)->next)
-		if ((*p)->vm == vm) {
-			struct vfio_state *s = *p;
+	struct vfio_state *s = vm->vfio;
 
-			*p = s->next;
-			unwind(s);
-			free(s);
-			return;
-		}
+	if (!s)
+		return;
+	vm->vfio = NULL;
+	unwind(s);
+	free(s);
 }
 
 /* Assigned device @index of @vm with its cdev open, or NULL with a message. */

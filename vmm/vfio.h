@@ -5,7 +5,7 @@
  *
  * Every host call, here and in the guest functions (sysfs, /dev, ioctls,
  * region reads and writes, BAR mmaps, eventfds), goes through one struct
- * host_ops (hostvtd/hostops.h), so the sequence is tested against a
+ * host_ops (lib/hostops.h), so the sequence is tested against a
  * recording fake.
  *
  * Each device then gets its guest-visible PCI function (vfio-pci.c, below).
@@ -69,7 +69,6 @@ struct vfio_state {
 	size_t nmapped;			/* guest RAM regions mapped into the IOAS */
 	struct vfio_device devs[VFIO_MAX_DEVICES];
 	size_t ndevs;
-	struct vfio_state *next;
 };
 
 /*

@@ -137,6 +137,13 @@
 #define VTD_FSTS_FRI_SHIFT	8
 #define VTD_FSTS_FRI_MASK	(0xffULL << 8)
 
+/* Fault recording register, upper qword (spec 11.4.14; QEMU's VTD_FRCD_*). */
+#define VTD_FRCD_HI_F		VTD_BIT(63)
+#define VTD_FRCD_HI_T		VTD_BIT(62)	/* 1: read request, 0: write */
+#define VTD_FRCD_HI_PV_SHIFT	40		/* PASID value, 59:40 */
+#define VTD_FRCD_HI_FR_SHIFT	32
+#define VTD_FRCD_HI_PP		VTD_BIT(31)	/* PASID present */
+
 /* FECTL / IECTL. */
 #define VTD_ECTL_IM		VTD_BIT(31)
 #define VTD_ECTL_IP		VTD_BIT(30)

@@ -13,7 +13,7 @@
 
 #include "check_main.h"
 #include "hostvtd/flush.h"
-#include "hostvtd/iommufd-compat.h"
+#include "lib/iommufd-compat.h"
 #include "hostvtd/iommufd-dryrun.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/simvtd.h"

@@ -367,6 +367,11 @@ int main(void)
 	Suite *s = suite_create("plan");
 	TCase *tc = tcase_create("core");
 
+	/*
+	 * psi_cover_matches_linux checks 100000 random covers: about 5 s
+	 * under Check's default 4 s timeout on a loaded 2-core machine.
+	 */
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, psi_cover_matches_linux);
 	tcase_add_test(tc, sva_fanout_merges_to_one_per_unit);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the QEMU VT-d trace reader (vmm/qemu-trace.c).
+ * Unit tests for the QEMU VT-d trace reader (replay/qemu-trace.c).
  *
  * The real trace in tests/data is checked against the numbers its README
  * states, which were counted independently of this parser; the hand-written
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "vmm/qemu-trace.h"
+#include "replay/qemu-trace.h"
 
 #define TRACE_NAME	"tests/data/qemu-nvme-sm.trace"
 #define MAX_EVENTS	16

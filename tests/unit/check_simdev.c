@@ -19,7 +19,7 @@
 #include "hostvtd/simvtd.h"
 #include "viommu/simdev-regs.h"
 #include "viommu/simdev.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vmm/pci.h"
 #include "vtd/desc.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vtd_testutil.h"
 
 #define ROOT		0x10000ULL

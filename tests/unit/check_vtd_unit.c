@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "viommu/vtd.h"
+#include "viommu/viommu-priv.h"
 #include "vtd_testutil.h"
 
 #define REG(off)	(MACHINE_VTD_BASE + (off))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A recording fake of struct host_ops (hostvtd/hostops.h) for tests of the
+ * A recording fake of struct host_ops (lib/hostops.h) for tests of the
  * passthrough path on machines without /dev/iommu or /dev/vfio.
  *
  *	struct fake_hostops *f = fake_hostops_new();
@@ -18,7 +18,7 @@
  * for fixed-size objects. Undeclared requests record the pointer value only,
  * since some ioctls pass an integer in it. fake_hostops_arg_pointer()
  * declares a user pointer inside the argument (e.g. data_uptr) whose array
- * is copied too. The iommufd requests of hostvtd/iommufd-compat.h are
+ * is copied too. The iommufd requests of lib/iommufd-compat.h are
  * declared by fake_hostops_new().
  *
  * Results. By default an ioctl returns 0 and writes nothing. A scripted
@@ -57,8 +57,8 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
-#include "hostvtd/hostops.h"
-#include "hostvtd/iommufd-compat.h"
+#include "lib/hostops.h"
+#include "lib/iommufd-compat.h"
 
 #define FAKE_MAX_CALLS		256
 #define FAKE_ARG_MAX		128	/* bytes of an ioctl argument kept */

@@ -25,8 +25,8 @@
 #include <linux/kvm.h>
 
 #include "fake_hostops.h"
-#include "hostvtd/iommufd-compat.h"
-#include "vmm/vfio-compat.h"
+#include "lib/iommufd-compat.h"
+#include "lib/vfio-compat.h"
 #include "vmm/vfio.h"
 
 #define PCI "/sys/bus/pci/devices/"

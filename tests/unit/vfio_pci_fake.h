@@ -34,7 +34,7 @@
 #include <linux/kvm.h>
 
 #include "fake_hostops.h"
-#include "vmm/vfio-compat.h"
+#include "lib/vfio-compat.h"
 #include "vmm/vfio.h"
 
 #define CFG_OFF		(7ULL << 40)

@@ -2,13 +2,16 @@
 /*
  * Inside the emulated VT-d unit. One struct viommu per unit the guest sees.
  *
- *   unit.c    registers, GCMD/GSTS, register-based invalidation, fault
- *             recording (FRCDs, FSTS, fault event MSI), the MMIO handler
+ *   unit.c    registers, GCMD/GSTS, register-based invalidation, the
+ *             MMIO handler
+ *   fault.c   fault recording (FRCDs, FSTS), queue errors, the fault
+ *             event MSI; it calls into no other file of the unit
  *   qi.c      the invalidation queue: fetch, decode, batch up to each wait,
  *             hand the batch to the flush engine, then complete the wait
  *   tables.c  root/context/PASID tables (legacy and scalable mode) and
  *             turning them into tag-store attachments of assigned devices
  *   walk.c    first-stage and second-stage page walks
+ *   dma.c     DMA translation for devices behind the unit (vmm/dma.h)
  *   simdev.c  the emulated DMA engine behind the simulated host VT-d
  *   passthrough.c  VFIO devices behind the vIOMMU: guest first-stage
  *             tables become nested HWPTs on the host (iommufd)
@@ -18,7 +21,8 @@
  * and table changes of one unit; it is held across a flush_engine_batch()
  * call, which takes the tag store's lock inside (order: u->lock, then the
  * store, then the simulated host's unit, IOTLB and ATC locks). DMA
- * (simdev.c) holds u->lock for each page it moves: the ATC and IOTLB
+ * (any device on vmm/dma.h: dma_lock() is u->lock, dma.c) holds u->lock
+ * for each page it moves: the ATC and IOTLB
  * lookups, the table walk, the cache fills, the fault record and the copy
  * itself. Since a wait completes only inside queue processing, also under
  * u->lock, no wait can complete while a DMA still uses a translation the
@@ -26,8 +30,8 @@
  * u->lock, then the simulated host's IOTLB and ATC locks; u->lock is never
  * taken with a simulated-host lock or the PCI framework's lock held.
  */
-#ifndef TAGVMM_VIOMMU_VTD_H
-#define TAGVMM_VIOMMU_VTD_H
+#ifndef TAGVMM_VIOMMU_PRIV_H
+#define TAGVMM_VIOMMU_PRIV_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,6 +41,7 @@
 #include "hostvtd/flush.h"
 #include "hostvtd/host.h"
 #include "hostvtd/tagstore.h"
+#include "vtd/fault.h"
 
 struct vm;
 struct simvtd;
@@ -111,6 +116,7 @@ struct viommu_dev {
 	struct viommu_attach attach[VTD_MAX_ATTACH];
 	size_t nattach;
 	struct simdev *simdev;		/* the device model, for ATC and DMA; NULL for passthrough */
+	struct simvtd *sim;		/* DMA goes through this simulated host's caches (dma.c) */
 	struct viommu_pt *pt;		/* a VFIO device (passthrough.c); NULL for sim devices */
 	/* Passthrough: the DID the RID's entry named when last placed (domain-selective scope). */
 	bool rid_did_valid;
@@ -168,21 +174,25 @@ struct viommu {
 int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool caching_mode,
 		     char *err, size_t errlen);
 void viommu_unit_exit(struct viommu *u);
+
+/* fault.c */
 /* Record a fault (unless suppressed) and raise the fault event. Caller holds u->lock. */
 void vtd_record_fault(struct viommu *u, const struct vtd_fault *f);
 /* Set an FSTS error bit (IQE/ITE/ICE) and raise the fault event. Caller holds u->lock. */
 void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit);
 /* Deliver an interrupt described by an (addr, upper addr, data) register triple. */
 void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data);
-
-/* qi.c: run the queue from IQH to IQT. Caller holds u->lock. */
-void vtd_qi_process(struct viommu *u);
-void vtd_qi_exit(struct viommu *u);
+/* FSTS.PPF (and FECTL.IP) again after the guest cleared records or status bits. */
+void vtd_fault_update_ppf(struct viommu *u);
 /*
  * Turn a failed host flush into the guest's ITE (ITESID) or ICE (ICESID),
  * the SID being the guest's for the host device named. Returns true for ITE.
  */
 bool vtd_report_host_error(struct viommu *u, const struct flush_result *res);
+
+/* qi.c: run the queue from IQH to IQT. Caller holds u->lock. */
+void vtd_qi_process(struct viommu *u);
+void vtd_qi_exit(struct viommu *u);
 
 /* tables.c (caller holds u->lock) */
 /*
@@ -236,20 +246,27 @@ uint16_t vtd_host_did(struct viommu *u, uint16_t guest_did);
 /*
  * passthrough.c (caller holds u->lock). A VFIO device follows the guest's
  * tables on the host: each nested (first-stage) attachment is bound to a
- * nested HWPT before it enters the tag store (vtd_pt_bind() fills a->hwpt;
+ * nested HWPT before it enters the tag store (viommu_pt_bind() fills a->hwpt;
  * -1 when the host refuses it: the PASID stays blocked, with a message),
  * and unbound once it left the store and the device no longer uses it.
- * vtd_pt_place() then attaches the device's RID and PASIDs on the host to
+ * viommu_pt_place() then attaches the device's RID and PASIDs on the host to
  * what dev->attach[] and @rid_mode (the RID's mode; ignored unless
  * @rid_known) say: its nested HWPT, the nest parent for pass-through or
  * translation off, detached (no DMA) for anything else or when the host
  * refuses the move. It returns -1 only when even the detach failed.
- * vtd_pt_unbind() releases a bind once the device no longer sits on it.
+ * viommu_pt_unbind() releases a bind once the device no longer sits on it.
  */
-int vtd_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a);
-void vtd_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a);
-int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
+int viommu_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attach *a);
+void viommu_pt_unbind(struct viommu *u, struct viommu_dev *dev, const struct viommu_attach *a);
+int viommu_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
 		 enum vtd_xlate_mode rid_mode);
+
+/*
+ * dma.c: the vmm/dma.h space of @dev (its unit must be set), for a device
+ * model to translate its DMA through.
+ */
+struct dma_space;
+void viommu_dma_space(struct viommu_dev *dev, struct dma_space *out);
 
 /* walk.c: translate @iova for an access of @x; no locks needed (guest memory only). */
 #define VTD_ACCESS_READ		(1u << 0)
@@ -258,64 +275,5 @@ int vtd_pt_place(struct viommu *u, struct viommu_dev *dev, bool rid_known,
 #define VTD_ACCESS_USER		(1u << 3)	/* user-mode request (first stage U/S) */
 int vtd_translate(struct vm *vm, const struct vtd_xlate *x, uint64_t iova, unsigned int access,
 		  uint64_t *gpa, struct vtd_fault *f);
-
-/*
- * Fault reasons (VT-d spec 7.1.3 and its appendix of fault-reason encodings;
- * checked against QEMU's VTDFaultReason and Linux's dma_remap_sm_fault_reasons).
- * Legacy mode uses 0x01-0x0d; scalable mode 0x30 and up.
- */
-#define VTD_FR_ROOT_NOT_PRESENT		0x01	/* legacy: root entry P clear */
-#define VTD_FR_CTX_NOT_PRESENT		0x02	/* legacy: context entry P clear */
-#define VTD_FR_CTX_INVALID		0x03	/* legacy: bad TT / AW in a context entry */
-#define VTD_FR_ADDR_BEYOND_MGAW		0x04
-#define VTD_FR_WRITE			0x05	/* second stage: no write permission */
-#define VTD_FR_READ			0x06	/* second stage: no read permission */
-#define VTD_FR_PAGING_ENTRY_INVALID	0x07	/* second-stage table not readable */
-#define VTD_FR_ROOT_TABLE_INVALID	0x08	/* root table address outside memory */
-#define VTD_FR_CTX_TABLE_INVALID	0x09
-#define VTD_FR_ROOT_RSVD		0x0a
-#define VTD_FR_CTX_RSVD			0x0b
-#define VTD_FR_PAGING_RSVD		0x0c
-#define VTD_FR_CTX_TT			0x0d	/* request blocked by the context's TT */
-#define VTD_FR_SM_RTADDR_INVALID	0x30	/* RTADDR.TTM reserved / unsupported */
-#define VTD_FR_SM_PASID_IN_LEGACY	0x31	/* request with PASID while TTM is legacy */
-#define VTD_FR_SM_TABLE_ACCESS		0x38	/* scalable root entry not readable */
-#define VTD_FR_SM_RTE_NOT_PRESENT	0x39
-#define VTD_FR_SM_RTE_RSVD		0x3a
-#define VTD_FR_SM_CTE_ACCESS		0x40
-#define VTD_FR_SM_CTE_NOT_PRESENT	0x41
-#define VTD_FR_SM_CTE_RSVD		0x42
-#define VTD_FR_SM_CTE_INVALID		0x43
-#define VTD_FR_SM_CTE_PASIDE		0x45	/* request with PASID, PASIDE clear */
-#define VTD_FR_SM_CTE_PDTS		0x46	/* PASID beyond the directory size */
-#define VTD_FR_SM_PDE_ACCESS		0x50
-#define VTD_FR_SM_PDE_NOT_PRESENT	0x51
-#define VTD_FR_SM_PDE_RSVD		0x52
-#define VTD_FR_SM_PTE_ACCESS		0x58
-#define VTD_FR_SM_PTE_NOT_PRESENT	0x59
-#define VTD_FR_SM_PTE_RSVD		0x5a
-#define VTD_FR_SM_PTE_PGTT		0x5b	/* invalid PASID entry (PGTT, AW, FLPM) */
-#define VTD_FR_SM_PTE_SRE		0x5d	/* supervisor request, SRE clear */
-#define VTD_FR_FS_ACCESS		0x70	/* first-stage entry not readable */
-#define VTD_FR_FS_NOT_PRESENT		0x71
-#define VTD_FR_FS_RSVD			0x72
-#define VTD_FR_FS_PTR_INVALID		0x73	/* FSPTPTR not readable */
-#define VTD_FR_NESTED_FS_BEYOND_MGAW	0x74	/* nested: FS table address beyond SL width */
-#define VTD_FR_NESTED_FS_ROOT_READ	0x75	/* nested: SL denies reading the FS root */
-#define VTD_FR_NESTED_FS_READ		0x76	/* nested: SL denies reading an FS table */
-#define VTD_FR_NESTED_FS_WRITE		0x77	/* nested: SL denies the A/D update */
-#define VTD_FR_SS_ACCESS		0x78	/* second-stage entry not readable */
-#define VTD_FR_SS_RSVD			0x7a
-#define VTD_FR_SS_PTR_INVALID		0x7b	/* SSPTPTR not readable */
-#define VTD_FR_FS_NONCANONICAL		0x80
-#define VTD_FR_FS_USER			0x81	/* user request, U/S clear */
-#define VTD_FR_FS_EXEC			0x82	/* execute request, XD set */
-#define VTD_FR_SM_ADDR_BEYOND_MGAW	0x83
-#define VTD_FR_SM_WRITE			0x85	/* no write permission (either stage) */
-#define VTD_FR_SM_READ			0x86	/* no read permission (either stage) */
-/* Older names, kept for callers: */
-#define VTD_FR_FS_WRITE			VTD_FR_SM_WRITE
-#define VTD_FR_SS_WRITE			VTD_FR_SM_WRITE
-#define VTD_FR_SS_NOT_PRESENT		VTD_FR_SM_READ	/* R=W=0: reads fault as no-read */
 
 #endif

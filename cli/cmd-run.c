@@ -16,10 +16,11 @@
 
 #include <libfdt.h>
 
-#include "hostvtd/hostops.h"
+#include "hostvtd/flushtrace.h"
+#include "lib/hostops.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
-#include "vmm/cli.h"
+#include "cli/cli.h"
 #include "vmm/fdt.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
@@ -131,7 +132,7 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 				VIOMMU_MAX_SIM_DEVICES);
 			return -1;
 		}
-		if (sim_device_parse(arg, &v->devs[v->ndevs], err, sizeof(err))) {
+		if (viommu_sim_device_parse(arg, &v->devs[v->ndevs], err, sizeof(err))) {
 			fprintf(stderr, "tagvmm: run: --sim-device %s: %s\n", arg, err);
 			return -1;
 		}
@@ -144,11 +145,10 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 		v->flush_trace = arg;
 		return 0;
 	case 'F':
-		if (strcmp(arg, "text") && strcmp(arg, "json")) {
+		if (flush_trace_format_parse(arg, &v->flush_trace_format)) {
 			fprintf(stderr, "tagvmm: run: --flush-trace-format is text or json\n");
 			return -1;
 		}
-		v->flush_trace_json = !strcmp(arg, "json");
 		return 0;
 	case 'N':
 		v->no_merge = true;

@@ -23,8 +23,8 @@
  * Values checked against torvalds/linux include/uapi/linux/iommufd.h
  * (commands are _IO(';', nr), so the value is 0x3b00 | nr).
  */
-#ifndef TAGVMM_HOSTVTD_IOMMUFD_COMPAT_H
-#define TAGVMM_HOSTVTD_IOMMUFD_COMPAT_H
+#ifndef TAGVMM_LIB_IOMMUFD_COMPAT_H
+#define TAGVMM_LIB_IOMMUFD_COMPAT_H
 
 #ifdef HAVE_LINUX_IOMMUFD_H
 #include <linux/version.h>
@@ -37,7 +37,7 @@
 #include <linux/iommufd.h>
 #else
 #if defined(_IOMMUFD_H) || defined(_UAPI_IOMMUFD_H)
-#error "<linux/iommufd.h> is older than 6.7 and was included first: include hostvtd/iommufd-compat.h instead"
+#error "<linux/iommufd.h> is older than 6.7 and was included first: include lib/iommufd-compat.h instead"
 #endif
 #define _IOMMUFD_H 1
 #define _UAPI_IOMMUFD_H 1

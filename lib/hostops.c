@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "hostvtd/hostops.h"
+#include "lib/hostops.h"
 
 static int real_open(void *ctx, const char *path, int flags)
 {

@@ -4,8 +4,8 @@
  * which guest domains: parsed from `--assign` options (docs/replay.md) and
  * applied to a tag store. Used by replay now and by `run` later.
  */
-#ifndef TAGVMM_VMM_TOPOLOGY_H
-#define TAGVMM_VMM_TOPOLOGY_H
+#ifndef TAGVMM_REPLAY_TOPOLOGY_H
+#define TAGVMM_REPLAY_TOPOLOGY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,6 +46,15 @@ int topology_add(struct topology *t, const struct assignment *a);
  */
 int topology_apply(struct topology *t, struct tag_store *ts, struct host_unit **units,
 		   unsigned int nunits, char *err, size_t errlen);
+/* The host device of @host_sid that topology_apply() created, or NULL. */
+const struct host_device *topology_device(const struct topology *t, uint16_t host_sid);
+/*
+ * QEMU's model (its nesting loop; multi-PASID as in its development trees,
+ * upstream forwards PASID 0 only): a host DID of its own for every nested
+ * assignment, as QEMU allocates a HWPT per (device, PASID) and the kernel
+ * gives each its own DID. Returns 0, or -1 with a message in @err.
+ */
+int topology_remap_qemu(struct topology *t, char *err, size_t errlen);
 /* The highest unit index any assignment names, or -1 with none. */
 int topology_max_unit(const struct topology *t);
 void topology_free(struct topology *t);

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/topology.h"
+#include "lib/pci-bdf.h"
+#include "replay/topology.h"
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -24,22 +25,18 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 int parse_sid(const char *s, uint16_t *sid)
 {
-	unsigned int seg, bus, dev, fn;
+	uint16_t seg, bdf;
 	uint64_t v;
-	int n = 0;
 
-	if (sscanf(s, "%x:%x:%x.%x%n", &seg, &bus, &dev, &fn, &n) == 4 && !s[n]) {
+	if (!pci_bdf_parse(s, &seg, &bdf)) {
 		if (seg != 0)
 			return -1;	/* one PCI segment */
-	} else if (n = 0, sscanf(s, "%x:%x.%x%n", &bus, &dev, &fn, &n) != 3 || s[n]) {
-		if (parse_u64(s, 0xffff, &v))
-			return -1;
-		*sid = (uint16_t)v;
+		*sid = bdf;
 		return 0;
 	}
-	if (bus > 0xff || dev > 0x1f || fn > 7)
+	if (strchr(s, ':') || parse_u64(s, 0xffff, &v))
 		return -1;
-	*sid = (uint16_t)(bus << 8 | dev << 3 | fn);
+	*sid = (uint16_t)v;
 	return 0;
 }
 
@@ -227,4 +224,32 @@ void topology_free(struct topology *t)
 	free(t->devices);
 	free(t->assign);
 	memset(t, 0, sizeof(*t));
+}
+
+const struct host_device *topology_device(const struct topology *t, uint16_t host_sid)
+{
+	for (size_t i = 0; i < t->ndevices; i++)
+		if (t->devices[i]->sid == host_sid)
+			return t->devices[i];
+	return NULL;
+}
+
+int topology_remap_qemu(struct topology *t, char *err, size_t errlen)
+{
+	uint32_t next = 1;
+
+	for (size_t i = 0; i < t->nassign; i++)
+		if (t->assign[i].host_did >= next)
+			next = t->assign[i].host_did + 1u;
+	for (size_t i = 0; i < t->nassign; i++) {
+		if (!t->assign[i].nested)
+			continue;
+		if (next > 0xffff) {
+			snprintf(err, errlen, "QEMU's model needs a host DID per nested assignment: "
+				 "more than 16-bit DIDs allow");
+			return -1;
+		}
+		t->assign[i].host_did = (uint16_t)next++;
+	}
+	return 0;
 }

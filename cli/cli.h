@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Subcommands of the tagvmm program. Each returns the process exit status. */
-#ifndef TAGVMM_VMM_CLI_H
-#define TAGVMM_VMM_CLI_H
+#ifndef TAGVMM_CLI_CLI_H
+#define TAGVMM_CLI_CLI_H
 
 /* Exit statuses shared by all subcommands. */
 #define EXIT_USAGE 2		/* bad command line */

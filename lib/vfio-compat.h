@@ -8,8 +8,8 @@
  * the kernel reads argsz and ignores nothing it needs beyond them, so they
  * also work against newer kernels, which grew the structs at the end.
  */
-#ifndef TAGVMM_VMM_VFIO_COMPAT_H
-#define TAGVMM_VMM_VFIO_COMPAT_H
+#ifndef TAGVMM_LIB_VFIO_COMPAT_H
+#define TAGVMM_LIB_VFIO_COMPAT_H
 
 #include <linux/types.h>
 #include <linux/vfio.h>
@@ -74,7 +74,7 @@ _Static_assert(sizeof(struct tagvmm_vfio_detach_pasid) == 12, "PASID detach is 1
 
 /*
  * The iommufd IOAS ioctls vfio.c uses. They belong to
- * hostvtd/iommufd-compat.h (included before this header); these guarded
+ * lib/iommufd-compat.h (included before this header); these guarded
  * copies only fill in what it does not define, so the two never clash.
  */
 #ifndef IOMMUFD_TYPE

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Small helpers the hostvtd files share: a hash mixer and array growth. */
-#ifndef TAGVMM_HOSTVTD_UTIL_H
-#define TAGVMM_HOSTVTD_UTIL_H
+#ifndef TAGVMM_LIB_UTIL_H
+#define TAGVMM_LIB_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/cli.h"
+#include "cli/cli.h"
 
 struct subcommand {
 	const char *name;

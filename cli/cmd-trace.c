@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "hostvtd/flushtrace.h"
-#include "vmm/cli.h"
+#include "cli/cli.h"
 
 /* Reading a trace failed (open, read, or writing the summary), not its content. */
 #define EXIT_IO 1

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
-/* tagvmm replay over the iommufd back end and a dry-run /dev/iommu (replay-iommufd.h). */
+/* Host units of the iommufd back end over a dry-run /dev/iommu (iommufd-dryrun-host.h). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostvtd/iommufd-compat.h"
+#include "hostvtd/iommufd-dryrun-host.h"
 #include "hostvtd/iommufd-dryrun.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/plan.h"
 #include "hostvtd/simvtd.h"
-#include "hostvtd/util.h"
-#include "vmm/replay-iommufd.h"
+#include "lib/iommufd-compat.h"
+#include "lib/util.h"
 
 /*
  * Made-up guest stage-1 tables, one page apart, one per guest domain: the
@@ -35,9 +35,9 @@ struct dev_id_map {
 	uint32_t dev_id;
 };
 
-struct replay_iommufd {
-	struct host_unit units[SIMVTD_MAX_UNITS];
-	bool added[SIMVTD_MAX_UNITS];
+struct dryrun_host {
+	struct host_unit units[HOST_MAX_UNITS];
+	bool added[HOST_MAX_UNITS];
 	unsigned int nunits;
 	bool qemu_model;
 	struct iommufd_dryrun *dr;
@@ -56,15 +56,15 @@ struct replay_iommufd {
 };
 
 /*
- * The QEMU model's back end needs its replay_iommufd, and backend_data is
+ * The QEMU model's back end needs its dryrun_host, and backend_data is
  * the iommufd back end's. Units sit in ri->units[] at their index, so the
  * unit itself leads back to ri.
  */
-static struct replay_iommufd *ri_of(struct host_unit *unit)
+static struct dryrun_host *ri_of(struct host_unit *unit)
 {
 	struct host_unit *first = unit - unit->index;
 
-	return (struct replay_iommufd *)((char *)first - offsetof(struct replay_iommufd, units));
+	return (struct dryrun_host *)((char *)first - offsetof(struct dryrun_host, units));
 }
 
 /*
@@ -76,7 +76,7 @@ static struct replay_iommufd *ri_of(struct host_unit *unit)
 static int qemu_model_submit(struct host_unit *unit, const struct flush_op *ops, size_t n,
 			     struct host_error *err)
 {
-	struct replay_iommufd *ri = ri_of(unit);
+	struct dryrun_host *ri = ri_of(unit);
 	struct flush_op *kept;
 	size_t *index, m = 0, dropped = 0;
 	int rc;
@@ -116,10 +116,10 @@ static const struct host_backend qemu_model_backend = {
 	.submit = qemu_model_submit,
 };
 
-struct replay_iommufd *replay_iommufd_new(unsigned int nunits, bool qemu_model, FILE *log,
+struct dryrun_host *dryrun_host_new(unsigned int nunits, bool qemu_model, FILE *log,
 					  char *err, size_t errlen)
 {
-	struct replay_iommufd *ri = calloc(1, sizeof(*ri));
+	struct dryrun_host *ri = calloc(1, sizeof(*ri));
 	struct iommu_ioas_alloc ioas;
 	const struct host_ops *ops;
 
@@ -128,7 +128,7 @@ struct replay_iommufd *replay_iommufd_new(unsigned int nunits, bool qemu_model, 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	ri->nunits = nunits < SIMVTD_MAX_UNITS ? nunits : SIMVTD_MAX_UNITS;
+	ri->nunits = nunits < HOST_MAX_UNITS ? nunits : HOST_MAX_UNITS;
 	ri->qemu_model = qemu_model;
 	ri->min_calls = UINT64_MAX;
 	for (unsigned int i = 0; i < ri->nunits; i++) {
@@ -151,45 +151,17 @@ struct replay_iommufd *replay_iommufd_new(unsigned int nunits, bool qemu_model, 
 	ri->ioas_id = ioas.out_ioas_id;
 	return ri;
 fail:
-	replay_iommufd_free(ri);
+	dryrun_host_free(ri);
 	return NULL;
 }
 
-struct host_unit *replay_iommufd_unit(struct replay_iommufd *ri, unsigned int i)
+struct host_unit *dryrun_host_unit(struct dryrun_host *ri, unsigned int i)
 {
 	return i < ri->nunits ? &ri->units[i] : NULL;
 }
 
-int replay_iommufd_remap(struct topology *topo, char *err, size_t errlen)
-{
-	uint32_t next = 1;
-
-	for (size_t i = 0; i < topo->nassign; i++)
-		if (topo->assign[i].host_did >= next)
-			next = topo->assign[i].host_did + 1u;
-	for (size_t i = 0; i < topo->nassign; i++) {
-		if (!topo->assign[i].nested)
-			continue;
-		if (next > 0xffff) {
-			snprintf(err, errlen, "QEMU's model needs a host DID per nested assignment: "
-				 "more than 16-bit DIDs allow");
-			return -1;
-		}
-		topo->assign[i].host_did = (uint16_t)next++;
-	}
-	return 0;
-}
-
-static const struct host_device *device_of(const struct topology *topo, uint16_t host_sid)
-{
-	for (size_t i = 0; i < topo->ndevices; i++)
-		if (topo->devices[i]->sid == host_sid)
-			return topo->devices[i];
-	return NULL;
-}
-
 /* Each device is bound to the iommufd once, as its VFIO cdev would be. */
-static int dev_id_of(struct replay_iommufd *ri, const struct host_device *dev, uint32_t *dev_id)
+static int dev_id_of(struct dryrun_host *ri, const struct host_device *dev, uint32_t *dev_id)
 {
 	for (size_t i = 0; i < ri->ndevs; i++)
 		if (ri->devs[i].dev == dev) {
@@ -204,7 +176,7 @@ static int dev_id_of(struct replay_iommufd *ri, const struct host_device *dev, u
 	return 0;
 }
 
-static uint64_t s1_table_of(struct replay_iommufd *ri, struct guest_domain_key key)
+static uint64_t s1_table_of(struct dryrun_host *ri, struct guest_domain_key key)
 {
 	size_t i;
 
@@ -221,34 +193,36 @@ static uint64_t s1_table_of(struct replay_iommufd *ri, struct guest_domain_key k
 	return S1_TABLE_BASE + (uint64_t)i * 0x1000;
 }
 
-int replay_iommufd_attach(struct replay_iommufd *ri, const struct topology *topo,
-			  const struct assignment *a, char *err, size_t errlen)
+int dryrun_host_attach(struct dryrun_host *ri, const struct host_device *dev,
+		       struct guest_domain_key key, bool nested, uint16_t host_did,
+		       uint32_t host_pasid, char *err, size_t errlen)
 {
-	struct guest_domain_key key = { a->viommu, a->did, a->pasid };
-	const struct host_device *dev = device_of(topo, a->host_sid);
-	struct host_unit *unit = replay_iommufd_unit(ri, a->unit);
+	struct host_unit *unit = dev ? dev->unit : NULL;
+	unsigned int index;
 	uint32_t dev_id, hwpt_id;
 	uint64_t table;
 
-	if (!dev || !unit) {
-		snprintf(err, errlen, "no device %04x behind unit %u", a->host_sid, a->unit);
+	if (!unit || unit->index >= ri->nunits || unit != &ri->units[unit->index]) {
+		snprintf(err, errlen, "no device %04x behind a unit of the dry run",
+			 dev ? dev->sid : 0);
 		return -1;
 	}
+	index = unit->index;
 	if (dev_id_of(ri, dev, &dev_id)) {
 		snprintf(err, errlen, "binding %s to the iommufd: %s", dev->name, strerror(errno));
 		return -1;
 	}
-	if (!ri->added[a->unit]) {
+	if (!ri->added[index]) {
 		/* The unit's nest parent is allocated through the first device seen behind it. */
 		if (iommufd_host_add_unit(ri->h, unit, dev_id, ri->ioas_id)) {
 			snprintf(err, errlen, "%s", iommufd_host_error(ri->h));
 			return -1;
 		}
-		ri->added[a->unit] = true;
+		ri->added[index] = true;
 		if (ri->qemu_model)
 			unit->backend = &qemu_model_backend;
 	}
-	if (!a->nested)
+	if (!nested)
 		return 0;
 	table = s1_table_of(ri, key);
 	if (!table ||
@@ -256,17 +230,16 @@ int replay_iommufd_attach(struct replay_iommufd *ri, const struct topology *topo
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (iommufd_bind_s1(ri->h, unit, dev_id, a->host_did, a->host_pasid, table, S1_ADDR_WIDTH, 0,
+	if (iommufd_bind_s1(ri->h, unit, dev_id, host_did, host_pasid, table, S1_ADDR_WIDTH, 0,
 			    &hwpt_id)) {
 		snprintf(err, errlen, "%s", iommufd_host_error(ri->h));
 		return -1;
 	}
-	ri->binds[ri->nbinds++] = (struct binding){ a->unit, dev_id, a->host_did, a->host_pasid,
-						    hwpt_id };
+	ri->binds[ri->nbinds++] = (struct binding){ index, dev_id, host_did, host_pasid, hwpt_id };
 	return 0;
 }
 
-void replay_iommufd_end_batch(struct replay_iommufd *ri)
+void dryrun_host_end_batch(struct dryrun_host *ri)
 {
 	struct iommufd_stats st;
 	uint64_t calls;
@@ -282,7 +255,7 @@ void replay_iommufd_end_batch(struct replay_iommufd *ri)
 }
 
 /* The nested HWPTs in the order their first bind created them, and their users. */
-static size_t hwpt_users(const struct replay_iommufd *ri, size_t k, bool *first)
+static size_t hwpt_users(const struct dryrun_host *ri, size_t k, bool *first)
 {
 	size_t users = 0;
 
@@ -311,7 +284,7 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void print_hwpts(struct replay_iommufd *ri, FILE *out, bool json, size_t nested)
+static void print_hwpts(struct dryrun_host *ri, FILE *out, bool json, size_t nested)
 {
 	size_t shown = 0;
 	bool first_json = true;
@@ -345,7 +318,7 @@ static void print_hwpts(struct replay_iommufd *ri, FILE *out, bool json, size_t 
 			nested - TEXT_HWPT_LINES);
 }
 
-void replay_iommufd_print(struct replay_iommufd *ri, FILE *out, bool json)
+void dryrun_host_print(struct dryrun_host *ri, FILE *out, bool json)
 {
 	struct iommufd_dryrun_stats ds;
 	struct iommufd_stats st;
@@ -403,7 +376,7 @@ void replay_iommufd_print(struct replay_iommufd *ri, FILE *out, bool json)
 			(unsigned long long)ds.refused, (unsigned long long)ds.ioctls, ds.last_error);
 }
 
-int replay_iommufd_teardown(struct replay_iommufd *ri, char *err, size_t errlen)
+int dryrun_host_teardown(struct dryrun_host *ri, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -420,14 +393,14 @@ int replay_iommufd_teardown(struct replay_iommufd *ri, char *err, size_t errlen)
 	return rc;
 }
 
-void replay_iommufd_free(struct replay_iommufd *ri)
+void dryrun_host_free(struct dryrun_host *ri)
 {
 	char err[8];
 
 	if (!ri)
 		return;
 	if (ri->h) {
-		replay_iommufd_teardown(ri, err, sizeof(err));
+		dryrun_host_teardown(ri, err, sizeof(err));
 		iommufd_host_close(ri->h);
 	}
 	iommufd_dryrun_free(ri->dr);

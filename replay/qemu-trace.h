@@ -8,8 +8,8 @@
  * companion events (vtd_inv_desc_iotlb_pages, ...) and unrelated lines are
  * skipped and counted. Format notes: tests/data/README.md.
  */
-#ifndef TAGVMM_VMM_QEMU_TRACE_H
-#define TAGVMM_VMM_QEMU_TRACE_H
+#ifndef TAGVMM_REPLAY_QEMU_TRACE_H
+#define TAGVMM_REPLAY_QEMU_TRACE_H
 
 #include <stddef.h>
 #include <stdint.h>

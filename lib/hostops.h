@@ -8,8 +8,8 @@
  * what its system call does, -1 (MAP_FAILED for mmap) with errno on
  * failure.
  */
-#ifndef TAGVMM_HOSTVTD_HOSTOPS_H
-#define TAGVMM_HOSTVTD_HOSTOPS_H
+#ifndef TAGVMM_LIB_HOSTOPS_H
+#define TAGVMM_LIB_HOSTOPS_H
 
 #include <stddef.h>
 #include <sys/types.h>

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/qemu-trace.h"
+#include "replay/qemu-trace.h"
 
 #define EV_DESC		"vtd_inv_desc"
 #define EV_DESC_INVALID	"vtd_inv_desc_invalid"
