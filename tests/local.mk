@@ -151,10 +151,6 @@ TESTS += $(KVM_TESTS)
 EXTRA_DIST += $(KVM_TESTS) tests/kvm/lib.sh
 TESTS += $(CLI_TESTS)
 EXTRA_DIST += $(CLI_TESTS) tests/data
-# The release check make distcheck runs (scripts/check-dist.sh), on a scratch repository.
-DIST_TESTS = tests/dist/check-dist.sh
-TESTS += $(DIST_TESTS)
-EXTRA_DIST += $(DIST_TESTS)
 
 # Outside `make check` and CI: boots Debian's cloud kernel on both boot paths
 # until its serial log shows what tagvmm handed it (several minutes here).
@@ -162,3 +158,8 @@ EXTRA_DIST += tests/linux/check-linux.sh tests/linux/extract-vmlinux.sh
 check-linux: tagvmm$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/linux/check-linux.sh
 .PHONY: check-linux
+
+# The release check make distcheck runs (scripts/check-dist.sh), on a scratch repository.
+DIST_TESTS = tests/dist/check-dist.sh
+TESTS += $(DIST_TESTS)
+EXTRA_DIST += $(DIST_TESTS)

@@ -1,8 +1,8 @@
 # The emulated VT-d (libviommu.a, linked into tagvmm) and its tests.
+# Headers the source list below does not name ship too (scripts/check-dist.sh).
+noinst_HEADERS += viommu/simdev.h
 noinst_LIBRARIES += libviommu.a
 libviommu_a_SOURCES = \
 	viommu/viommu.h viommu/vtd.h viommu/simdev-regs.h viommu/passthrough.h \
 	viommu/unit.c viommu/qi.c viommu/tables.c viommu/walk.c \
 	viommu/simdev.c viommu/setup.c viommu/passthrough.c
-# Headers no library source list names (see scripts/check-dist.sh).
-noinst_HEADERS += viommu/simdev.h
