@@ -27,3 +27,4 @@ fuzz:
 	@echo "fuzzing is not configured: ./configure CC=clang --enable-fuzzing" >&2; exit 1
 endif
 .PHONY: fuzz
+EXTRA_DIST += fuzz/run.sh

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing, builds, and runs
-# `make check` twice (plain -Werror build, then ASan+UBSan), the tag-store
+# `make check` twice (plain -Werror build, then ASan+UBSan), `make distcheck`
+# (the release tarball holds every tracked file, builds, passes make check,
+# installs and uninstalls), the Debian package built from that tarball
+# (lintian, then the packaged tagvmm run from a scratch root), the tag-store
 # stress test under ThreadSanitizer, and a short libFuzzer run.
-# Idempotent; build trees live in build/, build-asan/, build-tsan/, build-fuzz/.
+# Idempotent; build trees live in build/, build-asan/, build-tsan/,
+# build-fuzz/; the package and its build log in build-deb/.
 #   FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips fuzzing)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +34,27 @@ run_check build
 echo "== make check (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_check build-asan --enable-sanitizers
+
+echo "== make distcheck"
+rm -f build/tagvmm-*.tar.gz
+if (cd build && make -j"$jobs" distcheck >distcheck.log 2>&1); then
+	# Which tests ran in the unpacked release, and any that skipped.
+	grep -E '^(check-dist:|# (TOTAL|PASS|SKIP|FAIL):|SKIP: )' build/distcheck.log || true
+	passed=$((passed + 1))
+else
+	tail -n 60 build/distcheck.log
+	echo "make distcheck failed (whole log: build/distcheck.log)"
+	failed=$((failed + 1)); status=1
+fi
+
+echo "== Debian package from the release tarball (nocheck), lintian, installed tagvmm"
+version=$(sed -n 's/^PACKAGE_VERSION = //p' build/Makefile 2>/dev/null || true)
+if DEB_BUILD_OPTIONS=nocheck bash scripts/package.sh --tarball "build/tagvmm-$version.tar.gz" \
+	--smoke build/tests/guests/hello.elf; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); status=1
+fi
 
 echo "== tag-store stress under ThreadSanitizer"
 mkdir -p build-tsan

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs tagvmm's build and test dependencies on Debian 12 when missing,
+# Installs tagvmm's build, test and packaging dependencies on Debian 12 when
+# missing (packaging: debhelper with its autoreconf step, dpkg-dev, lintian;
+# the package builds without root or fakeroot: Rules-Requires-Root: no),
 # then generates ./configure when it is missing or older than configure.ac.
 # Idempotent: does nothing (and needs no network) when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential autoconf automake pkg-config check libfdt-dev linux-libc-dev
-	  clang libclang-rt-14-dev acpica-tools device-tree-compiler)
+	  clang libclang-rt-14-dev acpica-tools device-tree-compiler
+	  debhelper dpkg-dev lintian)
 
 missing=()
 for p in "${packages[@]}"; do

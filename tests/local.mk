@@ -175,3 +175,8 @@ EXTRA_DIST += tests/linux/check-linux.sh tests/linux/extract-vmlinux.sh
 check-linux: tagvmm$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/linux/check-linux.sh
 .PHONY: check-linux
+
+# The release check make distcheck runs (scripts/check-dist.sh), on a scratch repository.
+DIST_TESTS = tests/dist/check-dist.sh
+TESTS += $(DIST_TESTS)
+EXTRA_DIST += $(DIST_TESTS)

@@ -1,4 +1,6 @@
 # The emulated VT-d (libviommu.a, linked into tagvmm) and its tests.
+# Headers the source list below does not name ship too (scripts/check-dist.sh).
+noinst_HEADERS += viommu/simdev.h
 noinst_LIBRARIES += libviommu.a
 libviommu_a_SOURCES = \
 	viommu/viommu.h viommu/viommu-priv.h viommu/simdev-regs.h viommu/passthrough.h \
