@@ -16,6 +16,7 @@ UNIT_TESTS = \
 	tests/unit/check_pci \
 	tests/unit/check_pci_dev \
 	tests/unit/check_serial \
+	tests/unit/check_cpuid \
 	tests/unit/check_kvm \
 	tests/unit/check_emulate \
 	tests/unit/check_vtd_unit \
@@ -87,6 +88,9 @@ tests_unit_check_pci_dev_LDADD = $(VMM_UNIT_LDADD)
 tests_unit_check_serial_SOURCES = tests/unit/check_serial.c
 tests_unit_check_serial_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_serial_LDADD = $(VMM_UNIT_LDADD)
+tests_unit_check_cpuid_SOURCES = tests/unit/check_cpuid.c
+tests_unit_check_cpuid_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_cpuid_LDADD = $(VMM_UNIT_LDADD)
 # KVM core smoke tests with tiny hand-assembled guests (exit 77 without /dev/kvm).
 tests_unit_check_kvm_SOURCES = tests/unit/check_kvm.c tests/unit/kvm_guest.h
 tests_unit_check_kvm_CFLAGS = $(UNIT_CFLAGS)

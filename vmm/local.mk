@@ -10,7 +10,7 @@ libvmm_a_SOURCES = \
 	vmm/devices.h vmm/serial.c vmm/power.c \
 	vmm/acpi.h vmm/acpi.c vmm/aml.h vmm/aml.c \
 	vmm/fdt.h vmm/fdt.c \
-	vmm/boot.h vmm/boot.c vmm/bzimage.c vmm/elf.c vmm/cpu.c \
+	vmm/boot.h vmm/boot.c vmm/bzimage.c vmm/elf.c vmm/cpu.c vmm/cpuid.h vmm/cpuid.c \
 	vmm/topology.h vmm/topology.c \
 	vmm/vfio.h vmm/vfio-compat.h vmm/vfio.c \
 	vmm/vfio-pci-priv.h vmm/vfio-pci.c vmm/vfio-pci-irq.c \
