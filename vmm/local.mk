@@ -7,7 +7,7 @@ libvmm_a_SOURCES = \
 	vmm/bus.h vmm/bus.c \
 	vmm/init.h vmm/init.c \
 	vmm/pci.h vmm/pci-priv.h vmm/pci.c vmm/pci-dev.c vmm/pci-cap.c \
-	vmm/devices.h vmm/serial.c vmm/power.c \
+	vmm/devices.h vmm/serial.c vmm/power.c vmm/pmtimer.c \
 	vmm/acpi.h vmm/acpi.c vmm/aml.h vmm/aml.c \
 	vmm/fdt.h vmm/fdt.c \
 	vmm/boot.h vmm/boot.c vmm/bzimage.c vmm/elf.c vmm/cpu.c vmm/cpuid.h vmm/cpuid.c \
