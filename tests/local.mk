@@ -162,3 +162,13 @@ EXTRA_DIST += tests/linux/check-linux.sh tests/linux/extract-vmlinux.sh
 check-linux: tagvmm$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/linux/check-linux.sh
 .PHONY: check-linux
+
+# The real-KVM testbed: Debian's cloud kernel as L1 under QEMU TCG with SVM,
+# kvm-amd in it, tagvmm running the test guests and the Linux matrix (6.1
+# and 6.12, bzImage and PVH, 1 and 2 vCPUs, with and without --viommu) to
+# userspace. scripts/check.sh runs it; tests/realkvm/testbed.sh says how.
+EXTRA_DIST += tests/realkvm/testbed.sh tests/realkvm/judge.sh tests/realkvm/l1-init.sh \
+	tests/realkvm/l2-init.sh
+check-realkvm: tagvmm$(EXEEXT) $(GUEST_ELFS)
+	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/testbed.sh
+.PHONY: check-realkvm
