@@ -148,7 +148,8 @@ tests_unit_check_vfio_pci_mmap_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vfio_pci_mmap_LDADD = $(VMM_UNIT_LDADD)
 
 # CLI tests drive the built tagvmm binary.
-CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh
+CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh \
+	tests/cli/realkvm-judge.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
 KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
 TESTS += $(KVM_TESTS)

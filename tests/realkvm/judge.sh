@@ -51,8 +51,11 @@ judge() {	# judge NAME CPUS VIOMMU
 		grep '^speed:' <<<"$s" | sed 's/^/# testbed guest /'
 		;;
 	guests*)
-		grep -q '^not ok' <<<"$s" && why="a test guest failed"
-		grep -q '^ok' <<<"$s" || why="no test guest ran"
+		if grep -q '^not ok' <<<"$s"; then
+			why="a test guest failed"
+		elif ! grep -q '^ok' <<<"$s"; then
+			why="no test guest ran"
+		fi
 		;;
 	linux*)
 		grep -qx 'TAGVMM-L2: userspace reached' <<<"$s" || why="no userspace"
