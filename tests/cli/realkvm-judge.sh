@@ -66,6 +66,8 @@ verdict "the clocksource is not kvm-clock" 1 "clocksource: TAGVMM-L2: clocksourc
 verdict "Linux did not see KVM" 1 "did not see KVM" "/Booting paravirtualized/d"
 verdict "a TSC calibration complaint" 1 "TSC: .*could not calculate TSC khz" \
 	"/powering off/i TAGVMM-L2: dmesg: tsc: Marking TSC unstable due to could not calculate TSC khz"
+verdict "the TSC watchdog while kvm-clock is the clock" 0 "" \
+	"/powering off/i TAGVMM-L2: dmesg: clocksource: timekeeping watchdog on CPU0: Marking clocksource 'tsc' as unstable because the skew is too large:"
 verdict "no PM timer" 1 "no PM timer" "/PM-Timer/d"
 verdict "no queued invalidation" 1 "no queued invalidation" "/Using Queued invalidation/d"
 verdict "no dmar0 in sysfs" 1 "no dmar0" "s/iommu units: dmar0 /iommu units: /"
