@@ -367,6 +367,13 @@ int main(void)
 	Suite *s = suite_create("plan");
 	TCase *tc = tcase_create("core");
 
+	/*
+	 * psi_cover_matches_linux checks 100000 random ranges, CPU-bound: on the
+	 * 2-core machine at load average 10 it took over Check's 4 s default,
+	 * plain and under ASan, and was killed as a timeout.
+	 */
+	tcase_set_timeout(tc, 60);
+
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, psi_cover_matches_linux);
 	tcase_add_test(tc, sva_fanout_merges_to_one_per_unit);
