@@ -105,7 +105,7 @@ cp "$here/l1-init.sh" "$l1/init" && chmod +x "$l1/init"
 echo "${TESTBED_L2_CMDLINE-quiet}" >"$l1/tb/l2-cmdline"
 
 # The Linux matrix, one case per line: NAME CPUS VIOMMU(0|1) IMAGE.
-# (No no-kvmclock case: an exit to tagvmm costs 250 to 500 us in the testbed,
+# (No no-kvmclock case: an exit to tagvmm costs 190 to 480 us in the testbed,
 # too slow for Linux's TSC calibration against the PM timer; docs/running.md.)
 : >"$l1/tb/cases"
 for kv in 6.1 6.12; do
