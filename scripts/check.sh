@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing, builds, and runs
-# `make check` twice (plain -Werror build, then ASan+UBSan), `make distcheck`
-# (the release tarball holds every tracked file, builds, passes make check,
-# installs and uninstalls), the Debian package built from that tarball
-# (lintian, then the packaged tagvmm run from a scratch root), the tag-store
-# stress test under ThreadSanitizer, and a short libFuzzer run.
+# `make check` twice (plain -Werror build, then ASan+UBSan), the real-KVM
+# testbed (`make check-realkvm`: Linux to userspace under tagvmm on a nested
+# KVM, a few minutes), `make distcheck` (the release tarball holds every
+# tracked file, builds, passes make check, installs and uninstalls), the
+# Debian package built from that tarball (lintian, then the packaged tagvmm
+# run from a scratch root), the tag-store stress test under ThreadSanitizer,
+# and a short libFuzzer run.
 # Idempotent; build trees live in build/, build-asan/, build-tsan/,
 # build-fuzz/; the package and its build log in build-deb/.
 #   FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips fuzzing)
+#   REALKVM=0        skip the real-KVM testbed (for a quick local run; CI runs it)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
-bash scripts/deps.sh
+bash scripts/deps.sh --testbed
 
 passed=0 failed=0
 # Count the Automake results of one build tree and fail the script on failure.
@@ -34,6 +37,15 @@ run_check build
 echo "== make check (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_check build-asan --enable-sanitizers
+
+if [ "${REALKVM:-1}" != 0 ]; then
+	echo "== real-KVM testbed (make check-realkvm)"
+	if (cd build && make -j"$jobs" check-realkvm); then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); status=1
+	fi
+fi
 
 echo "== make distcheck"
 rm -f build/tagvmm-*.tar.gz

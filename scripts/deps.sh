@@ -4,12 +4,17 @@
 # the package builds without root or fakeroot: Rules-Requires-Root: no),
 # then generates ./configure when it is missing or older than configure.ac.
 # Idempotent: does nothing (and needs no network) when all is in place.
+#   --testbed   also what the real-KVM testbed (make check-realkvm) runs on:
+#               QEMU, cpio and the decompressors extract-vmlinux.sh uses. The
+#               kernels and busybox it boots are downloaded by the testbed
+#               itself (apt-get download, cached outside the tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential autoconf automake pkg-config check libfdt-dev linux-libc-dev
 	  clang libclang-rt-14-dev acpica-tools device-tree-compiler
 	  debhelper dpkg-dev lintian)
+[ "${1:-}" = --testbed ] && packages+=(qemu-system-x86 cpio lz4 zstd xz-utils)
 
 missing=()
 for p in "${packages[@]}"; do

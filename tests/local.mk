@@ -19,6 +19,7 @@ UNIT_TESTS = \
 	tests/unit/check_pci \
 	tests/unit/check_pci_dev \
 	tests/unit/check_serial \
+	tests/unit/check_cpuid \
 	tests/unit/check_kvm \
 	tests/unit/check_emulate \
 	tests/unit/check_vtd_unit \
@@ -100,6 +101,9 @@ tests_unit_check_pci_dev_LDADD = $(VMM_UNIT_LDADD)
 tests_unit_check_serial_SOURCES = tests/unit/check_serial.c
 tests_unit_check_serial_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_serial_LDADD = $(VMM_UNIT_LDADD)
+tests_unit_check_cpuid_SOURCES = tests/unit/check_cpuid.c
+tests_unit_check_cpuid_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_cpuid_LDADD = $(VMM_UNIT_LDADD)
 # KVM core smoke tests with tiny hand-assembled guests (exit 77 without /dev/kvm).
 tests_unit_check_kvm_SOURCES = tests/unit/check_kvm.c tests/unit/kvm_guest.h
 tests_unit_check_kvm_CFLAGS = $(UNIT_CFLAGS)
@@ -161,7 +165,7 @@ tests_unit_check_vfio_pci_mmap_LDADD = $(VMM_UNIT_LDADD)
 
 # CLI tests drive the built tagvmm binary.
 CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh \
-	tests/cli/layers.sh
+	tests/cli/layers.sh tests/cli/realkvm-judge.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
 KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
 TESTS += $(KVM_TESTS)
@@ -180,3 +184,13 @@ check-linux: tagvmm$(EXEEXT)
 DIST_TESTS = tests/dist/check-dist.sh
 TESTS += $(DIST_TESTS)
 EXTRA_DIST += $(DIST_TESTS)
+
+# The real-KVM testbed: Debian's cloud kernel as L1 under QEMU TCG with SVM,
+# kvm-amd in it, tagvmm running the test guests and the Linux matrix (6.1
+# and 6.12, bzImage and PVH, 1 and 2 vCPUs, with and without --viommu) to
+# userspace. scripts/check.sh runs it; tests/realkvm/testbed.sh says how.
+EXTRA_DIST += tests/realkvm/testbed.sh tests/realkvm/judge.sh tests/realkvm/l1-init.sh \
+	tests/realkvm/l2-init.sh
+check-realkvm: tagvmm$(EXEEXT) $(GUEST_ELFS)
+	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/testbed.sh
+.PHONY: check-realkvm

@@ -45,6 +45,7 @@ struct acpi_gas {
 _Static_assert(sizeof(struct acpi_gas) == 12, "GAS is 12 bytes");
 #define ACPI_GAS_SYSTEM_IO	1
 #define ACPI_GAS_ACCESS_BYTE	1
+#define ACPI_GAS_ACCESS_DWORD	3
 
 /* §5.2.9 FADT, revision 6 (struct acpi_table_fadt). */
 struct acpi_fadt {
@@ -294,8 +295,8 @@ static void dsdt_pci_host_bridge(struct aml *a)
 /*
  * Motherboard resources: Linux accepts an MCFG region only when firmware
  * reserved it, in e820 or in a PNP0C01/PNP0C02 _CRS (arch/x86/pci/
- * mmconfig-shared.c, is_acpi_reserved). The sleep registers live here too
- * so no driver can claim those ports.
+ * mmconfig-shared.c, is_acpi_reserved). The sleep registers and the PM
+ * timer live here too so no driver can claim those ports.
  */
 static void dsdt_motherboard(struct aml *a)
 {
@@ -306,6 +307,7 @@ static void dsdt_motherboard(struct aml *a)
 	aml_name_integer(a, "_UID", 0);
 	aml_res_memory32_fixed(&crs, (uint32_t)MACHINE_ECAM_BASE, (uint32_t)MACHINE_ECAM_SIZE);
 	aml_res_io(&crs, MACHINE_SLEEP_CTL_PORT, 2);
+	aml_res_io(&crs, MACHINE_PM_TIMER_PORT, 4);
 	aml_name(a, "_CRS");
 	aml_resource_template(a, &crs);
 	aml_close(a);
@@ -395,8 +397,8 @@ static struct acpi_table_header *build_fadt(struct acpi_out *o, uint64_t dsdt)
 	header_init(&f->header, "FACP", sizeof(*f), 6);
 	f->minor_version = 5;
 	/*
-	 * Hardware-reduced (§4.1): no PM1/GPE blocks, no SCI, no FACS, so every
-	 * fixed-hardware field stays 0. Power off goes through the sleep
+	 * Hardware-reduced (§4.1): no PM1/GPE blocks, no SCI, no FACS, so the
+	 * fixed-hardware fields stay 0 but for the PM timer (below). Power off goes through the sleep
 	 * registers (§4.8.3.7) that vmm/power.c emulates.
 	 */
 	f->flags = FADT_HW_REDUCED_ACPI | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP;
@@ -414,6 +416,19 @@ static struct acpi_table_header *build_fadt(struct acpi_out *o, uint64_t dsdt)
 	f->reset_reg = sleep;
 	f->reset_reg.address = MACHINE_RESET_PORT;
 	f->reset_value = MACHINE_RESET_VALUE;
+	/*
+	 * The PM timer (vmm/pmtimer.c), 24 bits: a guest without kvm-clock
+	 * calibrates its TSC against it. Both the 32-bit and the X field, as
+	 * QEMU fills them.
+	 */
+	f->pm_tmr_blk = MACHINE_PM_TIMER_PORT;
+	f->pm_tmr_len = 4;
+	f->x_pm_tmr_blk = (struct acpi_gas){
+		.space_id = ACPI_GAS_SYSTEM_IO,
+		.bit_width = 32,
+		.access_width = ACPI_GAS_ACCESS_DWORD,
+		.address = MACHINE_PM_TIMER_PORT,
+	};
 	memcpy(&f->hypervisor_vendor_id, "TAGVMM\0\0", 8);
 	table_seal(&f->header);
 	return &f->header;

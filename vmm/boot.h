@@ -76,7 +76,8 @@ int boot_load(struct vm *vm, const struct boot_config *cfg, uint64_t rsdp, struc
 /*
  * Set the boot vCPU's registers for @e: long mode with identity paging of
  * the first 4 GiB (bzImage, ELF64) or flat 32-bit protected mode (PVH).
- * Application processors are left to the in-kernel LAPIC (INIT/SIPI).
+ * Application processors are left to the in-kernel LAPIC (INIT/SIPI); they
+ * get the MSRs firmware sets on every CPU.
  */
 int cpu_setup_boot(struct vcpu *vcpu, const struct boot_entry *e, char *err, size_t errlen);
 

@@ -195,11 +195,13 @@ static int set_fpu(struct vcpu *vcpu)
 }
 
 /*
- * The MSRs Firecracker sets for its boot vCPU, less the TSC (zeroing it on
- * the boot vCPU alone would skew it against the APs): syscall and sysenter
- * entry points cleared, fast strings on (Linux's memcpy prefers rep movs
- * when firmware enabled them), and MTRRs on with write-back as the default
- * type, as firmware leaves them; Linux keeps what it finds.
+ * The MSRs Firecracker sets for its vCPUs, less the TSC (KVM synchronizes
+ * the vCPUs' TSCs itself): syscall and sysenter entry points cleared, fast
+ * strings on (Linux's memcpy prefers rep movs when firmware enabled them),
+ * and MTRRs on with write-back as the default type, as firmware leaves
+ * them; Linux keeps what it finds. Firmware does this on every CPU, and
+ * INIT keeps MSRs, so the APs get them too before the guest starts them:
+ * otherwise Linux finds "inconsistent MTRRdefType settings".
  */
 static int set_msrs(struct vcpu *vcpu, char *err, size_t errlen)
 {
@@ -295,7 +297,10 @@ int cpu_setup_boot(struct vcpu *vcpu, const struct boot_entry *e, char *err, siz
 		snprintf(err, errlen, "KVM_SET_FPU: %s", strerror(errno));
 		return -1;
 	}
-	if (set_msrs(vcpu, err, errlen) || set_lapic(vcpu, err, errlen))
+	for (unsigned int i = 0; i < vcpu->vm->ncpus; i++)
+		if (set_msrs(&vcpu->vm->vcpus[i], err, errlen))
+			return -1;
+	if (set_lapic(vcpu, err, errlen))
 		return -1;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The fixed platform devices: the 8250 serial console and the power-off register. */
+/* The fixed platform devices: the 8250 serial console, the power-off register, the PM timer. */
 #ifndef TAGVMM_VMM_DEVICES_H
 #define TAGVMM_VMM_DEVICES_H
 
@@ -34,5 +34,16 @@ extern int (*serial8250_irq_line)(struct vm *vm, unsigned int gsi, bool level);
  * It is what Linux's poweroff and the test guests use.
  */
 int power_init(struct vm *vm, char *err, size_t errlen);
+
+/*
+ * The ACPI PM timer at MACHINE_PM_TIMER_PORT (FADT X_PM_TMR_BLK): a 24-bit
+ * count at 3.579545 MHz, the calibration reference of a guest without
+ * kvm-clock. pmtimer_count() is its value at CLOCK_MONOTONIC time @now.
+ */
+#define PMTIMER_HZ	3579545ULL
+#define PMTIMER_MASK	0xffffffULL
+struct timespec;
+uint32_t pmtimer_count(const struct timespec *now);
+int pmtimer_init(struct vm *vm, char *err, size_t errlen);
 
 #endif

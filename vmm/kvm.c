@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/cpuid.h"
 #include "vmm/emulate.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
@@ -248,26 +249,33 @@ static struct kvm_cpuid2 *supported_cpuid(struct vm *vm, char *err, size_t errle
 	return NULL;
 }
 
-/* Each vCPU's APIC ID (its index) where CPUID reports it: leaf 1 EBX[31:24], leaf 0xb EDX. */
-static int set_cpuid(struct vcpu *vcpu, struct kvm_cpuid2 *c, char *err, size_t errlen)
+/*
+ * vCPU @vcpu's CPUID (cpuid.h) from the supported table @supported, in
+ * @scratch (room for @capacity entries). The TSC frequency is the vCPU's
+ * own, where KVM reports one.
+ */
+static int set_cpuid(struct vcpu *vcpu, const struct kvm_cpuid2 *supported,
+		     struct kvm_cpuid2 *scratch, unsigned int capacity, char *err, size_t errlen)
 {
-	for (unsigned int i = 0; i < c->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[i];
+	struct cpuid_config cfg = { .ncpus = vcpu->vm->ncpus };
+	int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
 
-		if (e->function == 1)
-			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->index << 24);
-		else if (e->function == 0xb || e->function == 0x1f)
-			e->edx = vcpu->index;
+	if (khz > 0)
+		cfg.tsc_khz = (uint32_t)khz;
+	memcpy(scratch, supported, sizeof(*supported) + supported->nent * sizeof(supported->entries[0]));
+	if (cpuid_build(scratch, capacity, vcpu->index, &cfg)) {
+		errmsg(err, errlen, "CPUID: no room for the hypervisor leaves");
+		return -1;
 	}
-	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, scratch) < 0) {
 		errmsg(err, errlen, "KVM_SET_CPUID2 (vCPU %u): %s", vcpu->index, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-static int create_vcpu(struct vm *vm, struct vcpu *vcpu, struct kvm_cpuid2 *cpuid, char *err,
-		       size_t errlen)
+static int create_vcpu(struct vm *vm, struct vcpu *vcpu, const struct kvm_cpuid2 *cpuid,
+		       struct kvm_cpuid2 *scratch, unsigned int capacity, char *err, size_t errlen)
 {
 	int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	void *run;
@@ -290,12 +298,13 @@ static int create_vcpu(struct vm *vm, struct vcpu *vcpu, struct kvm_cpuid2 *cpui
 	}
 	vcpu->run = run;
 	vcpu->run_size = size;
-	return set_cpuid(vcpu, cpuid, err, errlen);
+	return set_cpuid(vcpu, cpuid, scratch, capacity, err, errlen);
 }
 
 static int create_vcpus(struct vm *vm, unsigned int ncpus, char *err, size_t errlen)
 {
-	struct kvm_cpuid2 *cpuid;
+	struct kvm_cpuid2 *cpuid, *scratch;
+	unsigned int capacity;
 	int rc = 0;
 
 	vm->vcpus = calloc(ncpus, sizeof(*vm->vcpus));
@@ -310,8 +319,17 @@ static int create_vcpus(struct vm *vm, unsigned int ncpus, char *err, size_t err
 	cpuid = supported_cpuid(vm, err, errlen);
 	if (!cpuid)
 		return -1;
+	/* Room for the leaves cpuid_build() may add. */
+	capacity = cpuid->nent + CPUID_ADDED_LEAVES;
+	scratch = calloc(1, sizeof(*scratch) + capacity * sizeof(scratch->entries[0]));
+	if (!scratch) {
+		free(cpuid);
+		errmsg(err, errlen, "out of memory");
+		return -1;
+	}
 	for (unsigned int i = 0; i < ncpus && !rc; i++)
-		rc = create_vcpu(vm, &vm->vcpus[i], cpuid, err, errlen);
+		rc = create_vcpu(vm, &vm->vcpus[i], cpuid, scratch, capacity, err, errlen);
+	free(scratch);
 	free(cpuid);
 	return rc;
 }

@@ -55,6 +55,8 @@
 #define MACHINE_SLEEP_TYP_S5	5		/* \_S5 SLP_TYP value in the DSDT */
 #define MACHINE_SLEEP_SLP_EN	0x20		/* SLP_EN, bit 5 of the control register */
 #define MACHINE_SLEEP_TYP_SHIFT	2
+/* The ACPI PM timer (FADT X_PM_TMR_BLK), 4 bytes, where QEMU's chipsets put it. */
+#define MACHINE_PM_TIMER_PORT	0x608
 /* The reset control register (FADT RESET_REG): writing MACHINE_RESET_VALUE resets. */
 #define MACHINE_RESET_PORT	0xcf9
 #define MACHINE_RESET_VALUE	0x06

@@ -51,6 +51,7 @@ GUEST_ELFS = \
 	tests/guests/smp.elf \
 	tests/guests/fail.elf \
 	tests/guests/crash.elf \
+	tests/guests/speed.elf \
 	$(VIOMMU_GUEST_ELFS)
 
 tests/guests/hello.elf: $(srcdir)/tests/guests/hello.c $(GUEST_DEPS)
@@ -68,12 +69,14 @@ tests/guests/fail.elf: $(srcdir)/tests/guests/fail.c $(GUEST_DEPS)
 	$(GUEST_LINK)
 tests/guests/crash.elf: $(srcdir)/tests/guests/crash.c $(GUEST_DEPS)
 	$(GUEST_LINK)
+tests/guests/speed.elf: $(srcdir)/tests/guests/speed.c $(GUEST_DEPS)
+	$(GUEST_LINK)
 
 check_DATA = $(GUEST_ELFS)
 CLEANFILES += $(GUEST_ELFS) $(GUEST_ELFS:=.tmp)
 EXTRA_DIST += $(GUEST_RT_SRCS) $(GUEST_RT_HDRS) $(GUEST_LDSCRIPT) $(GUEST_CHECK) \
 	tests/guests/hello.c tests/guests/exceptions.c tests/guests/pci-enumerate.c \
-	tests/guests/smp.c tests/guests/fail.c tests/guests/crash.c
+	tests/guests/smp.c tests/guests/fail.c tests/guests/crash.c tests/guests/speed.c
 
 # vIOMMU guests (tests/kvm/viommu.sh): the emulated VT-d and the sim DMA
 # engines, driven through rt/vtd.c.

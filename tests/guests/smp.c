@@ -6,7 +6,10 @@
  * with INIT-SIPI-SIPI through the real-mode trampoline (rt/trampoline.S),
  * and each AP, now in long mode on the BSP's page tables, records its LAPIC
  * ID and checks in with a locked increment. Every AP must check in once,
- * within the time limit, with a distinct APIC ID from the tables.
+ * within the time limit, with a distinct APIC ID from the tables. Each AP
+ * also finds the MSRs firmware sets on every CPU (the MTRR default type,
+ * MISC_ENABLE) as the BSP finds them: Linux complains of "inconsistent
+ * MTRRdefType settings" otherwise.
  */
 #include "rt.h"
 
@@ -19,6 +22,8 @@ TEST_NAME("smp");
 /* About 10 us per poll (a port exit): 5 s for all APs, generous for 2 host CPUs. */
 #define CHECKIN_POLLS 500000
 #define LATE_POLLS 2000
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_MTRR_DEF_TYPE 0x2ff
 
 struct cpu_list {
 	uint32_t ids[MAX_CPUS];
@@ -27,10 +32,13 @@ struct cpu_list {
 
 static volatile uint32_t checked_in;
 static volatile uint32_t ap_ids[SMP_MAX_APS];
+static volatile uint64_t ap_mtrr_def[SMP_MAX_APS], ap_misc_enable[SMP_MAX_APS];
 
 static void ap_check_in(unsigned int slot)
 {
 	ap_ids[slot] = lapic_id();
+	ap_mtrr_def[slot] = rdmsr(MSR_MTRR_DEF_TYPE);
+	ap_misc_enable[slot] = rdmsr(MSR_IA32_MISC_ENABLE);
 	barrier();
 	atomic_inc32(&checked_in);
 }
@@ -149,6 +157,12 @@ int main(const void *dtb)
 		expect(list_has(&from_madt, ap_ids[slot]), "AP with APIC ID %u is not in the tables",
 		       ap_ids[slot]);
 		list_add(&seen, ap_ids[slot], "the check-in list");
+		expect(ap_mtrr_def[slot] == rdmsr(MSR_MTRR_DEF_TYPE),
+		       "AP %u: MTRRdefType 0x%lx, the BSP's 0x%lx", ap_ids[slot], ap_mtrr_def[slot],
+		       rdmsr(MSR_MTRR_DEF_TYPE));
+		expect(ap_misc_enable[slot] == rdmsr(MSR_IA32_MISC_ENABLE),
+		       "AP %u: MISC_ENABLE 0x%lx, the BSP's 0x%lx", ap_ids[slot],
+		       ap_misc_enable[slot], rdmsr(MSR_IA32_MISC_ENABLE));
 	}
 	printf("bsp apic id %u, %u APs up\n", bsp, aps);
 	return 0;

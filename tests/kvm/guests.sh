@@ -20,7 +20,7 @@ if [ ! -e /dev/kvm ]; then
 fi
 missing=
 for f in "$tagvmm" "$guests/hello.elf" "$guests/exceptions.elf" "$guests/pci-enumerate.elf" \
-	"$guests/smp.elf" "$guests/fail.elf" "$guests/crash.elf"; do
+	"$guests/smp.elf" "$guests/fail.elf" "$guests/crash.elf" "$guests/speed.elf"; do
 	[ -e "$f" ] || missing="$missing $f"
 done
 if [ -n "$missing" ]; then
@@ -54,12 +54,15 @@ check_guest() {
 	fi
 }
 
-echo "1..8"
+echo "1..9"
 check_guest hello 1 -p "tagvmm guest test"
 check_guest exceptions 1
 check_guest pci-enumerate 1
 check_guest smp 4 -p "expect-cpus=4"
 check_guest smp 1 -p "expect-cpus=1"
+# The PM timer advances; the guest prints its instruction rate.
+check_guest speed 1
+grep '^speed:' "$log" | tr -d '\r' | sed 's/^/# /'
 
 # Negative case: the checker must reject a guest that reports failure.
 run_guest fail 1

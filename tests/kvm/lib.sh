@@ -2,7 +2,17 @@
 # console by the TAGVMM-TEST protocol, and print TAP-like lines.
 # Callers set TIMEOUT and logdir, and n=passed=failed=0.
 
-now_ms() { date +%s%3N; }
+# Milliseconds for timing runs: GNU date, or /proc/uptime where date has no
+# %N (busybox, in the real-KVM testbed's L1; tests/realkvm).
+now_ms() {
+	case $(date +%s%3N) in
+	*[!0-9]*)
+		read -r up _ </proc/uptime
+		frac=${up#*.}
+		echo $((${up%.*} * 1000 + ${frac#0} * 10)) ;;
+	*) date +%s%3N ;;
+	esac
+}
 
 # boot NAME COMMAND...: runs COMMAND (a tagvmm run) under timeout with the
 # console in $logdir/NAME.log; sets $log, $status, $verdict and $elapsed.

@@ -155,6 +155,14 @@ START_TEST(fadt_fields)
 		ck_assert_uint_eq(le64(gas + 4),
 				  i ? MACHINE_SLEEP_STS_PORT : MACHINE_SLEEP_CTL_PORT);
 	}
+	/* PM_TMR_BLK (76), PM_TMR_LEN (91) and X_PM_TMR_BLK (208): 32-bit system I/O. */
+	ck_assert_uint_eq(le32(f + 76), MACHINE_PM_TIMER_PORT);
+	ck_assert_uint_eq(f[91], 4);
+	ck_assert_uint_eq(f[208], 1);
+	ck_assert_uint_eq(f[209], 32);
+	ck_assert_uint_eq(f[211], 3);
+	ck_assert_uint_eq(le64(f + 212), MACHINE_PM_TIMER_PORT);
+	ck_assert_uint_eq(le32(f + 112) & (1u << 8), 0);	/* TMR_VAL_EXT clear: 24 bits */
 	ck_assert_mem_eq(f + 268, "TAGVMM", 6);
 	free(t.buf);
 }

@@ -515,11 +515,15 @@ START_TEST(dsdt_structure)
 	ck_assert_uint_eq(le32(d[3] + 14), MACHINE_PCI_MMIO_BASE + MACHINE_PCI_MMIO_SIZE - 1);
 	ck_assert_uint_eq(le32(d[3] + 22), MACHINE_PCI_MMIO_SIZE);
 
-	/* MBRD._CRS reserves the ECAM window (so Linux keeps MCFG). */
-	ck_assert_uint_ge(walk_resources(find_obj(&w, "\\_SB_.MBRD._CRS", 'N'), d, 8), 1);
+	/* MBRD._CRS reserves the ECAM window (so Linux keeps MCFG), the sleep registers, the PM timer. */
+	ck_assert_uint_eq(walk_resources(find_obj(&w, "\\_SB_.MBRD._CRS", 'N'), d, 8), 3);
 	ck_assert_uint_eq(d[0][0], 0x86);
 	ck_assert_uint_eq(le32(d[0] + 4), MACHINE_ECAM_BASE);
 	ck_assert_uint_eq(le32(d[0] + 8), MACHINE_ECAM_SIZE);
+	ck_assert_uint_eq(le16(d[1] + 2), MACHINE_SLEEP_CTL_PORT);
+	ck_assert_uint_eq(d[1][7], 2);
+	ck_assert_uint_eq(le16(d[2] + 2), MACHINE_PM_TIMER_PORT);
+	ck_assert_uint_eq(d[2][7], 4);
 
 	/* COM1._CRS: 8 ports at 0x3f8 and IRQ 4. */
 	ck_assert_uint_eq(walk_resources(find_obj(&w, "\\_SB_.COM1._CRS", 'N'), d, 8), 2);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The 8250/16550A console and the ACPI sleep registers, driven through
+ * The 8250/16550A console, the ACPI sleep registers and PM timer, driven through
  * the VM's port I/O bus. The console's output goes to a pipe; its IRQ
  * line is recorded through serial8250_irq_line.
  */
@@ -504,6 +504,45 @@ START_TEST(test_power_other_sleep_states)
 }
 END_TEST
 
+/* The PM timer: 3.579545 MHz from CLOCK_MONOTONIC, 24 bits, read-only. */
+START_TEST(test_pm_timer_count)
+{
+	struct timespec t = { .tv_sec = 1, .tv_nsec = 0 };
+
+	ck_assert_uint_eq(pmtimer_count(&t), 3579545 & 0xffffff);
+	t = (struct timespec){ .tv_sec = 0, .tv_nsec = 500000000 };
+	ck_assert_uint_eq(pmtimer_count(&t), 1789772);
+	/* Days of uptime: no overflow before the 24-bit mask. */
+	t = (struct timespec){ .tv_sec = 864000, .tv_nsec = 999999999 };
+	ck_assert_uint_eq(pmtimer_count(&t), (864000ULL * 3579545 + 3579544) & 0xffffff);
+}
+END_TEST
+
+START_TEST(test_pm_timer_port)
+{
+	struct timespec pause = { .tv_nsec = 2000000 };
+	uint8_t b[4], top;
+	uint32_t first, second;
+	char err[256];
+
+	ck_assert_int_eq(pmtimer_init(&vm, err, sizeof(err)), 0);
+	ck_assert(bus_dispatch(&vm.pio, MACHINE_PM_TIMER_PORT, b, 4, false));
+	memcpy(&first, b, 4);
+	ck_assert_uint_le(first, 0xffffff);
+	/* Writes are ignored. */
+	memset(b, 0, 4);
+	ck_assert(bus_dispatch(&vm.pio, MACHINE_PM_TIMER_PORT, b, 4, true));
+	nanosleep(&pause, NULL);
+	ck_assert(bus_dispatch(&vm.pio, MACHINE_PM_TIMER_PORT, b, 4, false));
+	memcpy(&second, b, 4);
+	/* 2 ms of CLOCK_MONOTONIC are at least 7159 ticks (modulo the 24-bit wrap). */
+	ck_assert_uint_ge((second - first) & 0xffffff, 7159);
+	/* Byte reads see their part of the register; byte 3 lies above the 24 bits. */
+	ck_assert(bus_dispatch(&vm.pio, MACHINE_PM_TIMER_PORT + 3, &top, 1, false));
+	ck_assert_uint_eq(top, 0);
+}
+END_TEST
+
 static Suite *serial_suite(void)
 {
 	Suite *s = suite_create("serial");
@@ -535,6 +574,8 @@ static Suite *serial_suite(void)
 	tcase_add_checked_fixture(pw, setup, teardown);
 	tcase_add_test(pw, test_power_off);
 	tcase_add_test(pw, test_power_other_sleep_states);
+	tcase_add_test(pw, test_pm_timer_count);
+	tcase_add_test(pw, test_pm_timer_port);
 	suite_add_tcase(s, pw);
 	return s;
 }

@@ -1,0 +1,59 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# The testbed's L1 /init (see testbed.sh): load kvm-amd, then run every L2
+# case with its console forwarded to ours between a TESTBED-BEGIN line and a
+# TESTBED-RESULT line (tagvmm's exit status and the run's wall time), and
+# power off. testbed.sh judges the consoles.
+/bin/busybox mkdir -p /bin /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+
+# Milliseconds since boot (/proc/uptime has centiseconds; no octal "08").
+uptime_ms() {
+	read -r up _ </proc/uptime
+	frac=${up#*.}
+	echo $((${up%.*} * 1000 + ${frac#0} * 10))
+}
+echo "TESTBED: L1 userspace at $(uptime_ms) ms"
+
+for m in irqbypass kvm kvm-amd; do insmod /modules/$m.ko || echo "TESTBED-ERROR: insmod $m failed"; done
+dmesg | grep -E "kvm|SVM" | sed 's/^/L1: /'
+[ -e /dev/kvm ] || echo "TESTBED-ERROR: no /dev/kvm in L1"
+echo 1 >/proc/sys/kernel/printk
+
+# case NAME COMMAND...: one run, bounded, its output on the console.
+case_run() {
+	name=$1
+	shift
+	echo "TESTBED-BEGIN $name"
+	t0=$(uptime_ms)
+	timeout "${CASE_TIMEOUT:-300}" "$@" </dev/null 2>&1
+	rc=$?
+	echo
+	echo "TESTBED-RESULT $name status=$rc wall_ms=$(($(uptime_ms) - t0))"
+}
+
+cd /tb || exit 1
+# The project's KVM test guests, by the scripts make check runs on the software KVM.
+case_run guests env top_builddir=/tb sh tests/kvm/guests.sh
+case_run guests-viommu env top_builddir=/tb sh tests/kvm/viommu.sh
+# The guest's instruction rate (tests/guests/speed.c).
+case_run speed ./tagvmm run -q -k tests/guests/speed.elf -m 64M
+
+# The Linux matrix (testbed.sh writes /tb/cases: NAME CPUS VIOMMU IMAGE).
+while read -r name cpus viommu image; do
+	cmdline="console=ttyS0 panic=-1 rdinit=/init $(cat /tb/l2-cmdline)"
+	if [ "$viommu" = 1 ]; then
+		case_run "$name" ./tagvmm run -q -k "$image" -i l2/initramfs.cpio.gz -m 512M -c "$cpus" \
+			-p "$cmdline intel_iommu=on iommu.strict=1" \
+			--viommu --sim-device dma,iommu=dmar0,ats,pasid
+	else
+		case_run "$name" ./tagvmm run -q -k "$image" -i l2/initramfs.cpio.gz -m 512M -c "$cpus" \
+			-p "$cmdline"
+	fi
+done </tb/cases
+echo "TESTBED-DONE"
+poweroff -f

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# make check-realkvm: tagvmm on a KVM with hardware-virtualization semantics.
+#
+# This machine's /dev/kvm is a software KVM (see docs/running.md); a real one
+# is had from Debian packages alone: QEMU's TCG emulates AMD SVM with nested
+# paging, and Debian's cloud kernel ships kvm-amd. The testbed boots that
+# kernel as L1 under `qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt`
+# with an initramfs holding busybox, the kvm modules, tagvmm as built (with
+# its shared libraries), the project's test guests and two L2 kernels
+# (Debian's 6.1 and 6.12 cloud kernels). L1's /init (l1-init.sh) runs the
+# test-guest scripts of tests/kvm and the Linux matrix (both kernels, bzImage
+# and PVH, 1 and 2 vCPUs, with and without --viommu), forwarding every L2
+# console, and prints one TESTBED-RESULT line per L2 run. This script judges
+# each run's console and exits non-zero on any failure.
+#
+# Downloads (apt-get download, once) and extracted images are cached outside
+# the tree, so CI on the same machine reuses them:
+#   TAGVMM_TESTBED_CACHE=DIR   cache directory (default /var/cache/tagvmm-testbed)
+#   TESTBED_TIMEOUT=N          seconds for the whole L1 run (default 1500)
+#   TESTBED_CASES=REGEX        only the Linux cases whose name matches
+#   TESTBED_LOG=FILE           keep the whole console log there
+#   TESTBED_L2_CMDLINE=ARGS    L2 command-line options (default "quiet": every
+#                              console byte costs an exit through both levels)
+set -uo pipefail
+top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+top_builddir=$(cd "${top_builddir:-.}" && pwd)
+here=$top_srcdir/tests/realkvm
+cache=${TAGVMM_TESTBED_CACHE:-/var/cache/tagvmm-testbed}
+timeout_s=${TESTBED_TIMEOUT:-1500}
+tagvmm=$top_builddir/tagvmm
+
+die() { echo "ERROR: $*" >&2; exit 99; }
+[ -x "$tagvmm" ] || die "$tagvmm not built"
+for g in hello exceptions pci-enumerate smp fail crash speed viommu-legacy viommu-sm viommu-sva \
+	viommu-nested viommu-ats viommu-hostile; do
+	[ -e "$top_builddir/tests/guests/$g.elf" ] || die "tests/guests/$g.elf not built (make check builds it)"
+done
+for t in qemu-system-x86_64 cpio dpkg-deb apt-get lz4; do
+	command -v $t >/dev/null || die "$t missing (bash scripts/deps.sh --testbed installs it)"
+done
+
+# The packages: the newest of each Debian cloud kernel line, and busybox.
+# The L1 kernel is the 6.1 one (its modules are uncompressed, so busybox insmod loads them).
+mkdir -p "$cache/debs" || die "cannot create $cache"
+fetch() {	# fetch META-PACKAGE: prints the .deb of the package it depends on
+	local meta=$1 pkg deb
+	apt-cache show "$meta" >/dev/null 2>&1 || apt-get update -qq >/dev/null 2>&1 ||
+		die "apt-get update failed"
+	pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -1)
+	[ -n "$pkg" ] || pkg=$meta
+	deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -1)
+	if [ -z "$deb" ]; then
+		(cd "$cache/debs" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+			die "apt-get download $pkg failed (run apt-get update?)"
+		deb=$(ls "$cache/debs/${pkg}_"*.deb | sort -V | tail -1)
+	fi
+	echo "$deb"
+}
+extract() {	# extract DEB: prints the directory it is unpacked in (cached)
+	local dir=$cache/root/$(basename "$1" .deb)
+	if [ ! -e "$dir/.done" ]; then
+		rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$1" "$dir" && touch "$dir/.done" ||
+			die "cannot unpack $1"
+	fi
+	echo "$dir"
+}
+k61=$(extract "$(fetch linux-image-cloud-amd64)") || exit 99
+k612=$(extract "$(fetch linux-image-6.12-cloud-amd64)") || exit 99
+bb=$(extract "$(fetch busybox-static)") || exit 99
+k61_img=$(ls "$k61"/boot/vmlinuz-* | head -1)
+k612_img=$(ls "$k612"/boot/vmlinuz-* | head -1)
+k61_ver=${k61_img##*/vmlinuz-}
+k612_ver=${k612_img##*/vmlinuz-}
+for k in "$k61_img" "$k612_img"; do
+	v=$cache/vmlinux-$(basename "$k")
+	[ -s "$v" ] || "$top_srcdir/tests/linux/extract-vmlinux.sh" "$k" "$v" || die "no vmlinux in $k"
+done
+
+t_setup=$(date +%s)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tagvmm-testbed.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# L2's initramfs: busybox and an init that reports what Linux sees, then powers off.
+mkdir -p "$tmp/l2/bin"
+cp "$bb/bin/busybox" "$tmp/l2/bin/" && cp "$here/l2-init.sh" "$tmp/l2/init" && chmod +x "$tmp/l2/init"
+(cd "$tmp/l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/l2.cpio.gz" || die "cpio (L2)"
+
+# L1's initramfs: busybox, kvm modules, tagvmm and its libraries, guests, L2 images.
+l1=$tmp/l1
+mkdir -p "$l1"/{bin,tb/guests,tb/tests/kvm,tb/l2,modules,lib64,lib/x86_64-linux-gnu}
+cp "$bb/bin/busybox" "$l1/bin/"
+for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
+	cp "$k61/lib/modules/$k61_ver/kernel/$m.ko" "$l1/modules/" || die "no $m.ko in $k61_ver"
+done
+cp "$tagvmm" "$l1/tb/tagvmm"
+for lib in $(ldd "$tagvmm" | grep -o '/[^ ]*'); do cp -L "$lib" "$l1$lib"; done
+cp "$top_builddir"/tests/guests/*.elf "$l1/tb/guests/"
+mkdir -p "$l1/tb/tests/guests" && mv "$l1"/tb/guests/*.elf "$l1/tb/tests/guests/" && rmdir "$l1/tb/guests"
+cp "$top_srcdir"/tests/kvm/*.sh "$l1/tb/tests/kvm/"
+cp "$k61_img" "$l1/tb/l2/bzImage-6.1" && cp "$k612_img" "$l1/tb/l2/bzImage-6.12"
+cp "$cache/vmlinux-vmlinuz-$k61_ver" "$l1/tb/l2/vmlinux-6.1"
+cp "$cache/vmlinux-vmlinuz-$k612_ver" "$l1/tb/l2/vmlinux-6.12"
+cp "$tmp/l2.cpio.gz" "$l1/tb/l2/initramfs.cpio.gz"
+cp "$here/l1-init.sh" "$l1/init" && chmod +x "$l1/init"
+echo "${TESTBED_L2_CMDLINE-quiet}" >"$l1/tb/l2-cmdline"
+
+# The Linux matrix, one case per line: NAME CPUS VIOMMU(0|1) IMAGE.
+# (No no-kvmclock case: an exit to tagvmm costs 190 to 480 us in the testbed,
+# too slow for Linux's TSC calibration against the PM timer; docs/running.md.)
+: >"$l1/tb/cases"
+for kv in 6.1 6.12; do
+	for path in bzImage pvh; do
+		img=/tb/l2/bzImage-$kv
+		[ $path = pvh ] && img=/tb/l2/vmlinux-$kv
+		for cpus in 1 2; do
+			for viommu in 0 1; do
+				name=linux-$kv-$path-c$cpus
+				[ $viommu = 1 ] && name=$name-viommu
+				[[ $name =~ ${TESTBED_CASES:-.} ]] && echo "$name $cpus $viommu $img" >>"$l1/tb/cases"
+			done
+		done
+	done
+done
+(cd "$l1" && find . | cpio -o -H newc --quiet) >"$tmp/l1.cpio" || die "cpio (L1)"
+
+log=${TESTBED_LOG:-$tmp/console.log}
+echo "# testbed: L1 $k61_ver under QEMU TCG (SVM, NPT), L2 $k61_ver and $k612_ver"
+start=$(date +%s)
+echo "# testbed: L1 initramfs $(du -m "$tmp/l1.cpio" | cut -f1) MiB, assembled in $((start - t_setup)) s"
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu qemu64,+svm,+npt -m 3G -smp 2 \
+	-nographic -no-reboot -kernel "$k61_img" -initrd "$tmp/l1.cpio" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4" </dev/null >"$log" 2>&1
+qstatus=$?
+echo "# testbed: QEMU exited $qstatus after $(($(date +%s) - start)) s"
+
+# Judge every L2 run from its console, between its TESTBED-BEGIN and TESTBED-RESULT lines.
+"$here/judge.sh" "$log" "$l1/tb/cases"
