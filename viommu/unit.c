@@ -27,6 +27,7 @@
 #define VTD_SAGAW_4LEVEL	(1ULL << 2)	/* 48-bit, 4-level second-stage tables */
 #define VTD_MGAW		47	/* 48-bit guest address width, minus one */
 #define VTD_MAMV		9
+#define VTD_SLLPS_2M_1G		3	/* CAP.SLLPS: 2 MiB and 1 GiB second-stage pages (walk.c) */
 
 
 static uint64_t now_ns(void)
@@ -494,7 +495,8 @@ int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool c
 		 (uint64_t)VTD_MGAW << VTD_CAP_MGAW_SHIFT |
 		 (uint64_t)(VTD_FRCD_OFFSET / 16) << VTD_CAP_FRO_SHIFT | VTD_CAP_PSI |
 		 (uint64_t)(VTD_NFR - 1) << VTD_CAP_NFR_SHIFT |
-		 (uint64_t)VTD_MAMV << VTD_CAP_MAMV_SHIFT;
+		 (uint64_t)VTD_MAMV << VTD_CAP_MAMV_SHIFT |
+		 (uint64_t)VTD_SLLPS_2M_1G << VTD_CAP_SLLPS_SHIFT;
 	if (caching_mode)
 		u->cap |= VTD_CAP_CM;
 	/* No IR (not implemented) and no PRS (no page requests). */

@@ -889,6 +889,41 @@ START_TEST(test_free_null)
 }
 END_TEST
 
+/*
+ * Hardening finding 5: CAP.SLLPS advertises 2 MiB and 1 GiB second-stage
+ * pages, and DMA goes through both; a page invalidation inside the 2 MiB
+ * page retires what the host cached of it.
+ */
+START_TEST(test_second_stage_large_pages)
+{
+	const uint64_t iova_2m = 2ULL << 20, iova_1g = 1ULL << 30;
+
+	ck_assert_uint_eq(VTD_CAP_SLLPS(unit.cap), 3);
+	make_device(false, false);
+	attach();
+	/* SL_L2[1]: IOVA 2 MiB..4 MiB -> GPA 4 MiB; SL_L3[1]: IOVA 1 GiB..2 GiB -> GPA 0. */
+	put64(SL_L2 + 8, (4ULL << 20) | 1ULL << 7 | PTE_R | PTE_W);
+	put64(SL_L3 + 8, 0 | 1ULL << 7 | PTE_R);
+	fill(PG(1), 5);
+	ck_assert_uint_eq(copy(iova_1g + PG(1), iova_2m + 0x3000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds((4ULL << 20) + 0x3000, 5));
+	ck_assert_uint_eq(unit.fsts & VTD_FSTS_PPF, 0);
+
+	/* A reserved bit below the 2 MiB page size (bit 12) faults the walk. */
+	put64(SL_L2 + 8, (4ULL << 20) | 1ULL << 12 | 1ULL << 7 | PTE_R | PTE_W);
+	ck_assert_uint_eq(copy(iova_1g + PG(1), iova_2m + 0x5000, 4096), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq((unit.frcd[0][1] >> 32) & 0xff, VTD_FR_PAGING_RSVD);
+
+	/* The guest moves the 2 MiB page and invalidates the page it uses. */
+	put64(SL_L2 + 8, (6ULL << 20) | 1ULL << 7 | PTE_R | PTE_W);
+	flush_page(iova_2m + 0x3000, true, false);
+	fill(PG(1), 6);
+	ck_assert_uint_eq(copy(iova_1g + PG(1), iova_2m + 0x3000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds((6ULL << 20) + 0x3000, 6));
+	ck_assert(holds((4ULL << 20) + 0x3000, 5));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("simdev");
@@ -900,6 +935,7 @@ int main(void)
 	tcase_add_test(tc, test_walk_then_iotlb);
 	tcase_add_test(tc, test_scattered_pages);
 	tcase_add_test(tc, test_stale_iotlb);
+	tcase_add_test(tc, test_second_stage_large_pages);
 	tcase_add_test(tc, test_stale_atc);
 	tcase_add_test(tc, test_ats_disabled);
 	tcase_add_test(tc, test_ats_not_allowed);
