@@ -21,6 +21,7 @@ UNIT_TESTS = \
 	tests/unit/check_vtd_unit \
 	tests/unit/check_vtd_tables \
 	tests/unit/check_vtd_walk \
+	tests/unit/check_vtd_bounded \
 	tests/unit/check_simdev \
 	tests/unit/check_iommufd \
 	tests/unit/check_iommufd_dryrun \
@@ -110,6 +111,9 @@ tests_unit_check_vtd_walk_SOURCES = tests/unit/check_vtd_walk.c tests/unit/vtd_t
 	viommu/walk.c
 tests_unit_check_vtd_walk_CFLAGS = $(UNIT_CFLAGS) -DVTD_WALK_TEST_HOOK
 tests_unit_check_vtd_walk_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_vtd_bounded_SOURCES = tests/unit/check_vtd_bounded.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_bounded_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_bounded_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_simdev_SOURCES = tests/unit/check_simdev.c tests/unit/vtd_testutil.h
 tests_unit_check_simdev_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)

@@ -274,7 +274,7 @@ static int copy_chunk(struct simdev *d, const struct dma_req *r, uint64_t s, uin
 	void *from, *to;
 	int ret = -1;
 
-	pthread_mutex_lock(&u->lock);
+	vtd_unit_lock(u);
 	from = dma_map(d, r, s, n, false, ats);
 	if (!from) {
 		*fault_at = s;
