@@ -156,7 +156,7 @@ tests_unit_check_vfio_pci_mmap_LDADD = $(VMM_UNIT_LDADD)
 # CLI tests drive the built tagvmm binary.
 CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
-KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
+KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh tests/kvm/flood.sh
 TESTS += $(KVM_TESTS)
 EXTRA_DIST += $(KVM_TESTS) tests/kvm/lib.sh
 TESTS += $(CLI_TESTS)
