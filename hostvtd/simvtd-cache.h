@@ -16,7 +16,7 @@
 
 /*
  * Entries per cache (one IOTLB per simulated host unit, one ATC for all
- * devices): 32 bytes each, so about 1.3 MiB per cache with its buckets.
+ * devices): 32 bytes each, so at most 1.3 MiB per cache with its buckets.
  */
 #define SIM_CACHE_CAPACITY	32768u
 
@@ -30,10 +30,11 @@ struct sim_entry {
 	bool live;
 };
 
-/* Zero-initialised is empty; the memory comes with the first insert. */
+/* Zero-initialised is empty; the memory comes with the inserts, up to the capacity. */
 struct sim_cache {
-	struct sim_entry *v;	/* SIM_CACHE_CAPACITY slots */
-	uint32_t *bucket;	/* chain heads: slot + 1, 0 empty */
+	struct sim_entry *v;	/* @slots slots, at most SIM_CACHE_CAPACITY */
+	uint32_t *bucket;	/* 2 * @slots chain heads: slot + 1, 0 empty */
+	size_t slots;
 	size_t live, used;	/* live entries; slots ever handed out */
 	uint32_t free;		/* free list: slot + 1, 0 empty */
 	uint32_t hand;		/* next slot to evict when full (clock order) */
@@ -59,5 +60,7 @@ uint64_t sim_cache_erase(struct sim_cache *c, uint32_t group, bool any_pasid, ui
 uint64_t sim_cache_clear(struct sim_cache *c);
 size_t sim_cache_entries(const struct sim_cache *c);
 size_t sim_cache_group_entries(struct sim_cache *c, uint32_t group);
+/* Live entries whose group is in [first, last]. */
+size_t sim_cache_groups_entries(struct sim_cache *c, uint32_t first, uint32_t last);
 
 #endif
