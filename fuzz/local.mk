@@ -19,11 +19,28 @@ fuzz_fuzz_trace_summary_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_trace_summary_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_trace_summary_LDADD = $(TAGVMM_LIBS)
 
+# The guest-facing vIOMMU (docs/viommu.md, "Fuzzing"): every viommu/ file
+# compiled in, the rest (buses, PCI, the simulated host) from the libraries.
+noinst_PROGRAMS += fuzz/fuzz_viommu
+FUZZ_VIOMMU_SOURCES = fuzz/fuzz_viommu.c viommu/unit.c viommu/qi.c viommu/tables.c \
+	viommu/walk.c viommu/work.c viommu/simdev.c viommu/passthrough.c
+fuzz_fuzz_viommu_SOURCES = $(FUZZ_VIOMMU_SOURCES)
+fuzz_fuzz_viommu_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
+fuzz_fuzz_viommu_LDFLAGS = $(FUZZ_FLAGS)
+fuzz_fuzz_viommu_LDADD = libvmm.a $(TAGVMM_LIBS) -lpthread
+
+# Hours of fuzz_viommu: make fuzz-viommu-long FUZZ_LONG_SECONDS=14400 FUZZ_JOBS=2
+FUZZ_LONG_SECONDS ?= 3600
+FUZZ_JOBS ?= 1
+fuzz-viommu-long: fuzz/fuzz_viommu$(EXEEXT)
+	$(top_srcdir)/fuzz/long.sh $(builddir)/fuzz $(top_srcdir) $(FUZZ_LONG_SECONDS) $(FUZZ_JOBS)
+
 FUZZ_SECONDS ?= 30
-fuzz: fuzz/fuzz_desc$(EXEEXT) fuzz/fuzz_qemu_trace$(EXEEXT) fuzz/fuzz_trace_summary$(EXEEXT)
+fuzz: fuzz/fuzz_desc$(EXEEXT) fuzz/fuzz_qemu_trace$(EXEEXT) fuzz/fuzz_trace_summary$(EXEEXT) \
+	fuzz/fuzz_viommu$(EXEEXT)
 	$(top_srcdir)/fuzz/run.sh $(builddir)/fuzz $(top_srcdir) $(FUZZ_SECONDS)
 else
-fuzz:
+fuzz fuzz-viommu-long:
 	@echo "fuzzing is not configured: ./configure CC=clang --enable-fuzzing" >&2; exit 1
 endif
-.PHONY: fuzz
+.PHONY: fuzz fuzz-viommu-long

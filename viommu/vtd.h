@@ -177,6 +177,7 @@ struct viommu {
 	bool work_more;			/* the worker has work */
 	bool work_stop;
 	bool worker_started;
+	bool worker_off;		/* no worker: the caller steps the work (fuzzing) */
 	pthread_t worker;
 	pthread_cond_t work_cond;
 	uint64_t work_steps;		/* steps the worker took (statistics) */
@@ -230,6 +231,11 @@ bool vtd_work_busy(const struct viommu *u);
 /* Take u->lock ahead of the worker's next step (vCPU exits, DMA). */
 void vtd_unit_lock(struct viommu *u);
 void vtd_work_stop(struct viommu *u);
+/*
+ * With u->worker_off (set before the unit is used): one worker step, in
+ * the caller's thread, taking u->lock. Returns whether work is left.
+ */
+bool vtd_work_step(struct viommu *u);
 /* unit.c: the IOTLB register invalidation, once nothing is ahead of it. */
 void vtd_iotlb_reg_run(struct viommu *u);
 /*

@@ -206,6 +206,8 @@ void vtd_work_kick(struct viommu *u)
 	if (!more || u->work_stop)
 		return;
 	u->work_more = true;
+	if (u->worker_off)
+		return;		/* the caller steps it (vtd_work_step()) */
 	if (!u->worker_started) {
 		if (pthread_cond_init(&u->work_cond, NULL) == 0 &&
 		    pthread_create(&u->worker, NULL, worker_main, u) == 0) {
@@ -238,4 +240,17 @@ void vtd_work_stop(struct viommu *u)
 		pthread_join(u->worker, NULL);
 		pthread_cond_destroy(&u->work_cond);
 	}
+}
+
+bool vtd_work_step(struct viommu *u)
+{
+	unsigned long budget = VTD_WORK_BUDGET;
+	bool more;
+
+	vtd_unit_lock(u);
+	more = u->work_more = work(u, &budget);
+	if (VTD_WORK_BUDGET - budget > u->work_max_exit)
+		u->work_max_exit = VTD_WORK_BUDGET - budget;
+	pthread_mutex_unlock(&u->lock);
+	return more;
 }
