@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential autoconf automake pkg-config check libfdt-dev linux-libc-dev
-	  clang libclang-rt-14-dev acpica-tools device-tree-compiler)
+	  clang libclang-rt-14-dev llvm-14 acpica-tools device-tree-compiler)
 
 missing=()
 for p in "${packages[@]}"; do
