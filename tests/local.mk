@@ -22,6 +22,7 @@ UNIT_TESTS = \
 	tests/unit/check_vtd_tables \
 	tests/unit/check_vtd_walk \
 	tests/unit/check_vtd_bounded \
+	tests/unit/check_vtd_hostile \
 	tests/unit/check_simdev \
 	tests/unit/check_iommufd \
 	tests/unit/check_iommufd_dryrun \
@@ -114,6 +115,9 @@ tests_unit_check_vtd_walk_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_vtd_bounded_SOURCES = tests/unit/check_vtd_bounded.c tests/unit/vtd_testutil.h
 tests_unit_check_vtd_bounded_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vtd_bounded_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_vtd_hostile_SOURCES = tests/unit/check_vtd_hostile.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_hostile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_hostile_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_simdev_SOURCES = tests/unit/check_simdev.c tests/unit/vtd_testutil.h
 tests_unit_check_simdev_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
