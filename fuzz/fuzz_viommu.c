@@ -61,13 +61,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NDEVS		4
 #define MAX_STEPS	256		/* operations per input */
 #define MAX_DRAIN	256		/* worker steps to finish a unit's work */
-#define MAX_WORK_STEPS	2048		/* worker steps per input: well inside -timeout */
+#define MAX_WORK_STEPS	256		/* worker steps per input: well inside -timeout */
 #define STEP_SLACK	(64 + 64 + 4 + VTD_MAX_BATCH)
 #define ROOT(k)		(0x1000ULL + (k) * 0x1000)
 #define QUEUE(k)	(0x3000ULL + (k) * 0x1000)	/* one page: QS 0 */
 #define STATUS(k)	(0x5000ULL + (k) * 0x100)
 #define POOL		0x6000ULL			/* table pages from here */
-#define POOL_END	0x30000ULL
+#define POOL_END	0x27000ULL
+#define BIG_TABLE	0x27000ULL	/* 64 present, invalid PASID entries */
+#define BIG_DIR		0x28000ULL	/* 2^12 directory entries (PDTS 5), all aimed at BIG_TABLE */
+#define BIG_PDTS	5
 #define DATA		0x30000ULL			/* 16 data pages up to the end of RAM */
 #define DATA_PAGES	16
 
@@ -599,6 +602,27 @@ static unsigned int setup(struct reader *r)
 	return k;
 }
 
+/*
+ * Device @d's context entry (scalable) points at the big directory: every
+ * global or domain-selective resync of it reads 2^12 + 2^18 entries, more
+ * than one step's budget, so the work spans exits (and the worker).
+ */
+static unsigned int expensive(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS, k = dev_cfg[d].viommu;
+	uint16_t sid = dev_cfg[d].sid;
+	uint64_t ctx, pe[8] = { 1 };	/* present, PGTT 0: invalid */
+
+	for (unsigned int i = 0; i < 64; i++)
+		put_bytes(BIG_TABLE + i * 64, pe, 64);
+	for (unsigned int i = 0; i < (1u << (BIG_PDTS + 7)); i++)
+		put64(BIG_DIR + i * 8, BIG_TABLE | 1);
+	ctx = table_at(ROOT(k) + (sid >> 8) * 16 + ((sid & 0xff) >= 128 ? 8 : 0), 1);
+	put64(ctx + (sid & 0x7f) * 32, BIG_DIR | (uint64_t)BIG_PDTS << 9 | 1ULL << 3 | 1);
+	put64(ctx + (sid & 0x7f) * 32 + 8, 0);
+	return k;
+}
+
 /* ---- one operation ---- */
 
 static const unsigned int sizes[] = { 1, 2, 4, 8, 3, 16, 4, 8 };
@@ -726,7 +750,7 @@ static void toggle(struct reader *r)
 
 static void run_op(struct reader *r)
 {
-	unsigned int op = (unsigned int)take(r, 1) % 14;
+	unsigned int op = (unsigned int)take(r, 1) % 15;
 	unsigned int k = (unsigned int)take(r, 1) % NUNITS;
 
 	switch (op) {
@@ -789,6 +813,9 @@ static void run_op(struct reader *r)
 			simvtd_inject_iqe(m.sim, what / 2 % 2, 1);
 		break;
 	}
+	case 14:
+		k = expensive(r);
+		break;
 	default:
 		if (take(r, 1) & 1)
 			full_flush(k);
