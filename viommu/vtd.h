@@ -13,9 +13,14 @@
  *   passthrough.c  VFIO devices behind the vIOMMU: guest first-stage
  *             tables become nested HWPTs on the host (iommufd)
  *   setup.c   options, creation, DMAR/DTB description, teardown
+ *   work.c    bounded work per exit: what is left runs in the unit's
+ *             worker thread, in steps
  *
  * Locking: u->lock (a mutex) serializes register writes, queue processing
- * and table changes of one unit; it is held across a flush_engine_batch()
+ * and table changes of one unit, in the vCPU's exit or in a step of the
+ * unit's worker (work.c), never longer than one VTD_WORK_BUDGET of work;
+ * vtd_unit_lock() lets waiting vCPUs and DMA in ahead of the worker's
+ * next step. It is held across a flush_engine_batch()
  * call, which takes the tag store's lock inside (order: u->lock, then the
  * store, then the simulated host's unit, IOTLB and ATC locks). DMA
  * (simdev.c) holds u->lock for each page it moves: the ATC and IOTLB
