@@ -125,6 +125,7 @@ static struct machine_state {
 	struct simdev *sims[NDEVS];
 	uint64_t pool;
 	unsigned int steps_left;
+	bool big_built;		/* the expensive directory is in RAM */
 	bool host_failed;	/* a host flush failure was injected this input */
 } m;
 
@@ -205,6 +206,7 @@ static void fuzz_machine_init(void)
 	}
 	m.pool = POOL;
 	m.steps_left = MAX_WORK_STEPS;
+	m.big_built = false;
 	m.host_failed = false;
 }
 
@@ -613,10 +615,13 @@ static unsigned int expensive(struct reader *r)
 	uint16_t sid = dev_cfg[d].sid;
 	uint64_t ctx, pe[8] = { 1 };	/* present, PGTT 0: invalid */
 
-	for (unsigned int i = 0; i < 64; i++)
-		put_bytes(BIG_TABLE + i * 64, pe, 64);
-	for (unsigned int i = 0; i < (1u << (BIG_PDTS + 7)); i++)
-		put64(BIG_DIR + i * 8, BIG_TABLE | 1);
+	if (!m.big_built) {	/* once per input: the input's stores may change it later */
+		for (unsigned int i = 0; i < 64; i++)
+			put_bytes(BIG_TABLE + i * 64, pe, 64);
+		for (unsigned int i = 0; i < (1u << (BIG_PDTS + 7)); i++)
+			put64(BIG_DIR + i * 8, BIG_TABLE | 1);
+		m.big_built = true;
+	}
 	ctx = table_at(ROOT(k) + (sid >> 8) * 16 + ((sid & 0xff) >= 128 ? 8 : 0), 1);
 	put64(ctx + (sid & 0x7f) * 32, BIG_DIR | (uint64_t)BIG_PDTS << 9 | 1ULL << 3 | 1);
 	put64(ctx + (sid & 0x7f) * 32 + 8, 0);
