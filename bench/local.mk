@@ -1,14 +1,16 @@
 # `make bench`: figures, never timed assertions. See docs/performance.md.
-EXTRA_PROGRAMS = bench/bench_flush bench/boot-time
+EXTRA_PROGRAMS = bench/bench_flush bench/boot-time bench/bench_fresh_iovas
 bench_bench_flush_SOURCES = bench/bench_flush.c
 bench_bench_flush_LDADD = $(TAGVMM_LIBS)
 bench_boot_time_SOURCES = bench/boot-time.c
+bench_bench_fresh_iovas_SOURCES = bench/bench_fresh_iovas.c
+bench_bench_fresh_iovas_LDADD = libviommu.a libvmm.a $(TAGVMM_LIBS)
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/linux-boot.sh bench/iommufd-sva.sh
 
 BENCH_TRACE = $(top_srcdir)/tests/data/qemu-nvme-sm.trace
-bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests/guests/hello.elf \
-		tests/guests/viommu-latency.elf
+bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) bench/bench_fresh_iovas$(EXEEXT) \
+		tagvmm$(EXEEXT) tests/guests/hello.elf tests/guests/viommu-latency.elf
 	$(builddir)/bench/bench_flush
 	@echo
 	@echo "4. real guest trace ($(BENCH_TRACE)), default topology"
@@ -31,6 +33,8 @@ bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) tagvmm$(EXEEXT) tests
 	@echo
 	@echo "7. SVA fan-out through the iommufd back end over the dry-run /dev/iommu (calls, not times)"
 	@top_builddir=$(top_builddir) $(top_srcdir)/bench/iommufd-sva.sh
+	@echo
+	@$(builddir)/bench/bench_fresh_iovas
 .PHONY: bench
 
 # Linux boot times under tagvmm (bzImage and PVH) and QEMU: minutes on a software-KVM host.

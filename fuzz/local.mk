@@ -19,12 +19,38 @@ fuzz_fuzz_trace_summary_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_trace_summary_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_trace_summary_LDADD = $(TAGVMM_LIBS)
 
+# The guest-facing vIOMMU (docs/viommu.md, "Fuzzing"): every viommu/ file
+# compiled in, the rest (buses, PCI, the simulated host) from the libraries.
+noinst_PROGRAMS += fuzz/fuzz_viommu
+FUZZ_VIOMMU_SOURCES = fuzz/fuzz_viommu.c viommu/unit.c viommu/fault.c viommu/qi.c viommu/tables.c \
+	viommu/walk.c viommu/work.c viommu/dma.c viommu/simdev.c viommu/passthrough.c
+fuzz_fuzz_viommu_SOURCES = $(FUZZ_VIOMMU_SOURCES)
+fuzz_fuzz_viommu_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
+fuzz_fuzz_viommu_LDFLAGS = $(FUZZ_FLAGS)
+fuzz_fuzz_viommu_LDADD = libvmm.a $(TAGVMM_LIBS) -lpthread
+# Two threads (MMIO against DMA on one unit, its worker on) under ThreadSanitizer.
+# Without libFuzzer's inline counters: their plain increments from two
+# threads are races TSan reports (the mutations still run, from the corpus).
+noinst_PROGRAMS += fuzz/fuzz_viommu_tsan
+FUZZ_TSAN_FLAGS = -fsanitize=fuzzer,thread -fno-sanitize-coverage=inline-8bit-counters
+fuzz_fuzz_viommu_tsan_SOURCES = $(FUZZ_VIOMMU_SOURCES)
+fuzz_fuzz_viommu_tsan_CFLAGS = $(AM_CFLAGS) $(FUZZ_TSAN_FLAGS) -DFUZZ_VIOMMU_THREADS_DEFAULT=1
+fuzz_fuzz_viommu_tsan_LDFLAGS = $(FUZZ_TSAN_FLAGS)
+fuzz_fuzz_viommu_tsan_LDADD = libvmm.a $(TAGVMM_LIBS) -lpthread
+
+# Hours of fuzz_viommu: make fuzz-viommu-long FUZZ_LONG_SECONDS=14400 FUZZ_JOBS=2
+FUZZ_LONG_SECONDS ?= 3600
+FUZZ_JOBS ?= 1
+fuzz-viommu-long: fuzz/fuzz_viommu$(EXEEXT)
+	$(top_srcdir)/fuzz/long.sh $(builddir)/fuzz $(top_srcdir) $(FUZZ_LONG_SECONDS) $(FUZZ_JOBS)
+
 FUZZ_SECONDS ?= 30
-fuzz: fuzz/fuzz_desc$(EXEEXT) fuzz/fuzz_qemu_trace$(EXEEXT) fuzz/fuzz_trace_summary$(EXEEXT)
+fuzz: fuzz/fuzz_desc$(EXEEXT) fuzz/fuzz_qemu_trace$(EXEEXT) fuzz/fuzz_trace_summary$(EXEEXT) \
+	fuzz/fuzz_viommu$(EXEEXT) fuzz/fuzz_viommu_tsan$(EXEEXT)
 	$(top_srcdir)/fuzz/run.sh $(builddir)/fuzz $(top_srcdir) $(FUZZ_SECONDS)
 else
-fuzz:
+fuzz fuzz-viommu-long:
 	@echo "fuzzing is not configured: ./configure CC=clang --enable-fuzzing" >&2; exit 1
 endif
-.PHONY: fuzz
+.PHONY: fuzz fuzz-viommu-long
 EXTRA_DIST += fuzz/run.sh

@@ -9,6 +9,7 @@
 # SRCDIR/tests/data/*.trace, cut into 40-line pieces: small seeds mutate
 # much faster than a whole 1500-line trace. fuzz_trace_summary is seeded
 # with a few hand-written flush trace submissions, text and JSON lines.
+# fuzz_viommu starts from the corpus kept in SRCDIR/fuzz/corpus/viommu.
 # Exits non-zero if any target found a crash (or could not run).
 set -u
 
@@ -81,10 +82,15 @@ for fuzzer in "$build"/fuzz_*; do
 		seed_qemu_trace "$corpus" || { echo "$0: seeding $name failed" >&2; exit 1; }
 	elif [ "$name" = fuzz_trace_summary ]; then
 		seed_trace_summary "$corpus" || { echo "$0: seeding $name failed" >&2; exit 1; }
+	elif [ "$name" = fuzz_viommu ] || [ "$name" = fuzz_viommu_tsan ]; then
+		cp "$src"/fuzz/corpus/viommu/* "$corpus"/ || { echo "$0: seeding $name failed" >&2; exit 1; }
 	fi
+	tsan_options=
+	[ "$name" = fuzz_viommu_tsan ] &&
+		tsan_options="halt_on_error=1 suppressions=$src/fuzz/tsan-guest-ram.supp"
 	echo "== $name: $seconds s, corpus $corpus"
 	ran=$((ran + 1))
-	if ! "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 \
+	if ! TSAN_OPTIONS=$tsan_options "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -timeout=25 \
 		-artifact_prefix="$artifacts/" "$corpus"; then
 		echo "$0: $name FAILED; reproducers in $artifacts/" >&2
 		status=1

@@ -47,6 +47,8 @@ struct flush_trace {
 	enum flush_trace_format fmt;
 	pthread_mutex_t lock;		/* one submission's records stay together */
 	int error;			/* errno of the first failed write, 0 if none */
+	bool full;			/* max_bytes reached: no more records */
+	uint64_t max_bytes;		/* FLUSH_TRACE_MAX_BYTES unless a test says less */
 };
 
 static bool format_ok(enum flush_trace_format fmt)
@@ -68,6 +70,7 @@ static struct flush_trace *trace_new(FILE *f, bool owned, enum flush_trace_forma
 	t->f = f;
 	t->owned = owned;
 	t->fmt = fmt;
+	t->max_bytes = FLUSH_TRACE_MAX_BYTES;
 	return t;
 }
 
@@ -229,6 +232,12 @@ static void write_json(FILE *f, uint64_t batch, uint64_t sub, const char *unit,
 		fputs("\"ok\"}\n", f);
 }
 
+void flush_trace_set_max_bytes(struct flush_trace *t, uint64_t max_bytes)
+{
+	if (t)
+		t->max_bytes = max_bytes;
+}
+
 void flush_trace_submission(struct flush_trace *t, uint64_t batch, uint64_t sub,
 			    const struct host_unit *unit, const struct flush_op *ops, size_t n,
 			    const struct host_error *err)
@@ -244,6 +253,10 @@ void flush_trace_submission(struct flush_trace *t, uint64_t batch, uint64_t sub,
 	safe_name(name, unit ? unit->name : NULL);
 
 	pthread_mutex_lock(&t->lock);
+	if (t->full) {
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
 	errno = 0;
 	if (t->fmt == FLUSH_TRACE_JSON)
 		write_json(t->f, batch, sub, name, ops, n, err);
@@ -255,5 +268,16 @@ void flush_trace_submission(struct flush_trace *t, uint64_t batch, uint64_t sub,
 	 */
 	if ((fflush(t->f) || ferror(t->f)) && !t->error)
 		t->error = errno ? errno : EIO;
+	/*
+	 * The guest decides how many submissions there are: a file stops
+	 * growing at FLUSH_TRACE_MAX_BYTES, saying so (a pipe has no position
+	 * and no cap; its reader drains it).
+	 */
+	if (ftello(t->f) >= (off_t)t->max_bytes) {
+		t->full = true;
+		fprintf(t->f, "# flush trace stopped at %llu bytes (FLUSH_TRACE_MAX_BYTES)\n",
+			(unsigned long long)t->max_bytes);
+		fflush(t->f);
+	}
 	pthread_mutex_unlock(&t->lock);
 }

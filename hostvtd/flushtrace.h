@@ -23,6 +23,14 @@ int flush_trace_format_parse(const char *name, enum flush_trace_format *out);
 
 struct flush_trace;
 
+/*
+ * A trace written to a file stops (with a comment line saying so) past this
+ * size: the guest decides how much there is to write. Tests set less.
+ */
+#define FLUSH_TRACE_MAX_BYTES	(1ULL << 30)
+struct flush_trace;
+void flush_trace_set_max_bytes(struct flush_trace *t, uint64_t max_bytes);
+
 /* @path "-" means stderr. Returns NULL with errno set on failure. */
 struct flush_trace *flush_trace_open(const char *path, enum flush_trace_format fmt);
 /* Trace to an already open stream (not closed by flush_trace_close). */

@@ -1,183 +1,209 @@
 // SPDX-License-Identifier: MIT
 /*
- * Entries live in a sorted array with a short unsorted tail of recent
- * inserts, merged in when it fills or a range is removed. Removal marks
- * entries dead; the array is compacted once half of it is dead. Inserts,
- * lookups and range removals are thus amortised O(log n + tail + hits)
- * plus an O(n) merge every TAIL_MAX inserts.
+ * A pool of slots, chained into a hash table of twice as many buckets,
+ * growing by doubling (a rehash, amortised O(1)) up to SIM_CACHE_CAPACITY
+ * slots and never beyond. Insert, lookup and refresh are O(1) expected;
+ * a full cache evicts in clock order over the slots (any entry may go:
+ * the spec lets hardware drop cached translations at will). A range
+ * removal looks each page up when the range is smaller than the cache,
+ * and otherwise scans the pool, so it costs O(min(range, capacity)).
+ * Nothing here grows past the capacity, whatever the guest does.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "hostvtd/simvtd-cache.h"
 
-#define TAIL_MAX	64	/* unsorted inserts before a merge */
+#define FIRST_SLOTS	256u	/* powers of two, like the capacity */
 
-static int entry_cmp(const void *pa, const void *pb)
+/* A 64-bit mix (splitmix64's finalizer) of the key: guest IOVAs are anything but random. */
+static uint32_t hash(uint32_t group, uint32_t pasid, uint64_t page)
 {
-	const struct sim_entry *a = pa, *b = pb;
+	uint64_t h = page ^ ((uint64_t)group << 40) ^ ((uint64_t)pasid << 20) ^
+		     0x9e3779b97f4a7c15ULL * (pasid + 1);
 
-	if (a->group != b->group)
-		return a->group < b->group ? -1 : 1;
-	if (a->pasid != b->pasid)
-		return a->pasid < b->pasid ? -1 : 1;
-	if (a->page != b->page)
-		return a->page < b->page ? -1 : 1;
-	return 0;
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return (uint32_t)h;
 }
 
-/* First index of the sorted part not below (group, pasid, page). */
-static size_t lower_bound(const struct sim_cache *s, uint32_t group, uint32_t pasid,
+static uint32_t bucket_of(const struct sim_cache *s, uint32_t group, uint32_t pasid,
 			  uint64_t page)
 {
-	struct sim_entry key = { .group = group, .pasid = pasid, .page = page };
-	size_t lo = 0, hi = s->sorted;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (entry_cmp(&s->v[mid], &key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return hash(group, pasid, page) & (2 * s->slots - 1);
 }
 
-/* Merge the unsorted tail into the sorted part, dropping dead entries. */
-static void normalize(struct sim_cache *s)
+static bool same(const struct sim_entry *e, uint32_t group, uint32_t pasid, uint64_t page)
 {
-	size_t k = s->n - s->sorted, i, w = 0;
-
-	if (k) {
-		struct sim_entry *tail = s->v + s->sorted, tmp[TAIL_MAX];
-		size_t a = s->sorted, b = k, out = s->n;
-
-		qsort(tail, k, sizeof(*tail), entry_cmp);
-		memcpy(tmp, tail, k * sizeof(*tail));
-		/* Backward merge: keys are unique, so no tie handling. */
-		while (b) {
-			if (a && entry_cmp(&s->v[a - 1], &tmp[b - 1]) > 0)
-				s->v[--out] = s->v[--a];
-			else
-				s->v[--out] = tmp[--b];
-		}
-		s->sorted = s->n;
-	}
-	if (!s->dead)
-		return;
-	for (i = 0; i < s->n; i++)
-		if (!s->v[i].dead)
-			s->v[w++] = s->v[i];
-	s->n = s->sorted = w;
-	s->dead = 0;
+	return e->group == group && e->pasid == pasid && e->page == page;
 }
 
 static struct sim_entry *find(struct sim_cache *s, uint32_t group, uint32_t pasid,
 			      uint64_t page)
 {
-	struct sim_entry key = { .group = group, .pasid = pasid, .page = page };
-	size_t i = lower_bound(s, group, pasid, page);
-
-	if (i < s->sorted && !entry_cmp(&s->v[i], &key))
-		return &s->v[i];
-	for (i = s->sorted; i < s->n; i++)
-		if (!entry_cmp(&s->v[i], &key))
-			return &s->v[i];
+	if (!s->bucket)
+		return NULL;
+	for (uint32_t i = s->bucket[bucket_of(s, group, pasid, page)]; i; i = s->v[i - 1].next)
+		if (same(&s->v[i - 1], group, pasid, page))
+			return &s->v[i - 1];
 	return NULL;
+}
+
+/* Take live slot @slot out of its chain and put it on the free list. */
+static void unlink_slot(struct sim_cache *s, uint32_t slot)
+{
+	struct sim_entry *e = &s->v[slot];
+	uint32_t *link = &s->bucket[bucket_of(s, e->group, e->pasid, e->page)];
+
+	while (*link != slot + 1)
+		link = &s->v[*link - 1].next;
+	*link = e->next;
+	e->live = false;
+	e->next = s->free;
+	s->free = slot + 1;
+	s->live--;
+}
+
+/* Twice the slots (and buckets), the chains rebuilt. Returns -1 when out of memory. */
+static int grow(struct sim_cache *s)
+{
+	size_t slots = s->slots ? 2 * s->slots : FIRST_SLOTS;
+	struct sim_entry *v = realloc(s->v, slots * sizeof(*v));
+	uint32_t *bucket;
+
+	if (!v)
+		return -1;
+	s->v = v;
+	bucket = calloc(2 * slots, sizeof(*bucket));
+	if (!bucket)
+		return -1;
+	free(s->bucket);
+	s->bucket = bucket;
+	s->slots = slots;
+	/* Free slots keep their free-list links; live ones are chained again. */
+	for (size_t i = 0; i < s->used; i++) {
+		struct sim_entry *e = &s->v[i];
+		uint32_t b;
+
+		if (!e->live)
+			continue;
+		b = bucket_of(s, e->group, e->pasid, e->page);
+		e->next = s->bucket[b];
+		s->bucket[b] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+/*
+ * A slot for a new entry: a free one, a never-used one (growing the pool
+ * up to the capacity), or the clock hand's victim. -1: out of memory.
+ */
+static int64_t take_slot(struct sim_cache *s)
+{
+	uint32_t slot;
+
+	if (!s->free && s->used == s->slots && s->slots < SIM_CACHE_CAPACITY && grow(s))
+		return -1;
+	if (!s->free && s->used < s->slots)
+		return (int64_t)s->used++;
+	if (!s->free) {
+		/* Full: every used slot is live. */
+		unlink_slot(s, s->hand);
+		s->hand = (s->hand + 1) % SIM_CACHE_CAPACITY;
+		s->evicted++;
+	}
+	slot = s->free - 1;
+	s->free = s->v[slot].next;
+	return slot;
 }
 
 int sim_cache_insert(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64_t page,
 		     bool first_stage, uint64_t target)
 {
 	struct sim_entry *e = find(s, group, pasid, page);
+	int64_t taken;
+	uint32_t slot, b;
 
 	if (e) {
-		if (e->dead)
-			s->dead--;
-		e->dead = false;
 		e->first_stage = first_stage;
 		e->target = target;
 		return 0;
 	}
-	if (s->n - s->sorted >= TAIL_MAX)
-		normalize(s);
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct sim_entry *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = (struct sim_entry){ .group = group, .pasid = pasid, .page = page,
-					       .target = target, .first_stage = first_stage };
+	taken = take_slot(s);
+	if (taken < 0)
+		return -1;
+	slot = (uint32_t)taken;
+	b = bucket_of(s, group, pasid, page);
+	s->v[slot] = (struct sim_entry){ .group = group, .pasid = pasid, .page = page,
+					 .target = target, .first_stage = first_stage,
+					 .live = true, .next = s->bucket[b] };
+	s->bucket[b] = slot + 1;
+	s->live++;
 	return 0;
 }
 
-static bool entry_kill(struct sim_cache *s, struct sim_entry *e, bool first_stage_only)
+static bool matches(const struct sim_entry *e, uint32_t group, bool any_pasid, uint32_t pasid,
+		    uint64_t first, uint64_t last, bool first_stage_only)
 {
-	if (e->dead || (first_stage_only && !e->first_stage))
-		return false;
-	e->dead = true;
-	s->dead++;
-	return true;
+	return e->live && e->group == group && (any_pasid || e->pasid == pasid) &&
+	       e->page >= first && e->page <= last && (!first_stage_only || e->first_stage);
 }
 
-/*
- * Remove the live entries of @group in pages [first, last], of one PASID or
- * of all (@any_pasid). Returns how many went.
- */
 uint64_t sim_cache_erase(struct sim_cache *s, uint32_t group, bool any_pasid, uint32_t pasid,
 			 uint64_t first, uint64_t last, bool first_stage_only)
 {
 	uint64_t gone = 0;
-	size_t i;
 
-	normalize(s);
-	i = lower_bound(s, group, any_pasid ? 0 : pasid, first);
-	while (i < s->n && s->v[i].group == group) {
-		struct sim_entry *e = &s->v[i];
+	if (!s->live || first > last)
+		return 0;
+	if (!any_pasid && last - first < s->live) {
+		for (uint64_t page = first;; page++) {
+			struct sim_entry *e = find(s, group, pasid, page);
 
-		if (!any_pasid && e->pasid != pasid)
-			break;
-		if (e->page < first) {
-			/* Landed at the start of a PASID block below the range. */
-			i = lower_bound(s, group, e->pasid, first);
-			continue;
-		}
-		if (e->page > last) {
-			/* Skip the rest of this PASID's block. */
-			if (!any_pasid || e->pasid == UINT32_MAX)
+			if (e && (!first_stage_only || e->first_stage)) {
+				unlink_slot(s, (uint32_t)(e - s->v));
+				gone++;
+			}
+			if (page == last)
 				break;
-			i = lower_bound(s, group, e->pasid + 1, first);
-			continue;
 		}
-		gone += entry_kill(s, e, first_stage_only);
-		i++;
+		return gone;
 	}
-	if (s->dead > s->n / 2)
-		normalize(s);
+	for (size_t i = 0; i < s->used; i++) {
+		if (matches(&s->v[i], group, any_pasid, pasid, first, last, first_stage_only)) {
+			unlink_slot(s, (uint32_t)i);
+			gone++;
+		}
+	}
 	return gone;
 }
 
 uint64_t sim_cache_clear(struct sim_cache *s)
 {
-	uint64_t live = s->n - s->dead;
+	uint64_t live = s->live;
 
-	s->n = s->sorted = s->dead = 0;
+	if (s->bucket)
+		memset(s->bucket, 0, 2 * s->slots * sizeof(*s->bucket));
+	s->live = s->used = 0;
+	s->free = s->hand = 0;
 	return live;
+}
+
+size_t sim_cache_groups_entries(struct sim_cache *s, uint32_t first, uint32_t last)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->used; i++)
+		n += s->v[i].live && s->v[i].group >= first && s->v[i].group <= last;
+	return n;
 }
 
 size_t sim_cache_group_entries(struct sim_cache *s, uint32_t group)
 {
-	size_t i, live = 0;
-
-	normalize(s);
-	for (i = lower_bound(s, group, 0, 0); i < s->n && s->v[i].group == group; i++)
-		live++;
-	return live;
+	return sim_cache_groups_entries(s, group, group);
 }
 
 bool sim_cache_lookup(struct sim_cache *s, uint32_t group, uint32_t pasid, uint64_t page,
@@ -185,7 +211,7 @@ bool sim_cache_lookup(struct sim_cache *s, uint32_t group, uint32_t pasid, uint6
 {
 	struct sim_entry *e = find(s, group, pasid, page);
 
-	if (!e || e->dead)
+	if (!e)
 		return false;
 	if (target)
 		*target = e->target;
@@ -194,11 +220,12 @@ bool sim_cache_lookup(struct sim_cache *s, uint32_t group, uint32_t pasid, uint6
 
 size_t sim_cache_entries(const struct sim_cache *s)
 {
-	return s->n - s->dead;
+	return s->live;
 }
 
 void sim_cache_free(struct sim_cache *s)
 {
 	free(s->v);
+	free(s->bucket);
 	memset(s, 0, sizeof(*s));
 }

@@ -2,8 +2,10 @@
 /*
  * The cache model behind the simulated host VT-d (private to simvtd.c): a
  * set of entries keyed (group, PASID, page), where the group is a DID for
- * IOTLB entries and a SID for ATC entries. Range removals within a group
- * stay cheap with ~100k entries. Not thread-safe: the caller locks.
+ * IOTLB entries and a SID for ATC entries. Like a hardware cache it has a
+ * capacity: inserting into a full cache evicts an entry (which is always
+ * allowed: a later access walks again), so a guest touching ever-new pages
+ * cannot grow it. Not thread-safe: the caller locks.
  */
 #ifndef TAGVMM_HOSTVTD_SIMVTD_CACHE_H
 #define TAGVMM_HOSTVTD_SIMVTD_CACHE_H
@@ -12,19 +14,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Entries per cache (one IOTLB per simulated host unit, one ATC for all
+ * devices): 32 bytes each, so at most 1.3 MiB per cache with its buckets.
+ */
+#define SIM_CACHE_CAPACITY	32768u
+
 struct sim_entry {
 	uint32_t group;
 	uint32_t pasid;
 	uint64_t page;
 	uint64_t target;	/* what the translation resolved to (opaque here) */
+	uint32_t next;		/* bucket chain or free list: slot + 1, 0 ends it */
 	bool first_stage;	/* first-stage/nested translation (type 6 flushes it) */
-	bool dead;
+	bool live;
 };
 
-/* Zero-initialised is empty. */
+/* Zero-initialised is empty; the memory comes with the inserts, up to the capacity. */
 struct sim_cache {
-	struct sim_entry *v;
-	size_t n, sorted, cap, dead;
+	struct sim_entry *v;	/* @slots slots, at most SIM_CACHE_CAPACITY */
+	uint32_t *bucket;	/* 2 * @slots chain heads: slot + 1, 0 empty */
+	size_t slots;
+	size_t live, used;	/* live entries; slots ever handed out */
+	uint32_t free;		/* free list: slot + 1, 0 empty */
+	uint32_t hand;		/* next slot to evict when full (clock order) */
+	uint64_t evicted;	/* entries dropped for room, not by a flush */
 };
 
 void sim_cache_free(struct sim_cache *c);
@@ -45,5 +59,7 @@ uint64_t sim_cache_erase(struct sim_cache *c, uint32_t group, bool any_pasid, ui
 uint64_t sim_cache_clear(struct sim_cache *c);
 size_t sim_cache_entries(const struct sim_cache *c);
 size_t sim_cache_group_entries(struct sim_cache *c, uint32_t group);
+/* Live entries whose group is in [first, last]. */
+size_t sim_cache_groups_entries(struct sim_cache *c, uint32_t first, uint32_t last);
 
 #endif

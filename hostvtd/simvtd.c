@@ -606,6 +606,20 @@ size_t simvtd_iotlb_entries(struct simvtd *sim, unsigned int unit)
 	return n;
 }
 
+size_t simvtd_iotlb_entries_in(struct simvtd *sim, unsigned int unit, uint16_t did_first,
+				uint16_t did_last)
+{
+	struct sim_unit *u = sim_unit(sim, unit);
+	size_t n;
+
+	if (!u)
+		return 0;
+	pthread_mutex_lock(&u->tlb_lock);
+	n = sim_cache_groups_entries(&u->iotlb, did_first, did_last);
+	pthread_mutex_unlock(&u->tlb_lock);
+	return n;
+}
+
 int simvtd_atc_insert_target(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova,
 			     uint64_t target)
 {

@@ -91,6 +91,9 @@ int simvtd_atc_insert_target(struct simvtd *sim, uint16_t sid, uint32_t pasid, u
 bool simvtd_atc_lookup(struct simvtd *sim, uint16_t sid, uint32_t pasid, uint64_t iova,
 		       uint64_t *target);
 size_t simvtd_iotlb_entries(struct simvtd *sim, unsigned int unit);
+/* The IOTLB entries of host unit @unit tagged with a DID in [@did_first, @did_last]. */
+size_t simvtd_iotlb_entries_in(struct simvtd *sim, unsigned int unit, uint16_t did_first,
+				uint16_t did_last);
 size_t simvtd_atc_entries(struct simvtd *sim, uint16_t sid);
 
 static inline int simvtd_iotlb_insert(struct simvtd *sim, unsigned int unit, uint16_t did,

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential autoconf automake pkg-config check libfdt-dev linux-libc-dev
-	  clang libclang-rt-14-dev acpica-tools device-tree-compiler
+	  clang libclang-rt-14-dev llvm-14 acpica-tools device-tree-compiler
 	  debhelper dpkg-dev lintian)
 [ "${1:-}" = --testbed ] && packages+=(qemu-system-x86 cpio lz4 zstd xz-utils)
 

@@ -24,6 +24,9 @@ UNIT_TESTS = \
 	tests/unit/check_emulate \
 	tests/unit/check_vtd_unit \
 	tests/unit/check_vtd_tables \
+	tests/unit/check_vtd_walk \
+	tests/unit/check_vtd_bounded \
+	tests/unit/check_vtd_hostile \
 	tests/unit/check_simdev \
 	tests/unit/check_viommu_dma \
 	tests/unit/check_iommufd \
@@ -121,6 +124,17 @@ tests_unit_check_vtd_unit_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_vtd_tables_SOURCES = tests/unit/check_vtd_tables.c tests/unit/vtd_testutil.h
 tests_unit_check_vtd_tables_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vtd_tables_LDADD = $(VIOMMU_UNIT_LDADD)
+# walk.c compiled in with its test hook (a guest changing tables mid-walk).
+tests_unit_check_vtd_walk_SOURCES = tests/unit/check_vtd_walk.c tests/unit/vtd_testutil.h \
+	viommu/walk.c
+tests_unit_check_vtd_walk_CFLAGS = $(UNIT_CFLAGS) -DVTD_WALK_TEST_HOOK
+tests_unit_check_vtd_walk_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_vtd_bounded_SOURCES = tests/unit/check_vtd_bounded.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_bounded_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_bounded_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_vtd_hostile_SOURCES = tests/unit/check_vtd_hostile.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_hostile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_hostile_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_simdev_SOURCES = tests/unit/check_simdev.c tests/unit/vtd_testutil.h
 tests_unit_check_simdev_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
@@ -167,7 +181,7 @@ tests_unit_check_vfio_pci_mmap_LDADD = $(VMM_UNIT_LDADD)
 CLI_TESTS = tests/cli/replay.sh tests/cli/trace-summary.sh tests/cli/run-errors.sh \
 	tests/cli/layers.sh tests/cli/realkvm-judge.sh
 # Boots every test guest under KVM (exit 77 without /dev/kvm).
-KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh
+KVM_TESTS = tests/kvm/guests.sh tests/kvm/viommu.sh tests/kvm/flood.sh
 TESTS += $(KVM_TESTS)
 EXTRA_DIST += $(KVM_TESTS) tests/kvm/lib.sh
 TESTS += $(CLI_TESTS)

@@ -217,7 +217,7 @@ static void dev_lock(void *ctx)
 {
 	struct viommu_dev *vdev = ctx;
 
-	pthread_mutex_lock(&vdev->unit->lock);
+	vtd_unit_lock(vdev->unit);
 }
 
 static void dev_unlock(void *ctx)

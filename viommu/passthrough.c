@@ -440,10 +440,20 @@ static int place_pasids(struct viommu *u, struct viommu_dev *dev)
 			;
 		if (k < pt->npasid_pt && pt->pasid_pt[k].pt == a->hwpt)
 			continue;
+		/*
+		 * A PASID whose detach failed above still holds its slot, so
+		 * the list can be full with this PASID not in it: leave it
+		 * blocked on the host (no DMA) until a resync frees the slot.
+		 */
+		if (k == pt->npasid_pt && k == sizeof(pt->pasid_pt) / sizeof(pt->pasid_pt[0])) {
+			pt_error(u, dev, "attaching a PASID (blocking it instead)",
+				 "a PASID the host failed to detach still holds its slot");
+			continue;
+		}
 		if (vfio_device_attach_pasid(pt->host->vm, pt->vfio_index, a->pasid, a->hwpt, err,
 					     sizeof(err)) == 0) {
 			if (k == pt->npasid_pt)
-				pt->npasid_pt++;	/* at most one per attachment: fits */
+				pt->npasid_pt++;	/* room checked above */
 			pt->pasid_pt[k].pasid = a->pasid;
 			pt->pasid_pt[k].pt = a->hwpt;
 			continue;

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The invalidation queue of one emulated unit (spec 6.5.2): run from IQH
- * to IQT inside the guest's IQT write. Invalidations queue up in a batch
+ * towards IQT, a bounded amount in the guest's IQT write and the rest in
+ * steps of the unit's worker (work.c). Invalidations queue up in a batch
  * until a wait descriptor; the wait hands the batch to the flush engine,
  * which returns only after the host completed it, and only then is the
- * wait's status written or its interrupt raised.
+ * wait's status written or its interrupt raised. A context- or
+ * PASID-cache descriptor's resync may take several steps; the head stays
+ * on it until it is done, so nothing behind it runs early.
  *
  * Decisions where the spec leaves room (all documented for the guest
  * driver's sake):
@@ -43,6 +46,9 @@
  *    attachment stays (tables.c) and the failure is treated as above: ITE
  *    (head ON the descriptor, so the resync retries once ITE is cleared)
  *    or ICE, and the next wait is not completed either way.
+ *  - A run of identical context- or PASID-cache descriptors (byte for
+ *    byte, nothing between them) runs once, at its last: no wait can
+ *    tell, and a queue full of global ones costs one resync.
  *  - A PASID-cache descriptor resyncs by its granularity: PASID-selective
  *    re-reads that PASID's entry of each device (no directory walk),
  *    domain-selective touches only attachments whose old or new DID is
@@ -101,6 +107,12 @@ static int flush_batch(struct qi_run *r, unsigned int waits, bool *ite)
 	return -1;
 }
 
+/* A batch costs the budget one unit per descriptor it sends to the host. */
+static void spend_batch(unsigned long *budget, size_t n)
+{
+	*budget = *budget > n ? *budget - n : 0;
+}
+
 static bool pasid_type(enum vtd_desc_type t)
 {
 	return t == VTD_DESC_PIOTLB || t == VTD_DESC_PC || t == VTD_DESC_PDEVTLB;
@@ -149,7 +161,43 @@ static int complete_wait(struct viommu *u, const struct vtd_desc_wait *w)
 	return 0;
 }
 
-void vtd_qi_process(struct viommu *u)
+/* Does the descriptor after @head repeat it exactly (and is it queued)? */
+static bool repeated(struct viommu *u, uint64_t qbase, uint64_t head, uint64_t dsize,
+		     uint64_t qbytes, uint64_t tail, const struct vtd_raw_desc *raw)
+{
+	uint64_t next = (head + dsize) % qbytes;
+	const void *p;
+
+	if (next == tail || qbase + next < qbase)
+		return false;
+	p = vm_gpa(u->vm, qbase + next, dsize);
+	return p && !memcmp(p, raw->qw, dsize);
+}
+
+/* The resync a context- or PASID-cache descriptor asks for. */
+static struct vtd_resync_req resync_of(const struct vtd_desc *d)
+{
+	struct vtd_resync_req req = { .kind = VTD_RESYNC_DEVICES, .all = true };
+
+	if (d->type == VTD_DESC_CC) {
+		req.all = d->cc.gran != VTD_CC_DEVICE || d->cc.fm != 0;
+		req.sid = d->cc.sid;
+	} else if (d->pc.gran == VTD_PC_PASID) {
+		req = (struct vtd_resync_req){ .kind = VTD_RESYNC_PASID, .did = d->pc.did,
+					       .pasid = d->pc.pasid };
+	} else if (d->pc.gran == VTD_PC_DOMAIN) {
+		req = (struct vtd_resync_req){ .kind = VTD_RESYNC_DOMAIN, .did = d->pc.did };
+	}
+	return req;
+}
+
+bool vtd_qi_pending(const struct viommu *u)
+{
+	return (u->gsts & VTD_GCMD_QIE) && !(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)) &&
+	       (u->iqh & VTD_IQ_OFFSET_MASK) != (u->iqt & VTD_IQ_OFFSET_MASK);
+}
+
+bool vtd_qi_run(struct viommu *u, unsigned long *budget)
 {
 	struct qi_run *r;
 	bool wide = u->iqa & VTD_IQA_DW;
@@ -158,21 +206,22 @@ void vtd_qi_process(struct viommu *u)
 	uint64_t qbase = u->iqa & VTD_IQA_ADDR_MASK;
 	uint64_t tail = u->iqt & VTD_IQ_OFFSET_MASK;
 	uint64_t head = u->iqh & VTD_IQ_OFFSET_MASK;
+	bool more = false;
 	int iqei;
 	bool ite;
 
 	if (!(u->gsts & VTD_GCMD_QIE) || (u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)))
-		return;
+		return false;
 	if (tail >= qbytes) {
 		report_iqe(u, VTD_IQEI_TAIL);
-		return;
+		return false;
 	}
 	if (wide && (tail & 0x10)) {
 		report_iqe(u, VTD_IQEI_TAIL_ALIGN);
-		return;
+		return false;
 	}
 	if (head == tail)
-		return;
+		return false;
 
 	/*
 	 * ~12 KiB, on the heap rather than a vCPU thread's stack, and kept for
@@ -185,7 +234,7 @@ void vtd_qi_process(struct viommu *u)
 	if (!r) {
 		/* Nothing fetched yet: the guest sees a fetch failure and may retry. */
 		report_iqe(u, VTD_IQEI_NONE);
-		return;
+		return false;
 	}
 	r->u = u;
 	r->n = 0;
@@ -195,6 +244,41 @@ void vtd_qi_process(struct viommu *u)
 		struct vtd_desc d;
 		enum vtd_desc_error derr;
 		const void *src = NULL;
+
+		/*
+		 * Out of budget: what is gathered goes to the host now (as at
+		 * the end of the queue) and the rest waits for the next step
+		 * (work.c), the head on the first descriptor not done.
+		 */
+		if (!*budget) {
+			more = true;
+			break;
+		}
+		if (u->resync_owner == VTD_RESYNC_BY_QUEUE) {
+			struct flush_result res;
+			int sret = vtd_resync_step(u, budget, &res);
+
+			if (sret > 0) {
+				more = true;
+				break;
+			}
+			u->resync_owner = VTD_RESYNC_BY_NONE;
+			/*
+			 * A failed flush of a leaving attachment kept it (tables.c):
+			 * like any flush that closes no wait, ITE or ICE now and the
+			 * next wait not completed. On ITE the head stays on this
+			 * descriptor, so the resync (a retry) runs once ITE is
+			 * cleared; after ICE the next one retries.
+			 */
+			if (sret) {
+				u->qi_failed = true;
+				if (vtd_report_host_error(u, &res))
+					goto stop_on;
+				u->qi_failed_ice = true;
+			}
+			goto next;
+		}
+		(*budget)--;
 
 		if (qbase + head >= qbase)
 			src = vm_gpa(u->vm, qbase + head, dsize);
@@ -219,10 +303,16 @@ void vtd_qi_process(struct viommu *u)
 		u->descriptors++;
 		switch (d.type) {
 		case VTD_DESC_CC:
-		case VTD_DESC_PC: {
-			struct flush_result res;
-			int sret;
-
+		case VTD_DESC_PC:
+			/*
+			 * A run of identical cache invalidations with nothing in
+			 * between is one: the last of the run does the same resync,
+			 * later, and no wait can observe the ones skipped.
+			 */
+			if (repeated(u, qbase, head, dsize, qbytes, tail, &raw)) {
+				u->collapsed++;
+				break;
+			}
 			/*
 			 * Invalidations queued before the change reach the old
 			 * attachment. On ITE this descriptor has not run: keep
@@ -230,30 +320,24 @@ void vtd_qi_process(struct viommu *u)
 			 */
 			if (flush_batch(r, 0, &ite) && ite)
 				goto stop_on;
-			if (d.type == VTD_DESC_CC)
-				sret = vtd_sync_attachments_result(u, d.cc.gran != VTD_CC_DEVICE ||
-								   d.cc.fm != 0, d.cc.sid, &res);
-			else if (d.pc.gran == VTD_PC_PASID)
-				sret = vtd_sync_pasid(u, d.pc.did, d.pc.pasid, &res);
-			else if (d.pc.gran == VTD_PC_DOMAIN)
-				sret = vtd_sync_domain(u, d.pc.did, &res);
-			else
-				sret = vtd_sync_attachments_result(u, true, 0, &res);
-			/*
-			 * A failed flush of a leaving attachment kept it (tables.c):
-			 * like any flush that closes no wait, ITE or ICE now and the
-			 * next wait not completed. On ITE the head stays on this
-			 * descriptor, so the resync (a retry) runs once ITE is
-			 * cleared; after ICE the next one retries.
-			 */
-			if (sret) {
-				u->qi_failed = true;
-				if (vtd_report_host_error(u, &res))
-					goto stop_on;
-				u->qi_failed_ice = true;
+			{
+				struct vtd_resync_req req = resync_of(&d);
+				struct flush_result res;
+
+				if (vtd_resync_start(u, &req) == 0) {
+					/* The loop's top runs it, the head still on this descriptor. */
+					u->resync_owner = VTD_RESYNC_BY_QUEUE;
+					continue;
+				}
+				/* No memory for the steps: all of it now. */
+				if (vtd_sync_req(u, &req, &res)) {
+					u->qi_failed = true;
+					if (vtd_report_host_error(u, &res))
+						goto stop_on;
+					u->qi_failed_ice = true;
+				}
 			}
 			break;
-		}
 		case VTD_DESC_WAIT:
 			u->batches++;
 			/*
@@ -262,6 +346,7 @@ void vtd_qi_process(struct viommu *u)
 			 * failed in an earlier flush (qi_failed). Either way this
 			 * wait answers for that failure: the next one starts clean.
 			 */
+			spend_batch(budget, r->n);
 			if (flush_batch(r, 1, &ite)) {
 				u->qi_failed = u->qi_failed_ice = false;
 				if (ite)
@@ -294,11 +379,12 @@ void vtd_qi_process(struct viommu *u)
 				goto stop_after;
 			break;
 		}
+next:
 		head = (head + dsize) % qbytes;
 		u->iqh = head;
 	}
 	flush_batch(r, 0, &ite);
-	return;
+	return more && !(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE));
 
 iqe:
 	/* Never lose what came before the bad descriptor. */
@@ -307,14 +393,15 @@ iqe_flushed:
 	/* The head stays on the offending descriptor (spec 6.5.2.10). */
 	u->iqh = head;
 	report_iqe(u, (enum vtd_iqei)iqei);
-	return;
+	return false;
 
 stop_after:
 	u->iqh = (head + dsize) % qbytes;
-	return;
+	return false;
 
 stop_on:
 	u->iqh = head;
+	return false;
 }
 
 void vtd_qi_exit(struct viommu *u)

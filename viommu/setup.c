@@ -257,6 +257,10 @@ void viommu_teardown(struct vm *vm)
 	if (!st)
 		return;
 	vm->dma_iommu = (struct dma_iommu){ 0 };
+	/* No unit works on in the background while the devices go. */
+	for (unsigned int i = 0; i < st->nunits; i++)
+		if (st->units[i].vm)
+			vtd_work_stop(&st->units[i]);
 	if (st->fp.fe && (st->report || getenv("TAGVMM_VIOMMU_STATS")))
 		report(st);
 	viommu_pt_teardown(st->pt);

@@ -2,7 +2,9 @@
 /*
  * The guest's root, context and PASID tables (VT-d spec 3.4-3.6, 9.1-9.6):
  * what they say about a (SID, PASID), and the tag-store attachments of the
- * assigned devices that follow from it.
+ * assigned devices that follow from it. Past 800 lines because the resync
+ * in steps (struct vtd_resync) shares the lookup's private decoders and
+ * the attachment rules; splitting them would expose both.
  *
  * Every table pointer and entry is hostile. Entries are copied out of guest
  * RAM through vm_gpa() with their exact size before they are looked at; a
@@ -31,6 +33,7 @@
  * become the unit's private interface.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "viommu/viommu-priv.h"
@@ -426,8 +429,15 @@ static void want_rid(struct viommu *u, struct wanted *w, const struct vtd_xlate 
 	want(u, w, 0, x);
 }
 
-/* Every present PASID entry of the context's directory but 0 (RID_PASID), within PDTS. */
-static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w)
+/*
+ * Every present PASID entry of the context's directory but 0 (RID_PASID),
+ * within PDTS, from directory entry *@next on. Each directory entry read
+ * and each PASID entry read costs one unit of *@budget; the walk stops
+ * between directory entries once the budget is spent, with *@next where
+ * to go on. Returns true when the walk is complete.
+ */
+static bool want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w,
+			uint64_t *next, unsigned long *budget)
 {
 	uint64_t dir_entries = 1ULL << (SCE_PDTS(ce[0]) + 7);
 	uint64_t limit = pasid_limit(u);
@@ -436,9 +446,14 @@ static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w
 
 	if (dir_entries > max_dir)
 		dir_entries = max_dir;
-	for (uint64_t d = 0; d < dir_entries && !w->overflow; d++) {
+	for (uint64_t d = *next; d < dir_entries && !w->overflow; d++) {
 		uint64_t pde;
 
+		if (!*budget) {
+			*next = d;
+			return false;
+		}
+		(*budget)--;
 		if (!read_guest(u, dir + d * 8, &pde, sizeof(pde)) || !(pde & PDE_P) ||
 		    (pde & (PDE_RSVD | above_haw(u))))
 			continue;
@@ -450,6 +465,8 @@ static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w
 
 			if (pasid == 0 || pasid >= limit)
 				continue;	/* RID_PASID's (done by the caller), or beyond PSS */
+			if (*budget)
+				(*budget)--;
 			if (!read_guest(u, (pde & VTD_PAGE_MASK) + (uint64_t)i * PASID_ENTRY_SIZE, pe,
 					sizeof(pe)) || !(pe[0] & PE_P))
 				continue;
@@ -459,6 +476,8 @@ static void want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w
 				want(u, w, pasid, &x);
 		}
 	}
+	*next = 0;
+	return true;
 }
 
 /*
@@ -496,24 +515,28 @@ static bool wanted_start(const struct viommu *u, struct wanted *w, bool rid_know
 	return true;
 }
 
-/* What the guest's tables now say about @dev. */
-static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct wanted *w)
+/*
+ * What the guest's tables now say about @dev, up to the directory walk:
+ * returns true when one is needed, over the directory of context entry
+ * @ce (want_pasids()).
+ */
+static bool compute_wanted(struct viommu *u, struct viommu_dev *dev, struct wanted *w,
+			   uint64_t ce[4])
 {
 	struct vtd_xlate x;
 	struct vtd_fault f;
-	uint64_t ce[4];
 	int mode;
 
 	if (!wanted_start(u, w, true))
-		return;
+		return false;
 	mode = root_mode(u);
 	if (mode == 0) {
 		if (vtd_lookup(u, dev->guest_sid, false, 0, &x, &f) == 0)
 			want_rid(u, w, &x);
-		return;
+		return false;
 	}
 	if (mode < 0 || sm_context(u, dev->guest_sid, ce, &f))
-		return;
+		return false;
 	/* Requests without PASID: PASID entry 0 (RID_PASID is 0, sm_context()). */
 	xlate_init(u, &x);
 	x.scalable = true;
@@ -521,8 +544,9 @@ static void compute_wanted(struct viommu *u, struct viommu_dev *dev, struct want
 		want_rid(u, w, &x);
 	if ((ce[0] & SCE_PASIDE) && pasid_limit(u)) {
 		w->pasid_ok = true;
-		want_pasids(u, ce, w);
+		return true;
 	}
+	return false;
 }
 
 /*
@@ -661,20 +685,17 @@ static const struct viommu_attach *wanted_of(const struct wanted *w, uint32_t pa
 	return NULL;
 }
 
+/* Bring @dev in line with @wanted, what its tables say (within @sc). */
 static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sync_scope *sc,
-		       struct flush_result *res)
+		       const struct wanted *wanted, struct flush_result *res)
 {
 	static bool warned;
-	struct wanted w;
+	struct wanted w = *wanted;
 	bool scoped[VTD_MAX_ATTACH];
 	struct viommu_attach gone[2 * VTD_MAX_ATTACH];	/* passthrough: left, still bound */
 	size_t i, j, ngone = 0;
 	int ret = 0;
 
-	if (sc->kind == SCOPE_PASID)
-		compute_wanted_pasid(u, dev, sc->pasid, &w);
-	else
-		compute_wanted(u, dev, &w);
 	dev->pasid_ok = w.pasid_ok;
 	/*
 	 * A wanted PASID is in scope if its new attachment is, or its current
@@ -775,24 +796,149 @@ static int sync_device(struct viommu *u, struct viommu_dev *dev, const struct sy
 	return ret;
 }
 
+/*
+ * A resync of the unit's devices in steps: the state between them. The
+ * directory walk of one device may span several steps (want_pasids());
+ * the tables may change in between, as they may while hardware walks
+ * them, and what the walk found is applied once it ends.
+ */
+struct vtd_resync {
+	bool active;
+	bool all;		/* every device, or those with guest SID @sid */
+	uint16_t sid;
+	struct sync_scope sc;
+	size_t dev;		/* the device at hand (index in u->devs) */
+	bool started;		/* its compute_wanted() ran ... */
+	bool walking;		/* ... and its directory walk is under way */
+	uint64_t ce[4];		/* its context entry, for the walk */
+	uint64_t next;		/* the walk's next directory entry */
+	struct wanted w;
+	int ret;		/* -1 once a flush failed: @first is the first one */
+	struct flush_result first;
+};
+
+/* Fixed costs of a step, in the units of want_pasids(): entry reads. */
+#define RESYNC_DEVICE_COST	4	/* root, context, directory and PASID entry */
+#define RESYNC_APPLY_COST	64	/* flushes and tag-store changes of one device */
+
+static void resync_init(struct vtd_resync *r, bool all, uint16_t sid, const struct sync_scope *sc)
+{
+	memset(r, 0, sizeof(*r));
+	r->active = true;
+	r->all = all;
+	r->sid = sid;
+	r->sc = *sc;
+}
+
+static void spend(unsigned long *budget, unsigned long cost)
+{
+	*budget = *budget > cost ? *budget - cost : 0;
+}
+
+/*
+ * Go on with @r for at most *@budget units (overshooting by at most one
+ * directory entry's table and one device's apply). Returns 1 while work
+ * is left, else 0, or -1 with @res (may be NULL) the first failed flush.
+ */
+static int resync_run(struct viommu *u, struct vtd_resync *r, unsigned long *budget,
+		      struct flush_result *res)
+{
+	for (; r->dev < u->ndevs; r->dev++) {
+		struct viommu_dev *dev = u->devs[r->dev];
+		struct flush_result fr;
+
+		if (!dev || !(r->all || dev->guest_sid == r->sid))
+			continue;
+		if (!r->started) {
+			if (!*budget)
+				return 1;
+			spend(budget, RESYNC_DEVICE_COST);
+			r->started = true;
+			r->next = 0;
+			if (r->sc.kind == SCOPE_PASID) {
+				compute_wanted_pasid(u, dev, r->sc.pasid, &r->w);
+				r->walking = false;
+			} else {
+				r->walking = compute_wanted(u, dev, &r->w, r->ce);
+			}
+		}
+		if (r->walking && !want_pasids(u, r->ce, &r->w, &r->next, budget))
+			return 1;
+		r->started = r->walking = false;
+		spend(budget, RESYNC_APPLY_COST);
+		if (sync_device(u, dev, &r->sc, &r->w, &fr) && !r->ret) {
+			r->first = fr;
+			r->ret = -1;
+		}
+	}
+	r->active = false;
+	if (res)
+		*res = r->ret ? r->first : (struct flush_result){ 0 };
+	return r->ret;
+}
+
+/* All of it at once: the callers that have no step to return to. */
 static int sync_devices(struct viommu *u, bool all, uint16_t sid, const struct sync_scope *sc,
 			struct flush_result *res)
 {
-	struct flush_result first = { 0 };
-	int ret = 0;
+	struct vtd_resync r;
+	unsigned long unlimited = ~0UL;
 
-	for (size_t i = 0; i < u->ndevs; i++) {
-		struct viommu_dev *dev = u->devs[i];
-		struct flush_result r;
+	resync_init(&r, all, sid, sc);
+	return resync_run(u, &r, &unlimited, res);
+}
 
-		if (dev && (all || dev->guest_sid == sid) && sync_device(u, dev, sc, &r) && !ret) {
-			first = r;
-			ret = -1;
-		}
-	}
-	if (res)
-		*res = first;
+int vtd_resync_start(struct viommu *u, const struct vtd_resync_req *req)
+{
+	struct sync_scope sc = { .kind = SCOPE_ALL };
+
+	if (!u->resync && !(u->resync = calloc(1, sizeof(*u->resync))))
+		return -1;
+	if (req->kind == VTD_RESYNC_DOMAIN)
+		sc = (struct sync_scope){ .kind = SCOPE_DID, .did = req->did };
+	else if (req->kind == VTD_RESYNC_PASID)
+		sc = (struct sync_scope){ .kind = SCOPE_PASID, .did = req->did,
+					  .pasid = req->pasid & (VTD_BIT(VTD_PASID_BITS) - 1) };
+	resync_init(u->resync, req->kind != VTD_RESYNC_DEVICES || req->all, req->sid, &sc);
+	return 0;
+}
+
+int vtd_sync_req(struct viommu *u, const struct vtd_resync_req *req, struct flush_result *res)
+{
+	struct vtd_resync r;
+	unsigned long unlimited = ~0UL;
+	struct vtd_resync *saved = u->resync;
+	int ret;
+
+	/* vtd_resync_start() without the allocation: on the stack, run to the end. */
+	u->resync = &r;
+	r.active = false;
+	ret = vtd_resync_start(u, req);
+	if (ret == 0)
+		ret = resync_run(u, &r, &unlimited, res);
+	u->resync = saved;
 	return ret;
+}
+
+bool vtd_resync_active(const struct viommu *u)
+{
+	return u->resync && u->resync->active;
+}
+
+int vtd_resync_step(struct viommu *u, unsigned long *budget, struct flush_result *res)
+{
+	if (!vtd_resync_active(u)) {
+		if (res)
+			memset(res, 0, sizeof(*res));
+		return 0;
+	}
+	return resync_run(u, u->resync, budget, res);
+}
+
+void vtd_resync_free(struct viommu *u)
+{
+	free(u->resync);
+	u->resync = NULL;
 }
 
 int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
@@ -805,20 +951,19 @@ int vtd_sync_attachments_result(struct viommu *u, bool all, uint16_t sid,
 
 /*
  * Cost model of a resync, all under u->lock, per device of the unit (at
- * most 16): the root and context entries (two reads), then
+ * most 24): the root and context entries (two reads), then
  *  - PASID-selective: one PASID directory entry (8 bytes) and one PASID
- *    entry (64 bytes); no walk. A queue full of these costs the queue
- *    length times 16 devices times a few reads.
+ *    entry (64 bytes); no walk.
  *  - domain-selective, global, context-cache: the directory walk of
  *    want_pasids(): one 8-byte read per directory entry up to PDTS (at
  *    most 2^14), plus 64 reads of 64 bytes per PRESENT directory entry,
- *    stopping early once VTD_MAX_ATTACH PASIDs are wanted. An absent
- *    entry is cheap; a directory the guest filled with present entries
- *    pointing at empty tables is the worst case (2^20 entry reads, about
- *    2 ms per device here). That time is spent on the guest's own
- *    request and only stalls the guest's own unit (its DMA and register
- *    accesses of that unit), so it is accepted rather than capped: a
- *    capped walk would leave attachments stale.
+ *    stopping early once VTD_MAX_ATTACH PASIDs are wanted. A directory
+ *    the guest filled with present entries pointing at empty tables is
+ *    the worst case (2^20 entry reads, about 9 ms per device at -O2).
+ * The queue and the registers therefore resync in steps of a bounded
+ * number of entry reads (vtd_resync_step(), work.c), never all of it in
+ * one exit or under one hold of u->lock; the synchronous calls below are
+ * for callers that own no queue (tests, setup).
  * Flushes of leaving attachments come on top, one host batch each.
  */
 int vtd_sync_pasid(struct viommu *u, uint16_t did, uint32_t pasid, struct flush_result *res)

@@ -27,6 +27,7 @@
 #define VTD_SAGAW_4LEVEL	(1ULL << 2)	/* 48-bit, 4-level second-stage tables */
 #define VTD_MGAW		47	/* 48-bit guest address width, minus one */
 #define VTD_MAMV		9
+#define VTD_SLLPS_2M_1G		3	/* CAP.SLLPS: 2 MiB and 1 GiB second-stage pages (walk.c) */
 
 
 static uint64_t now_ns(void)
@@ -54,19 +55,37 @@ static void ccmd_write(struct viommu *u)
 
 	if (!(u->ccmd & VTD_CCMD_ICC))
 		return;
-	u->ccmd &= ~(VTD_CCMD_ICC | 3ULL << VTD_CCMD_CAIG_SHIFT);
-	/* Register-based invalidation is not allowed with QI on (spec 6.5.2). */
-	if (u->gsts & VTD_GSTS_QIES)
+	u->ccmd &= ~(3ULL << VTD_CCMD_CAIG_SHIFT);
+	/*
+	 * Register-based invalidation is not allowed with QI on (spec 6.5.2);
+	 * a reserved granularity gets CAIG 0: nothing was done.
+	 */
+	if ((u->gsts & VTD_GSTS_QIES) || cirg == 0) {
+		u->ccmd &= ~VTD_CCMD_ICC;
 		return;
-	if (cirg == 0)
-		return;		/* reserved granularity: CAIG 0 says nothing was done */
-	/* A function mask covers several SIDs: resync them all, which is a superset. */
-	vtd_sync_attachments(u, cirg != VTD_CC_DEVICE || fm != 0, sid);
-	u->ccmd |= (uint64_t)cirg << VTD_CCMD_CAIG_SHIFT;
+	}
+	/*
+	 * A function mask covers several SIDs: resync them all, which is a
+	 * superset. ICC stays set until the resync is done (work.c).
+	 */
+	vtd_work_resync(u, cirg != VTD_CC_DEVICE || fm != 0, sid, cirg);
 }
 
 /* Spec 10.4.8: IOTLB_REG + IVA, turned into the type 2 descriptor they mean. */
 static void iotlb_reg_write(struct viommu *u)
+{
+
+	if (!(u->iotlb_reg & VTD_IOTLB_IVT))
+		return;
+	/* Behind a resync its flush must wait: IVT stays set meanwhile (work.c). */
+	if (vtd_work_busy(u)) {
+		u->iotlb_reg_pending = true;
+		return;
+	}
+	vtd_iotlb_reg_run(u);
+}
+
+void vtd_iotlb_reg_run(struct viommu *u)
 {
 	unsigned int iirg = (unsigned int)VTD_FIELD(u->iotlb_reg, 61, 60);
 	struct vtd_desc d = { .type = VTD_DESC_IOTLB };
@@ -115,21 +134,21 @@ static void gcmd_write(struct viommu *u, uint32_t val)
 {
 	u->gcmd = val;
 
+	/* Both take effect now; their resyncs follow (work.c). */
 	if (val & VTD_GCMD_SRTP) {
 		u->rtaddr_active = u->rtaddr;
 		u->gsts |= VTD_GSTS_RTPS;
-		vtd_sync_attachments(u, true, 0);
+		vtd_work_resync(u, true, 0, 0);
 	}
 
 	if (!!(val & VTD_GCMD_TE) != !!(u->gsts & VTD_GSTS_TES)) {
 		u->gsts ^= VTD_GSTS_TES;
-		vtd_sync_attachments(u, true, 0);
+		vtd_work_resync(u, true, 0, 0);
 	}
 
 	if ((val & VTD_GCMD_QIE) && !(u->gsts & VTD_GSTS_QIES)) {
+		/* A tail written before enabling (Windows does) runs now (vtd_work_kick()). */
 		u->gsts |= VTD_GSTS_QIES;
-		/* A tail written before enabling (Windows does) runs now. */
-		vtd_qi_process(u);
 	} else if (!(val & VTD_GCMD_QIE) && (u->gsts & VTD_GSTS_QIES)) {
 		/*
 		 * Spec 10.4.4: software may disable QI only with the queue
@@ -139,6 +158,9 @@ static void gcmd_write(struct viommu *u, uint32_t val)
 		if ((u->iqh & VTD_IQ_OFFSET_MASK) == (u->iqt & VTD_IQ_OFFSET_MASK)) {
 			u->gsts &= ~VTD_GSTS_QIES;
 			u->iqh = 0;
+			/* A resync the queue left unfinished is no descriptor's now. */
+			if (u->resync_owner == VTD_RESYNC_BY_QUEUE)
+				u->resync_owner = VTD_RESYNC_BY_REGS;
 			/* No wait is left to answer for a failed flush. */
 			u->qi_failed = u->qi_failed_ice = false;
 		}
@@ -231,15 +253,7 @@ static void reg64_write(struct viommu *u, unsigned int base, uint64_t val, uint6
 		if (!(mask & 0xffffffffULL))
 			return;
 		u->iqt = val & VTD_IQ_OFFSET_MASK;
-		if (!(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE))) {
-			/* What tagvmm adds to the guest's tail write: measured, not guessed. */
-			uint64_t t0 = now_ns();
-
-			vtd_qi_process(u);
-			u->tail_writes++;
-			u->tail_ns += now_ns() - t0;
-		}
-		return;
+		return;		/* processed by vtd_work_kick(), vtd_mmio() */
 	case VTD_REG_IQA: {
 		uint64_t v = (u->iqa & ~mask) | (val & mask);
 		uint64_t keep = VTD_IQA_ADDR_MASK | 7;
@@ -307,13 +321,9 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 		gcmd_write(u, val);
 		return true;
 	case VTD_REG_FSTS: {
-		bool was_stalled = u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE);
-
 		u->fsts &= ~(val & VTD_FSTS_W1C_BITS);
 		vtd_fault_update_ppf(u);
-		/* Spec 6.5.2.10: fetching resumes from IQH once the error is cleared. */
-		if (was_stalled && !(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)))
-			vtd_qi_process(u);
+		/* Spec 6.5.2.10: fetching resumes from IQH once the error is cleared (vtd_work_kick()). */
 		return true;
 	}
 	case VTD_REG_FECTL:
@@ -361,7 +371,7 @@ static void vtd_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int 
 	if (is_write)
 		memcpy(&val, data, len);	/* little-endian host, as KVM's x86 */
 
-	pthread_mutex_lock(&u->lock);
+	vtd_unit_lock(u);
 	if (reg64_base(off, &base)) {
 		unsigned int shift = (off - base) * 8;
 
@@ -384,6 +394,18 @@ static void vtd_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int 
 	}
 	if (!known)
 		u->ignored_accesses++;
+	if (is_write) {
+		/* What tagvmm adds to the guest's tail write: measured, not guessed. */
+		bool tail = reg64_base(off, &base) && base == VTD_REG_IQT &&
+			    !(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE));
+		uint64_t t0 = tail ? now_ns() : 0;
+
+		vtd_work_kick(u);
+		if (tail) {
+			u->tail_writes++;
+			u->tail_ns += now_ns() - t0;
+		}
+	}
 	pthread_mutex_unlock(&u->lock);
 
 	if (!is_write)
@@ -403,7 +425,8 @@ int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool c
 		 (uint64_t)VTD_MGAW << VTD_CAP_MGAW_SHIFT |
 		 (uint64_t)(VTD_FRCD_OFFSET / 16) << VTD_CAP_FRO_SHIFT | VTD_CAP_PSI |
 		 (uint64_t)(VTD_NFR - 1) << VTD_CAP_NFR_SHIFT |
-		 (uint64_t)VTD_MAMV << VTD_CAP_MAMV_SHIFT;
+		 (uint64_t)VTD_MAMV << VTD_CAP_MAMV_SHIFT |
+		 (uint64_t)VTD_SLLPS_2M_1G << VTD_CAP_SLLPS_SHIFT;
 	if (caching_mode)
 		u->cap |= VTD_CAP_CM;
 	/* No IR (not implemented) and no PRS (no page requests). */
@@ -434,6 +457,8 @@ void viommu_unit_exit(struct viommu *u)
 	if (!u->vm)
 		return;
 	bus_unregister(&u->vm->mmio, u->base, u);
+	vtd_work_stop(u);
+	vtd_resync_free(u);
 	vtd_qi_exit(u);
 	pthread_mutex_destroy(&u->lock);
 	u->vm = NULL;

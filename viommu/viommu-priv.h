@@ -16,9 +16,14 @@
  *   passthrough.c  VFIO devices behind the vIOMMU: guest first-stage
  *             tables become nested HWPTs on the host (iommufd)
  *   setup.c   options, creation, DMAR/DTB description, teardown
+ *   work.c    bounded work per exit: what is left runs in the unit's
+ *             worker thread, in steps
  *
  * Locking: u->lock (a mutex) serializes register writes, queue processing
- * and table changes of one unit; it is held across a flush_engine_batch()
+ * and table changes of one unit, in the vCPU's exit or in a step of the
+ * unit's worker (work.c), never longer than one VTD_WORK_BUDGET of work;
+ * vtd_unit_lock() lets waiting vCPUs and DMA in ahead of the worker's
+ * next step. It is held across a flush_engine_batch()
  * call, which takes the tag store's lock inside (order: u->lock, then the
  * store, then the simulated host's unit, IOTLB and ATC locks). DMA
  * (any device on vmm/dma.h: dma_lock() is u->lock, dma.c) holds u->lock
@@ -46,6 +51,12 @@
 struct vm;
 struct simvtd;
 struct qi_run;
+struct vtd_resync;
+
+/* Who started the resync under way (struct viommu's resync_owner). */
+#define VTD_RESYNC_BY_NONE	0
+#define VTD_RESYNC_BY_QUEUE	1	/* a context- or PASID-cache descriptor at IQH */
+#define VTD_RESYNC_BY_REGS	2	/* SRTP, TE or CCMD */
 
 #define VTD_REG_SIZE		0x1000	/* MMIO window of one unit */
 #define VTD_NFR			8	/* fault recording registers */
@@ -164,6 +175,27 @@ struct viommu {
 	uint64_t batches, descriptors;	/* statistics */
 	uint64_t tail_writes, tail_ns;	/* IQT writes processed, time spent in them */
 	struct qi_run *qi_scratch;	/* qi.c's batch buffer, kept between tail writes */
+
+	/* Bounded work per exit (work.c). */
+	struct vtd_resync *resync;	/* tables.c's resync in steps, if one is under way */
+	unsigned int resync_owner;	/* VTD_RESYNC_BY_*: who started it */
+	bool reg_resync;		/* a register resync waits: of all devices, or of @reg_sid */
+	bool reg_all;
+	uint16_t reg_sid;
+	unsigned int reg_caig;		/* CCMD's CAIG for the waiting resync (0: not CCMD's) */
+	unsigned int run_caig;		/* ... for the one under way */
+	bool iotlb_reg_pending;		/* IOTLB_REG.IVT set, waiting behind a resync */
+	bool work_more;			/* the worker has work */
+	bool work_stop;
+	bool worker_started;
+	bool worker_off;		/* no worker: the caller steps the work (fuzzing) */
+	pthread_t worker;
+	pthread_cond_t work_cond;
+	uint64_t work_steps;		/* steps the worker took (statistics) */
+	uint64_t work_max_step_ns;	/* the longest of them, in thread CPU time */
+	unsigned int lock_waiters;	/* threads in vtd_unit_lock() (atomic) */
+	uint64_t work_max_exit;		/* most units one exit spent */
+	uint64_t collapsed;		/* repeated cache invalidations run once */
 	uint64_t ignored_accesses;	/* odd-sized, misaligned or unknown register accesses */
 
 	/* MSI delivery: vm_signal_msi, or a test's recorder (set after viommu_unit_init). */
@@ -184,6 +216,43 @@ void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit);
 void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data);
 /* FSTS.PPF (and FECTL.IP) again after the guest cleared records or status bits. */
 void vtd_fault_update_ppf(struct viommu *u);
+
+/*
+ * qi.c: run the queue from IQH towards IQT for about *@budget units
+ * (descriptors and the entry reads of their resyncs), spending it.
+ * Returns true when it stopped for the budget with work left (work.c
+ * goes on with it). vtd_qi_pending(): QI on, not stalled, not empty.
+ * Caller holds u->lock.
+ */
+bool vtd_qi_run(struct viommu *u, unsigned long *budget);
+bool vtd_qi_pending(const struct viommu *u);
+void vtd_qi_exit(struct viommu *u);
+
+/*
+ * work.c: bounded work per exit. The register side and the queue never
+ * do more than VTD_WORK_BUDGET units in one MMIO exit (or one hold of
+ * u->lock): vtd_work_kick(), called at the end of every register write,
+ * does that much of what is pending (a register resync, a deferred
+ * IOTLB register invalidation, the queue) and hands the rest to the
+ * unit's worker thread, which goes on in steps of the same size,
+ * dropping u->lock in between. Caller of vtd_work_kick() holds u->lock;
+ * vtd_work_stop() (without it) ends the worker, dropping what is left.
+ */
+#define VTD_WORK_BUDGET		(1ul << 14)
+void vtd_work_kick(struct viommu *u);
+/* Register side: a resync of every device (@all) or of @sid; CCMD's CAIG once done (0: none). */
+void vtd_work_resync(struct viommu *u, bool all, uint16_t sid, unsigned int ccmd_caig);
+bool vtd_work_busy(const struct viommu *u);
+/* Take u->lock ahead of the worker's next step (vCPU exits, DMA). */
+void vtd_unit_lock(struct viommu *u);
+void vtd_work_stop(struct viommu *u);
+/*
+ * With u->worker_off (set before the unit is used): one worker step, in
+ * the caller's thread, taking u->lock. Returns whether work is left.
+ */
+bool vtd_work_step(struct viommu *u);
+/* unit.c: the IOTLB register invalidation, once nothing is ahead of it. */
+void vtd_iotlb_reg_run(struct viommu *u);
 /*
  * Turn a failed host flush into the guest's ITE (ITESID) or ICE (ICESID),
  * the SID being the guest's for the host device named. Returns true for ITE.
@@ -233,6 +302,31 @@ void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid);
  */
 int vtd_sync_pasid(struct viommu *u, uint16_t did, uint32_t pasid, struct flush_result *res);
 int vtd_sync_domain(struct viommu *u, uint16_t did, struct flush_result *res);
+/*
+ * The same resyncs in steps, for bounded work per exit (work.c): one at a
+ * time per unit. vtd_resync_start() sets one up (-1: out of memory);
+ * vtd_resync_step() goes on with it for about *@budget entry reads,
+ * spending the budget, and returns 1 while work is left, then 0, or -1
+ * with @res the first failed flush, as vtd_sync_attachments_result().
+ */
+enum vtd_resync_kind {
+	VTD_RESYNC_DEVICES,	/* every PASID of every device (@all) or of @sid */
+	VTD_RESYNC_DOMAIN,	/* as vtd_sync_domain(@did) */
+	VTD_RESYNC_PASID,	/* as vtd_sync_pasid(@did, @pasid) */
+};
+struct vtd_resync_req {
+	enum vtd_resync_kind kind;
+	bool all;
+	uint16_t sid;
+	uint16_t did;
+	uint32_t pasid;
+};
+int vtd_resync_start(struct viommu *u, const struct vtd_resync_req *req);
+/* All of @req at once (callers without a step to return to). */
+int vtd_sync_req(struct viommu *u, const struct vtd_resync_req *req, struct flush_result *res);
+int vtd_resync_step(struct viommu *u, unsigned long *budget, struct flush_result *res);
+bool vtd_resync_active(const struct viommu *u);
+void vtd_resync_free(struct viommu *u);
 /*
  * The host DID a guest DID of this unit maps to (stable, unique per VM):
  * index * 0x4000 + guest DID, so guest DIDs must fit VTD_GUEST_DID_BITS

@@ -37,6 +37,17 @@
 #define FL_PS		VTD_BIT(7)
 #define FL_XD		VTD_BIT(63)
 
+/*
+ * Tests only (tests/unit/check_vtd_walk.c compiles this file with it):
+ * called between a first-stage walk and its A/D updates, where another
+ * vCPU may change the tables.
+ */
+#ifdef VTD_WALK_TEST_HOOK
+void vtd_walk_test_hook(struct vm *vm);
+#else
+#define vtd_walk_test_hook(vm) ((void)(vm))
+#endif
+
 #define LEVEL_SHIFT(level)	(VTD_PAGE_SHIFT + 9 * ((level) - 1))
 #define MAX_LEVELS		5
 
@@ -211,7 +222,6 @@ static int fl_translate(struct vm *vm, const struct vtd_xlate *x, uint64_t iova,
 {
 	unsigned int levels = x->fl_levels == 5 ? 5 : 4;
 	uint64_t entry_gpa[MAX_LEVELS];	/* each used entry, as the first stage names it */
-	uint64_t entry_ram[MAX_LEVELS];	/* ... and where it is in RAM (after the SL, nested) */
 	uint64_t entries[MAX_LEVELS];
 	uint64_t table = x->flptr & VTD_PAGE_MASK, out = 0;
 	bool writable = true, user = true, xd = false;
@@ -250,7 +260,6 @@ static int fl_translate(struct vm *vm, const struct vtd_xlate *x, uint64_t iova,
 		user &= !!(e & FL_US);
 		xd |= !!(e & FL_XD);
 		entry_gpa[used] = gpa_fs;
-		entry_ram[used] = at;
 		entries[used++] = e;
 		if (leaf) {
 			uint64_t size = VTD_BIT(LEVEL_SHIFT(level));
@@ -284,6 +293,7 @@ static int fl_translate(struct vm *vm, const struct vtd_xlate *x, uint64_t iova,
 	 * them only once the request is known to succeed. Nested, the update
 	 * is a write through the second stage, which must allow it.
 	 */
+	vtd_walk_test_hook(vm);
 	for (unsigned int i = 0; i < used; i++) {
 		uint64_t want = FL_A, at;
 		uint64_t *p;
@@ -292,9 +302,13 @@ static int fl_translate(struct vm *vm, const struct vtd_xlate *x, uint64_t iova,
 			want |= FL_D;
 		if ((entries[i] & want) == want)
 			continue;
+		/*
+		 * Written where this walk (the one that allowed the write) puts
+		 * the entry: the guest may have moved the table since the read.
+		 */
 		if (fl_entry_gpa(vm, x, entry_gpa[i], true, i == 0, &at, &reason))
 			return fault(x, iova, access, reason, f);
-		p = entry_ptr(vm, entry_ram[i]);
+		p = entry_ptr(vm, at);
 		if (!p)
 			return fault(x, iova, access, VTD_FR_FS_ACCESS, f);
 		__atomic_fetch_or(p, want, __ATOMIC_ACQ_REL);

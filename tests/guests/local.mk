@@ -81,7 +81,7 @@ EXTRA_DIST += $(GUEST_RT_SRCS) $(GUEST_RT_HDRS) $(GUEST_LDSCRIPT) $(GUEST_CHECK)
 # vIOMMU guests (tests/kvm/viommu.sh): the emulated VT-d and the sim DMA
 # engines, driven through rt/vtd.c.
 VIOMMU_GUESTS = viommu-legacy viommu-sm viommu-sva viommu-nested viommu-ats viommu-hostile \
-	viommu-latency
+	viommu-latency viommu-flood
 VIOMMU_GUEST_ELFS = $(VIOMMU_GUESTS:%=tests/guests/%.elf)
 
 tests/guests/viommu-legacy.elf: $(srcdir)/tests/guests/viommu-legacy.c $(GUEST_DEPS)
@@ -95,6 +95,8 @@ tests/guests/viommu-nested.elf: $(srcdir)/tests/guests/viommu-nested.c $(GUEST_D
 tests/guests/viommu-ats.elf: $(srcdir)/tests/guests/viommu-ats.c $(GUEST_DEPS)
 	$(GUEST_LINK)
 tests/guests/viommu-hostile.elf: $(srcdir)/tests/guests/viommu-hostile.c $(GUEST_DEPS)
+	$(GUEST_LINK)
+tests/guests/viommu-flood.elf: $(srcdir)/tests/guests/viommu-flood.c $(GUEST_DEPS)
 	$(GUEST_LINK)
 # A benchmark guest (`make bench`), not run by tests/kvm/viommu.sh.
 tests/guests/viommu-latency.elf: $(srcdir)/tests/guests/viommu-latency.c $(GUEST_DEPS)

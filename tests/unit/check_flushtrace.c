@@ -318,6 +318,29 @@ START_TEST(test_hostile_names)
 }
 END_TEST
 
+/* A guest decides how many submissions there are: a trace file stops at its cap, saying so. */
+START_TEST(test_size_cap)
+{
+	struct flush_op op = devtlb_range();
+	struct host_unit unit = { .name = "dmar0" };
+	FILE *f = tmpfile();
+	struct flush_trace *t;
+	char *text;
+
+	ck_assert_ptr_nonnull(f);
+	t = flush_trace_stream(f, FLUSH_TRACE_TEXT);
+	flush_trace_set_max_bytes(t, 1000);
+	for (unsigned int i = 0; i < 1000; i++)
+		flush_trace_submission(t, i, i, &unit, &op, 1, NULL);
+	ck_assert_int_eq(flush_trace_close(t), 0);
+	text = slurp(f);
+	ck_assert_uint_lt(strlen(text), 1500);
+	ck_assert_ptr_nonnull(strstr(text, "# flush trace stopped at 1000 bytes"));
+	free(text);
+	fclose(f);
+}
+END_TEST
+
 START_TEST(test_null_and_open)
 {
 	struct flush_op op = iotlb_range();
@@ -899,6 +922,7 @@ static Suite *flushtrace_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_concurrent_text);
 	tcase_add_test(tc, test_concurrent_json);
+	tcase_add_test(tc, test_size_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

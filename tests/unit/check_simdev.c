@@ -16,6 +16,7 @@
 
 #include "check_main.h"
 #include "hostvtd/flush.h"
+#include "hostvtd/simvtd-cache.h"
 #include "hostvtd/simvtd.h"
 #include "viommu/simdev-regs.h"
 #include "viommu/simdev.h"
@@ -889,6 +890,74 @@ START_TEST(test_free_null)
 }
 END_TEST
 
+/*
+ * Hardening finding 5: CAP.SLLPS advertises 2 MiB and 1 GiB second-stage
+ * pages, and DMA goes through both; a page invalidation inside the 2 MiB
+ * page retires what the host cached of it.
+ */
+START_TEST(test_second_stage_large_pages)
+{
+	const uint64_t iova_2m = 2ULL << 20, iova_1g = 1ULL << 30;
+
+	ck_assert_uint_eq(VTD_CAP_SLLPS(unit.cap), 3);
+	make_device(false, false);
+	attach();
+	/* SL_L2[1]: IOVA 2 MiB..4 MiB -> GPA 4 MiB; SL_L3[1]: IOVA 1 GiB..2 GiB -> GPA 0. */
+	put64(SL_L2 + 8, (4ULL << 20) | 1ULL << 7 | PTE_R | PTE_W);
+	put64(SL_L3 + 8, 0 | 1ULL << 7 | PTE_R);
+	fill(PG(1), 5);
+	ck_assert_uint_eq(copy(iova_1g + PG(1), iova_2m + 0x3000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds((4ULL << 20) + 0x3000, 5));
+	ck_assert_uint_eq(unit.fsts & VTD_FSTS_PPF, 0);
+
+	/* A reserved bit below the 2 MiB page size (bit 12) faults the walk. */
+	put64(SL_L2 + 8, (4ULL << 20) | 1ULL << 12 | 1ULL << 7 | PTE_R | PTE_W);
+	ck_assert_uint_eq(copy(iova_1g + PG(1), iova_2m + 0x5000, 4096), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq((unit.frcd[0][1] >> 32) & 0xff, VTD_FR_PAGING_RSVD);
+
+	/* The guest moves the 2 MiB page and invalidates the page it uses. */
+	put64(SL_L2 + 8, (6ULL << 20) | 1ULL << 7 | PTE_R | PTE_W);
+	flush_page(iova_2m + 0x3000, true, false);
+	fill(PG(1), 6);
+	ck_assert_uint_eq(copy(iova_1g + PG(1), iova_2m + 0x3000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds((6ULL << 20) + 0x3000, 6));
+	ck_assert(holds((4ULL << 20) + 0x3000, 5));
+}
+END_TEST
+
+/*
+ * Hardening finding 2: a guest that aliases its second-stage tables and
+ * DMAs over ever-new IOVAs, never invalidating, fills the host IOTLB and
+ * the ATC with one entry per page. They must stay within their capacity
+ * (hostvtd/simvtd-cache.h) however many pages it touches, and the DMA
+ * must stay right: the latest copies land where the tables say.
+ */
+START_TEST(test_caches_bounded_over_fresh_iovas)
+{
+	const uint64_t mib = 1ULL << 20;
+	const unsigned int copies = 512;	/* 2 x 256 Ki fresh pages: 8 x the capacity */
+
+	make_device(true, false);
+	attach();
+	/* Every L3 and L2 entry aliases the one table below: 512 GiB of IOVA on SL_L1. */
+	for (unsigned int i = 0; i < 512; i++) {
+		put64(SL_L3 + i * 8, SL_L2 | PTE_R | PTE_W);
+		put64(SL_L2 + i * 8, SL_L1 | PTE_R | PTE_W);
+		put64(SL_L1 + i * 8, PG(i % 256) | PTE_R | PTE_W);
+	}
+	for (unsigned int c = 0; c < copies; c++) {
+		uint64_t src = (2ULL * c) * mib, dst = (2ULL * c + 1) * mib;
+
+		ck_assert_uint_eq(copy(src, dst, mib), SIMDEV_STATUS_DONE);
+		ck_assert_uint_le(simvtd_iotlb_entries(sim, 0), SIM_CACHE_CAPACITY);
+		ck_assert_uint_le(simvtd_atc_entries(sim, HOST_SID), SIM_CACHE_CAPACITY);
+	}
+	ck_assert_uint_eq(simvtd_iotlb_entries(sim, 0), SIM_CACHE_CAPACITY);
+	ck_assert_uint_eq(simvtd_atc_entries(sim, HOST_SID), SIM_CACHE_CAPACITY);
+	ck_assert_uint_eq(unit.fsts & VTD_FSTS_PPF, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("simdev");
@@ -900,6 +969,8 @@ int main(void)
 	tcase_add_test(tc, test_walk_then_iotlb);
 	tcase_add_test(tc, test_scattered_pages);
 	tcase_add_test(tc, test_stale_iotlb);
+	tcase_add_test(tc, test_second_stage_large_pages);
+	tcase_add_test(tc, test_caches_bounded_over_fresh_iovas);
 	tcase_add_test(tc, test_stale_atc);
 	tcase_add_test(tc, test_ats_disabled);
 	tcase_add_test(tc, test_ats_not_allowed);

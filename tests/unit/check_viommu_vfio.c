@@ -781,6 +781,52 @@ START_TEST(domain_scope_leaves_other_rids)
 }
 END_TEST
 
+/*
+ * Finding 3 of the hardening review: a PASID whose host detach failed
+ * stays in the device's host PASID list (and is retried); the guest then
+ * moving all 16 of its PASIDs to 16 new ones must not append past that
+ * list. The 16th new PASID finds no room and stays blocked on the host
+ * (no attach call, a message) until the stale one is gone.
+ */
+START_TEST(failed_pasid_detach_keeps_the_list_bounded)
+{
+	struct vtd_desc pc = { .type = VTD_DESC_PC };
+	uint64_t pdir;
+	uint32_t pasid;
+
+	pc.pc.gran = VTD_PC_GLOBAL;
+	pdir = one_device_guest();
+	guest_pasid(pdir, 0, PGTT_PT, 1, 0);
+	guest_enable();
+	fake_hostops_clear_calls(fake);
+	for (pasid = 1; pasid <= VTD_MAX_ATTACH; pasid++)
+		guest_pasid(pdir, pasid, PGTT_FL, (uint16_t)(10 + pasid), 0x333000);
+	queue(&pc);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), VTD_MAX_ATTACH);
+
+	fake_hostops_clear_calls(fake);
+	fake_hostops_fail_ioctl(fake, VFIO_DEVICE_DETACH_IOMMUFD_PT, EIO);
+	for (pasid = 1; pasid <= VTD_MAX_ATTACH; pasid++) {
+		guest_pasid_clear(pdir, pasid);
+		guest_pasid(pdir, pasid + VTD_MAX_ATTACH, PGTT_FL, (uint16_t)(10 + pasid), 0x444000);
+	}
+	queue(&pc);
+	/* The failed detach leaves the device on a table the guest dropped: not completed. */
+	try_submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), VTD_MAX_ATTACH);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), VTD_MAX_ATTACH - 1);
+
+	/* The next resync retries the detach, and then there is room for the last one. */
+	fake_hostops_clear_calls(fake);
+	wr(VTD_REG_FSTS, VTD_FSTS_ICE | VTD_FSTS_ITE | VTD_FSTS_IQE, 4);
+	queue(&pc);
+	submit();
+	ck_assert_uint_eq(count(VFIO_DEVICE_DETACH_IOMMUFD_PT), 1);
+	ck_assert_uint_eq(count(VFIO_DEVICE_ATTACH_IOMMUFD_PT), 1);
+}
+END_TEST
+
 static Suite *viommu_vfio_suite(void)
 {
 	Suite *s = suite_create("viommu_vfio");
@@ -799,6 +845,7 @@ static Suite *viommu_vfio_suite(void)
 	tcase_add_test(tc, shared_group_is_refused);
 	tcase_add_test(tc, host_limits_reach_the_guest);
 	tcase_add_test(tc, domain_scope_leaves_other_rids);
+	tcase_add_test(tc, failed_pasid_detach_keeps_the_list_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

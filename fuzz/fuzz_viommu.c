@@ -1,0 +1,879 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer target on what a hostile guest reaches of the emulated VT-d:
+ * two vIOMMUs whose four DMA engines sit on two simulated host units they
+ * share, a small guest RAM holding their queues, root/context/PASID
+ * tables and page tables, and an input that is a program of guest steps:
+ *
+ *   MMIO of any size at any offset (straddling included), GCMD sequences,
+ *   IQT writes, FSTS write-1-to-clear; raw and templated descriptors;
+ *   stores to guest RAM between steps (tables, queue, status words);
+ *   seeded valid setups (legacy second stage, scalable first stage,
+ *   second stage, nested, pass-through); DMA from any device, with or
+ *   without PASID; bus master, ATS and PASID toggles; worker steps;
+ *   host failures (device-TLB timeouts, host IQE).
+ *
+ * Oracles beyond the sanitizers (each aborts):
+ *   - after a full flush and a completed wait on a unit, the host IOTLBs
+ *     hold nothing of that unit's domains: DMA will walk afresh;
+ *   - every host invalidation a unit's step causes names that unit's host
+ *     DIDs only (the flush trace, read back after each step);
+ *   - once translation is off and the unit's work is done (and no host
+ *     flush failed in this input), the tag store holds none of its domains;
+ *   - the host caches stay within SIM_CACHE_CAPACITY;
+ *   - no step does more than VTD_WORK_BUDGET units (plus one step's
+ *     overshoot); libFuzzer's -timeout is the time limit per input.
+ *
+ * Each input starts from a fresh machine. The unit workers are off
+ * (worker_off): the input steps the work itself, so a run is
+ * deterministic. The two-thread variant (FUZZ_VIOMMU_THREADS=1, the
+ * default of fuzz_viommu_tsan, built with ThreadSanitizer) runs the input's
+ * DMA steps in a second thread against the MMIO of the first, with unit
+ * 0's real worker thread on as well; there DMA may refill the IOTLB at
+ * any time, so the oracle on it after a full flush is left out.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostvtd/flush.h"
+#include "hostvtd/flushtrace.h"
+#include "hostvtd/simvtd-cache.h"
+#include "hostvtd/simvtd.h"
+#include "hostvtd/tagstore.h"
+#include "viommu/simdev-regs.h"
+#include "viommu/simdev.h"
+#include "viommu/viommu-priv.h"
+#include "vmm/bus.h"
+#include "vmm/kvm.h"
+#include "vmm/machine.h"
+#include "vmm/pci.h"
+#include "vtd/desc.h"
+#include "vtd/regs.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define RAM_SIZE	0x40000ULL	/* 256 KiB at GPA 0: cleared for every input */
+#define NUNITS		2
+#define NDEVS		4
+#define MAX_STEPS	256		/* operations per input */
+#define MAX_DRAIN	256		/* worker steps to finish a unit's work */
+#define MAX_WORK_STEPS	256		/* worker steps per input: well inside -timeout */
+#define STEP_SLACK	(64 + 64 + 4 + VTD_MAX_BATCH)
+#define ROOT(k)		(0x1000ULL + (k) * 0x1000)
+#define QUEUE(k)	(0x3000ULL + (k) * 0x1000)	/* one page: QS 0 */
+#define STATUS(k)	(0x5000ULL + (k) * 0x100)
+#define POOL		0x6000ULL			/* table pages from here */
+#define POOL_END	0x27000ULL
+#define BIG_TABLE	0x27000ULL	/* 64 present, invalid PASID entries */
+#define BIG_DIR		0x28000ULL	/* 2^12 directory entries (PDTS 5), all aimed at BIG_TABLE */
+#define BIG_PDTS	5
+#define DATA		0x30000ULL			/* 16 data pages up to the end of RAM */
+#define DATA_PAGES	16
+
+/* Device d: guest SID, behind vIOMMU, on host unit; ATS, PASID. */
+static const struct {
+	uint16_t sid;
+	unsigned int viommu, host_unit;
+	bool ats, pasid;
+} dev_cfg[NDEVS] = {
+	{ 0x08, 0, 0, true, true },
+	{ 0x10, 0, 1, false, false },
+	{ 0x18, 1, 0, true, false },
+	{ 0x20, 1, 1, false, true },
+};
+
+struct reader {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint64_t take(struct reader *r, unsigned int bytes)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < bytes; i++) {
+		v |= (uint64_t)(r->n ? *r->p : 0) << (8 * i);
+		if (r->n) {
+			r->p++;
+			r->n--;
+		}
+	}
+	return v;
+}
+
+#ifndef FUZZ_VIOMMU_THREADS_DEFAULT
+#define FUZZ_VIOMMU_THREADS_DEFAULT 0
+#endif
+static int threads = -1;	/* the two-thread variant */
+
+static struct machine_state {
+	struct vm vm;
+	void *ram;
+	struct simvtd *sim;
+	struct tag_store *ts;
+	struct flush_engine *fe;
+	struct flush_trace *trace;
+	FILE *trace_file;
+	char *trace_buf;
+	size_t trace_len, trace_seen;
+	struct viommu units[NUNITS];
+	struct viommu_dev vdevs[NDEVS];
+	struct simdev *sims[NDEVS];
+	uint64_t pool;
+	unsigned int steps_left;
+	bool big_built;		/* the expensive directory is in RAM */
+	bool host_failed;	/* a host flush failure was injected this input */
+} m;
+
+static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
+{
+	(void)vm;
+	(void)address;
+	(void)data;
+	return 0;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fuzz_viommu: oracle failed: %s\n", what);
+	abort();
+}
+
+static void fuzz_machine_init(void)
+{
+	struct simvtd_config cfg = { .units = 2, .mem_size = 64 << 10 };
+	struct plan_options opt = { 0 };
+	char err[256];
+
+	if (!m.ram && !(m.ram = aligned_alloc(4096, RAM_SIZE)))
+		abort();
+	memset(m.ram, 0, RAM_SIZE);
+	memset(&m.vm, 0, sizeof(m.vm));
+	m.vm.kvm_fd = m.vm.vm_fd = -1;
+	m.vm.console_in = m.vm.console_out = -1;
+	m.vm.nmem = 1;
+	m.vm.mem[0] = (struct mem_region){ .gpa = 0, .size = RAM_SIZE, .host = m.ram };
+	m.vm.machine.ram_size = RAM_SIZE;
+	pthread_mutex_init(&m.vm.stop_lock, NULL);
+	if (bus_init(&m.vm.pio, "pio") || bus_init(&m.vm.mmio, "mmio") ||
+	    pci_host_bridge_init(&m.vm, err, sizeof(err)))
+		abort();
+	pci_signal_msi = no_msi;
+
+	m.trace_buf = NULL;
+	m.trace_len = m.trace_seen = 0;
+	m.trace_file = open_memstream(&m.trace_buf, &m.trace_len);
+	m.trace = m.trace_file ? flush_trace_stream(m.trace_file, FLUSH_TRACE_TEXT) : NULL;
+	m.sim = simvtd_new(&cfg);
+	m.ts = tag_store_new();
+	m.fe = m.sim && m.ts ? flush_engine_new(m.ts, m.trace, &opt) : NULL;
+	if (!m.trace || !m.fe)
+		abort();
+	for (unsigned int k = 0; k < NUNITS; k++) {
+		struct viommu *u = &m.units[k];
+
+		if (viommu_unit_init(u, &m.vm, k, k == 1, err, sizeof(err)))
+			abort();
+		u->ts = m.ts;
+		u->fe = m.fe;
+		u->signal_msi = no_msi;
+		u->worker_off = !(threads && k == 0);
+	}
+	for (unsigned int d = 0; d < NDEVS; d++) {
+		struct viommu_dev *vd = &m.vdevs[d];
+		struct viommu *u = &m.units[dev_cfg[d].viommu];
+		struct pci_device *pci;
+
+		memset(vd, 0, sizeof(*vd));
+		vd->unit = u;
+		vd->guest_sid = dev_cfg[d].sid;
+		vd->host.sid = (uint16_t)(0x300 + d);
+		vd->host.ats = dev_cfg[d].ats;
+		host_device_name(vd->host.sid, vd->host.name);
+		vd->host.unit = simvtd_unit(m.sim, dev_cfg[d].host_unit);
+		u->devs[u->ndevs++] = vd;
+		m.sims[d] = simdev_create(&m.vm, vd, m.sim, dev_cfg[d].ats, dev_cfg[d].pasid,
+					  dev_cfg[d].sid, err, sizeof(err));
+		if (!m.sims[d])
+			abort();
+		vd->simdev = m.sims[d];
+		pci = simdev_pci(m.sims[d]);
+		pci_device_config_write(pci, 0x04, 2, 0x0006);	/* memory, bus master */
+	}
+	m.pool = POOL;
+	m.steps_left = MAX_WORK_STEPS;
+	m.big_built = false;
+	m.host_failed = false;
+}
+
+static void fuzz_machine_exit(void)
+{
+	for (unsigned int k = 0; k < NUNITS; k++)
+		vtd_work_stop(&m.units[k]);
+	for (unsigned int d = 0; d < NDEVS; d++)
+		simdev_free(m.sims[d]);
+	for (unsigned int k = 0; k < NUNITS; k++)
+		viommu_unit_exit(&m.units[k]);
+	flush_engine_free(m.fe);
+	flush_trace_close(m.trace);
+	fclose(m.trace_file);
+	free(m.trace_buf);
+	tag_store_free(m.ts);
+	simvtd_free(m.sim);
+	pci_host_bridge_exit(&m.vm);
+	bus_destroy(&m.vm.pio);
+	bus_destroy(&m.vm.mmio);
+	pthread_mutex_destroy(&m.vm.stop_lock);
+}
+
+/* ---- guest helpers ---- */
+
+/*
+ * The harness is the guest: its stores to guest RAM race with the DMA and
+ * the unit by design (a guest may race its own device). Under TSan they
+ * are left out, so what it reports is the VMM's own state.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GUEST_TSAN 1
+#endif
+#endif
+#ifdef GUEST_TSAN
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+void AnnotateIgnoreWritesBegin(const char *file, int line);
+void AnnotateIgnoreWritesEnd(const char *file, int line);
+#define GUEST_BEGIN() (AnnotateIgnoreReadsBegin(__FILE__, __LINE__), \
+		       AnnotateIgnoreWritesBegin(__FILE__, __LINE__))
+#define GUEST_END() (AnnotateIgnoreWritesEnd(__FILE__, __LINE__), \
+		     AnnotateIgnoreReadsEnd(__FILE__, __LINE__))
+#else
+#define GUEST_BEGIN() ((void)0)
+#define GUEST_END() ((void)0)
+#endif
+
+static void put64(uint64_t gpa, uint64_t v)
+{
+	void *p = vm_gpa(&m.vm, gpa, 8);
+
+	GUEST_BEGIN();
+	if (p)
+		memcpy(p, &v, 8);
+	GUEST_END();
+}
+
+static uint64_t get64(uint64_t gpa)
+{
+	uint64_t v = 0;
+	void *p = vm_gpa(&m.vm, gpa, 8);
+
+	GUEST_BEGIN();
+	if (p)
+		memcpy(&v, p, 8);
+	GUEST_END();
+	return v;
+}
+
+static void put_bytes(uint64_t gpa, const void *src, size_t n)
+{
+	void *p = vm_gpa(&m.vm, gpa, n);
+
+	GUEST_BEGIN();
+	if (p)
+		memcpy(p, src, n);
+	GUEST_END();
+}
+
+static uint64_t page(void)
+{
+	uint64_t p = m.pool;
+
+	if (p >= POOL_END)
+		return POOL_END - 0x1000;	/* out of pages: reuse the last (tables alias) */
+	m.pool += 0x1000;
+	GUEST_BEGIN();
+	memset(vm_gpa(&m.vm, p, 0x1000), 0, 0x1000);
+	GUEST_END();
+	return p;
+}
+
+static void mmio_write(unsigned int k, unsigned int off, uint64_t val, unsigned int len)
+{
+	uint8_t buf[8];
+
+	memcpy(buf, &val, sizeof(buf));
+	bus_dispatch(&m.vm.mmio, MACHINE_VTD_BASE + (uint64_t)k * VTD_REG_SIZE + off, buf, len,
+		     true);
+}
+
+static uint64_t mmio_read(unsigned int k, unsigned int off, unsigned int len)
+{
+	uint8_t buf[8] = { 0 };
+	uint64_t v = 0;
+
+	bus_dispatch(&m.vm.mmio, MACHINE_VTD_BASE + (uint64_t)k * VTD_REG_SIZE + off, buf, len,
+		     false);
+	memcpy(&v, buf, len < 8 ? len : 8);
+	return v;
+}
+
+/* The entry at @at points at a table (made present with @bits when absent). */
+static uint64_t table_at(uint64_t at, uint64_t bits)
+{
+	uint64_t e = get64(at);
+
+	if (!(e & 3)) {
+		e = page() | bits;
+		put64(at, e);
+	}
+	return e & 0xffffffffff000ULL;
+}
+
+/* Map @iova to @gpa (4 KiB) in a 4-level table at @root with @leaf and @table bits. */
+static void map4(uint64_t root, uint64_t iova, uint64_t gpa, uint64_t leaf, uint64_t table)
+{
+	uint64_t t = root;
+
+	for (unsigned int level = 4; level > 1; level--)
+		t = table_at(t + ((iova >> (12 + 9 * (level - 1))) & 511) * 8, table);
+	put64(t + ((iova >> 12) & 511) * 8, (gpa & ~0xfffULL) | leaf);
+}
+
+/* A valid queue write of @d at the unit's tail, and the IQT write. */
+static void queue_desc(unsigned int k, const struct vtd_desc *d)
+{
+	struct viommu *u = &m.units[k];
+	struct vtd_raw_desc raw;
+	bool wide;
+	uint64_t tail, dsize;
+
+	pthread_mutex_lock(&u->lock);
+	wide = u->iqa & VTD_IQA_DW;
+	tail = u->iqt & VTD_IQ_OFFSET_MASK;
+	pthread_mutex_unlock(&u->lock);
+	dsize = wide ? 32 : 16;
+	vtd_desc_encode(d, &raw);
+	if (tail + dsize <= 0x1000) {
+		put_bytes(QUEUE(k) + tail, raw.qw, dsize);
+		mmio_write(k, VTD_REG_IQT, (tail + dsize) % 0x1000, 8);
+	}
+}
+
+/* ---- oracles ---- */
+
+static void check_bounds(void)
+{
+	for (unsigned int h = 0; h < 2; h++)
+		if (simvtd_iotlb_entries(m.sim, h) > SIM_CACHE_CAPACITY)
+			die("host IOTLB beyond its capacity");
+	for (unsigned int d = 0; d < NDEVS; d++)
+		if (simvtd_atc_entries(m.sim, m.vdevs[d].host.sid) > SIM_CACHE_CAPACITY)
+			die("ATC beyond its capacity");
+	for (unsigned int k = 0; k < NUNITS; k++) {
+		struct viommu *u = &m.units[k];
+		uint64_t max;
+
+		pthread_mutex_lock(&u->lock);
+		max = u->work_max_exit;
+		pthread_mutex_unlock(&u->lock);
+		if (max > VTD_WORK_BUDGET + STEP_SLACK)
+			die("one step did more than its budget");
+	}
+}
+
+/*
+ * The host invalidations since the last look came from unit @k: each
+ * "did N" names one of its host DIDs (vtd_host_did(): k * 0x4000 + DID),
+ * or unit 0's in the two-thread mode, where its worker runs meanwhile.
+ */
+static void check_trace(unsigned int k)
+{
+	const char *p;
+
+	fflush(m.trace_file);
+	if (!m.trace_buf || m.trace_len <= m.trace_seen)
+		return;
+	p = m.trace_buf + m.trace_seen;
+	while ((p = strstr(p, " did ")) != NULL) {
+		unsigned long did = strtoul(p + 5, NULL, 0);
+
+		/* Two-thread mode: unit 0's worker flushes whenever it runs. */
+		if (did / 0x4000 != k && !(threads && did / 0x4000 == 0))
+			die("a host invalidation named another unit's DID");
+		p += 5;
+	}
+	m.trace_seen = m.trace_len;
+}
+
+static void visit(const struct tag_domain *d, void *arg)
+{
+	(void)d;
+	(*(size_t *)arg)++;
+}
+
+/* One worker step of unit @k, within the input's allowance; returns whether work is left. */
+static bool step(unsigned int k)
+{
+	if (!m.steps_left)
+		return true;
+	m.steps_left--;
+	return vtd_work_step(&m.units[k]);
+}
+
+/* Run unit @k's work to the end (bounded); returns whether it ended. */
+static bool drain(unsigned int k)
+{
+	for (unsigned int i = 0; i < MAX_DRAIN && m.steps_left; i++) {
+		bool more = step(k);
+
+		check_trace(k);
+		if (!more)
+			return true;
+	}
+	return false;
+}
+
+/* Translation off and the work done: none of the unit's domains stay in the store. */
+static void check_te_off(unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	size_t n = 0;
+	bool te;
+
+	if (m.host_failed)
+		return;
+	pthread_mutex_lock(&u->lock);
+	te = u->gsts & VTD_GCMD_TE;
+	pthread_mutex_unlock(&u->lock);
+	if (te)
+		return;
+	tag_store_each_domain(m.ts, (uint16_t)k, true, 0, visit, &n);
+	if (n)
+		die("tag store not empty with translation off");
+}
+
+/*
+ * A full flush of unit @k as a driver does it, with a wait; when the wait
+ * completes cleanly, nothing of the unit's domains is left in the host
+ * IOTLBs: the next DMA walks the tables as they are now.
+ */
+static void full_flush(unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	struct vtd_desc d;
+	uint32_t seq = 0x5eed0000u + (uint32_t)m.pool;
+	bool scalable, ok;
+	uint32_t fsts_before, fsts_after;
+
+	pthread_mutex_lock(&u->lock);
+	scalable = VTD_FIELD(u->rtaddr_active, 11, 10) == 1 && (u->iqa & VTD_IQA_DW);
+	ok = (u->gsts & VTD_GCMD_QIE) && !(u->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)) &&
+	     ((u->iqa & ~0xfffULL) == QUEUE(k)) && VTD_IQA_QS(u->iqa) == 0;
+	fsts_before = u->fsts;
+	pthread_mutex_unlock(&u->lock);
+	if (!ok || !drain(k))
+		return;
+	memset(&d, 0, sizeof(d));
+	d.type = VTD_DESC_CC;
+	d.cc.gran = VTD_CC_GLOBAL;
+	queue_desc(k, &d);
+	if (scalable) {
+		memset(&d, 0, sizeof(d));
+		d.type = VTD_DESC_PC;
+		d.pc.gran = VTD_PC_GLOBAL;
+		queue_desc(k, &d);
+		memset(&d, 0, sizeof(d));
+		d.type = VTD_DESC_PIOTLB;
+		d.piotlb.gran = VTD_PIOTLB_PASID;
+		/* one per DID would be needed; the global IOTLB below covers every DID */
+	}
+	memset(&d, 0, sizeof(d));
+	d.type = VTD_DESC_IOTLB;
+	d.iotlb.gran = VTD_IOTLB_GLOBAL;
+	queue_desc(k, &d);
+	memset(&d, 0, sizeof(d));
+	d.type = VTD_DESC_WAIT;
+	d.wait.sw = true;
+	d.wait.status_addr = STATUS(k);
+	d.wait.status_data = seq;
+	queue_desc(k, &d);
+	check_trace(k);
+	if (!drain(k))
+		return;
+	pthread_mutex_lock(&u->lock);
+	fsts_after = u->fsts;
+	pthread_mutex_unlock(&u->lock);
+	if (threads || (uint32_t)get64(STATUS(k)) != seq ||
+	    ((fsts_after & ~fsts_before) & (VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE)))
+		return;
+	for (unsigned int h = 0; h < 2; h++)
+		if (simvtd_iotlb_entries_in(m.sim, h, (uint16_t)(k * 0x4000),
+					    (uint16_t)(k * 0x4000 + 0x3fff)))
+			die("a completed wait after a global flush left host IOTLB entries");
+}
+
+/* ---- seeded setups ---- */
+
+enum setup_kind { SETUP_LEGACY, SETUP_SM_FL, SETUP_SM_SL, SETUP_SM_NESTED, SETUP_SM_PT, NSETUPS };
+
+/* Identity-ish mappings of IOVA pages 0..7 onto data pages, read-write. */
+static void map_data(uint64_t root, bool first_stage, unsigned int salt)
+{
+	for (unsigned int i = 0; i < 8; i++) {
+		uint64_t gpa = DATA + (uint64_t)((i + salt) % DATA_PAGES) * 0x1000;
+
+		if (first_stage)
+			map4(root, (uint64_t)i << 12, gpa, 0x7, 0x7);		/* P, RW, US */
+		else
+			map4(root, (uint64_t)i << 12, gpa, 0x3, 0x3);		/* R, W */
+	}
+}
+
+/* A valid setup of one device's tables; returns the unit it programmed. */
+static unsigned int setup(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS;
+	unsigned int kind = (unsigned int)take(r, 1) % NSETUPS;
+	uint16_t did = (uint16_t)(take(r, 1) % 4 + 1);
+	uint32_t pasid = (uint32_t)take(r, 1) % 4;
+	unsigned int k = dev_cfg[d].viommu;
+	uint16_t sid = dev_cfg[d].sid;
+	bool scalable = kind != SETUP_LEGACY;
+	uint64_t root = ROOT(k), ctx, slpt = 0, flpt = 0;
+	struct vtd_desc desc;
+
+	if (kind == SETUP_LEGACY || kind == SETUP_SM_SL || kind == SETUP_SM_NESTED) {
+		slpt = page();
+		map_data(slpt, false, did);
+		if (kind == SETUP_SM_NESTED) {
+			/* The first-stage tables must be reachable through the second stage: identity. */
+			for (uint64_t gpa = POOL; gpa < POOL_END; gpa += 0x1000)
+				map4(slpt, gpa, gpa, 0x3, 0x3);
+		}
+	}
+	if (kind == SETUP_SM_FL || kind == SETUP_SM_NESTED) {
+		flpt = page();
+		map_data(flpt, true, did + 1);
+	}
+	if (!scalable) {
+		ctx = table_at(root + (sid >> 8) * 16, 1);
+		put64(ctx + (sid & 0xff) * 16, slpt | (dev_cfg[d].ats ? 1ULL << 2 : 0) | 1);
+		put64(ctx + (sid & 0xff) * 16 + 8, 2 | (uint64_t)did << 8);
+	} else {
+		uint64_t pdir, ptab, pe[8] = { 0 };
+		uint64_t pgtt = kind == SETUP_SM_FL ? 1 : kind == SETUP_SM_SL ? 2 :
+				kind == SETUP_SM_NESTED ? 3 : 4;
+		uint64_t at;
+
+		ctx = table_at(root + (sid >> 8) * 16 + ((sid & 0xff) >= 128 ? 8 : 0), 1);
+		at = ctx + (sid & 0x7f) * 32;
+		pdir = get64(at) & 0xffffffffff000ULL;
+		if (!(get64(at) & 1) || pdir < POOL || pdir >= POOL_END)
+			pdir = page();
+		put64(at, pdir | 1 | (dev_cfg[d].ats ? 1ULL << 2 : 0) | 1ULL << 3);	/* PDTS 0 */
+		put64(at + 8, 0);
+		put64(at + 16, 0);
+		put64(at + 24, 0);
+		ptab = table_at(pdir + (pasid >> 6) * 8, 1);
+		pe[0] = 1 | pgtt << 6 | (slpt ? slpt | 2 << 2 : 0);
+		pe[1] = did;
+		pe[2] = flpt ? flpt | 1 : 0;	/* SRE */
+		put_bytes(ptab + (pasid % 64) * 64, pe, 64);
+	}
+	/* The registers as a driver programs them; then the caches told. */
+	mmio_write(k, VTD_REG_RTADDR, root | (scalable ? 1ULL << VTD_RTADDR_TTM_SHIFT : 0), 8);
+	mmio_write(k, VTD_REG_GCMD, VTD_GCMD_SRTP | (uint32_t)(mmio_read(k, VTD_REG_GSTS, 4) &
+								(VTD_GCMD_TE | VTD_GCMD_QIE)), 4);
+	if (!(mmio_read(k, VTD_REG_GSTS, 4) & VTD_GCMD_QIE)) {
+		mmio_write(k, VTD_REG_IQA, QUEUE(k) | (scalable ? VTD_IQA_DW : 0), 8);
+		mmio_write(k, VTD_REG_GCMD, VTD_GCMD_QIE, 4);
+	}
+	mmio_write(k, VTD_REG_GCMD, VTD_GCMD_QIE | VTD_GCMD_TE, 4);
+	memset(&desc, 0, sizeof(desc));
+	desc.type = VTD_DESC_CC;
+	desc.cc.gran = VTD_CC_GLOBAL;
+	queue_desc(k, &desc);
+	if (scalable) {
+		memset(&desc, 0, sizeof(desc));
+		desc.type = VTD_DESC_PC;
+		desc.pc.gran = VTD_PC_GLOBAL;
+		queue_desc(k, &desc);
+	}
+	return k;
+}
+
+/*
+ * Device @d's context entry (scalable) points at the big directory: every
+ * global or domain-selective resync of it reads 2^12 + 2^18 entries, more
+ * than one step's budget, so the work spans exits (and the worker).
+ */
+static unsigned int expensive(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS, k = dev_cfg[d].viommu;
+	uint16_t sid = dev_cfg[d].sid;
+	uint64_t ctx, pe[8] = { 1 };	/* present, PGTT 0: invalid */
+
+	if (!m.big_built) {	/* once per input: the input's stores may change it later */
+		for (unsigned int i = 0; i < 64; i++)
+			put_bytes(BIG_TABLE + i * 64, pe, 64);
+		for (unsigned int i = 0; i < (1u << (BIG_PDTS + 7)); i++)
+			put64(BIG_DIR + i * 8, BIG_TABLE | 1);
+		m.big_built = true;
+	}
+	ctx = table_at(ROOT(k) + (sid >> 8) * 16 + ((sid & 0xff) >= 128 ? 8 : 0), 1);
+	put64(ctx + (sid & 0x7f) * 32, BIG_DIR | (uint64_t)BIG_PDTS << 9 | 1ULL << 3 | 1);
+	put64(ctx + (sid & 0x7f) * 32 + 8, 0);
+	return k;
+}
+
+/* ---- one operation ---- */
+
+static const unsigned int sizes[] = { 1, 2, 4, 8, 3, 16, 4, 8 };
+
+static void templated(struct reader *r, unsigned int k)
+{
+	struct vtd_desc d;
+	unsigned int t = (unsigned int)take(r, 1) % 10;
+	uint64_t f = take(r, 8);
+
+	memset(&d, 0, sizeof(d));
+	switch (t) {
+	case 0:
+		d.type = VTD_DESC_IOTLB;
+		d.iotlb.gran = (enum vtd_iotlb_gran)(f % 3 + 1);
+		d.iotlb.did = (uint16_t)((f >> 8) % 5);
+		d.iotlb.addr = ((f >> 16) % 8) << 12;
+		d.iotlb.am = (uint8_t)((f >> 24) % 4);
+		break;
+	case 1:
+		d.type = VTD_DESC_DEVTLB;
+		d.devtlb.sid = dev_cfg[f % NDEVS].sid;
+		d.devtlb.addr = vtd_devtlb_encode_addr(((f >> 8) % 8) << 12, (unsigned int)(f >> 16) % 4,
+						       &d.devtlb.size);
+		break;
+	case 2:
+		d.type = VTD_DESC_PIOTLB;
+		d.piotlb.gran = (f & 1) ? VTD_PIOTLB_PAGE : VTD_PIOTLB_PASID;
+		d.piotlb.did = (uint16_t)((f >> 8) % 5);
+		d.piotlb.pasid = (uint32_t)(f >> 16) % 4;
+		d.piotlb.addr = ((f >> 24) % 8) << 12;
+		d.piotlb.am = (uint8_t)((f >> 32) % 4);
+		break;
+	case 3:
+		d.type = VTD_DESC_PC;
+		d.pc.gran = (enum vtd_pc_gran)((f % 3 == 2) ? 3 : f % 3);
+		d.pc.did = (uint16_t)((f >> 8) % 5);
+		d.pc.pasid = (uint32_t)(f >> 16) % 4;
+		break;
+	case 4:
+		d.type = VTD_DESC_CC;
+		d.cc.gran = (enum vtd_cc_gran)(f % 3 + 1);
+		d.cc.did = (uint16_t)((f >> 8) % 5);
+		d.cc.sid = dev_cfg[(f >> 16) % NDEVS].sid;
+		d.cc.fm = (uint8_t)((f >> 24) % 4);
+		break;
+	case 5:
+		d.type = VTD_DESC_PDEVTLB;
+		d.pdevtlb.sid = dev_cfg[f % NDEVS].sid;
+		d.pdevtlb.pasid = (uint32_t)(f >> 8) % 4;
+		d.pdevtlb.addr = vtd_devtlb_encode_addr(((f >> 16) % 8) << 12,
+							(unsigned int)(f >> 24) % 4, &d.pdevtlb.size);
+		break;
+	case 6:
+		d.type = VTD_DESC_PGRP_RESP;
+		break;
+	case 7:
+		d.type = VTD_DESC_IEC;
+		break;
+	default:
+		d.type = VTD_DESC_WAIT;
+		d.wait.sw = f & 1;
+		d.wait.intr = (f >> 1) & 1;
+		d.wait.status_addr = (f & 4) ? STATUS(k) : (f >> 8) % (RAM_SIZE * 2) & ~3ULL;
+		d.wait.status_data = (uint32_t)(f >> 32);
+		break;
+	}
+	queue_desc(k, &d);
+}
+
+static void dma(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS;
+	uint64_t src = take(r, 2) % 0x9000, dst = take(r, 2) % 0x9000;
+	uint64_t len = take(r, 2) % 0x3000 + 1, pasid = take(r, 1);
+	struct pci_device *pci = simdev_pci(m.sims[d]);
+	uint8_t buf[8];
+	const struct { unsigned int reg; uint64_t val; } w[] = {
+		{ SIMDEV_SRC, src }, { SIMDEV_DST, dst }, { SIMDEV_LEN, len },
+		{ SIMDEV_PASID, (pasid & 0x80) ? ((pasid & 3) | SIMDEV_PASID_VALID) : 0 },
+		{ SIMDEV_CMD, SIMDEV_CMD_COPY },
+	};
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		memcpy(buf, &w[i].val, 8);
+		pci->bars[0].fn(pci->bars[0].opaque, w[i].reg, buf, 8, true);
+	}
+}
+
+static uint16_t ext_cap(struct pci_device *pci, uint16_t id)
+{
+	unsigned int off = 0x100, guard = 0;
+
+	while (off && guard++ < 64) {
+		uint32_t hdr = pci_device_config_read(pci, off, 4);
+
+		if ((hdr & 0xffff) == id)
+			return (uint16_t)off;
+		off = hdr >> 20;
+	}
+	return 0;
+}
+
+static void toggle(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS, what = (unsigned int)take(r, 1);
+	struct pci_device *pci = simdev_pci(m.sims[d]);
+	bool on = what & 0x10;
+	uint16_t cap;
+
+	switch (what % 3) {
+	case 0:
+		pci_device_config_write(pci, 0x04, 2, on ? 0x0006 : 0x0002);
+		break;
+	case 1:
+		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_ATS)))
+			pci_device_config_write(pci, cap + 6, 2, on ? 0x8000 : 0);
+		break;
+	default:
+		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_PASID)))
+			pci_device_config_write(pci, cap + 6, 2, on ? 1 : 0);
+		break;
+	}
+}
+
+static void run_op(struct reader *r)
+{
+	unsigned int op = (unsigned int)take(r, 1) % 15;
+	unsigned int k = (unsigned int)take(r, 1) % NUNITS;
+
+	switch (op) {
+	case 0: {	/* MMIO write, any size and offset */
+		unsigned int off = (unsigned int)take(r, 2) & 0xfff, len = sizes[take(r, 1) % 8];
+
+		mmio_write(k, off, take(r, 8), len > 8 ? 8 : len);
+		break;
+	}
+	case 1: {
+		unsigned int off = (unsigned int)take(r, 2) & 0xfff, len = sizes[take(r, 1) % 8];
+
+		(void)mmio_read(k, off, len > 8 ? 8 : len);
+		break;
+	}
+	case 2:		/* GCMD: TE / QIE / SRTP as the input says, persistent bits kept or not */
+		mmio_write(k, VTD_REG_GCMD, (uint32_t)take(r, 1) << 24 & 0xe8000000u, 4);
+		break;
+	case 3:		/* IQT */
+		mmio_write(k, VTD_REG_IQT, (take(r, 2) & 0xfff0) % 0x1000, 8);
+		break;
+	case 4:		/* FSTS write-1-to-clear */
+		mmio_write(k, VTD_REG_FSTS, (uint32_t)take(r, 1), 4);
+		break;
+	case 5:		/* a store to guest RAM: tables, queue, anything */
+		put64(take(r, 3) % RAM_SIZE & ~7ULL, take(r, 8));
+		break;
+	case 6:		/* a store into the table pool, where the tables are */
+		put64(POOL + (take(r, 3) % (POOL_END - POOL) & ~7ULL), take(r, 8));
+		break;
+	case 7:
+		k = setup(r);
+		break;
+	case 8: {	/* a raw descriptor */
+		uint64_t tail = mmio_read(k, VTD_REG_IQT, 8) & 0xfe0;
+		uint8_t raw[32];
+
+		for (unsigned int i = 0; i < 32; i++)
+			raw[i] = (uint8_t)take(r, 1);
+		put_bytes(QUEUE(k) + tail, raw, 32);
+		mmio_write(k, VTD_REG_IQT, (tail + 32) % 0x1000, 8);
+		break;
+	}
+	case 9:
+		templated(r, k);
+		break;
+	case 10:
+		dma(r);
+		break;
+	case 11:
+		toggle(r);
+		break;
+	case 12: {	/* host failures */
+		unsigned int what = (unsigned int)take(r, 1);
+
+		m.host_failed = true;
+		if (what & 1)
+			simvtd_inject_ite(m.sim, m.vdevs[what / 2 % NDEVS].host.sid, 1);
+		else
+			simvtd_inject_iqe(m.sim, what / 2 % 2, 1);
+		break;
+	}
+	case 14:
+		k = expensive(r);
+		break;
+	default:
+		if (take(r, 1) & 1)
+			full_flush(k);
+		else
+			for (unsigned int i = take(r, 1) % 4 + 1; i; i--)
+				if (!step(k))
+					break;
+		break;
+	}
+	check_trace(k);
+	check_bounds();
+	if (!vtd_work_busy(&m.units[k]))
+		check_te_off(k);
+}
+
+/* ---- the two-thread variant ---- */
+
+struct dma_thread {
+	const uint8_t *data;
+	size_t size;
+};
+
+static void *dma_main(void *arg)
+{
+	struct dma_thread *t = arg;
+	struct reader r = { t->data, t->size };
+
+	for (unsigned int i = 0; i < 64 && r.n; i++)
+		dma(&r);
+	return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct reader r = { data, size };
+	pthread_t dma_thread;
+	struct dma_thread t = { data, size };
+
+	if (threads < 0)
+		threads = getenv("FUZZ_VIOMMU_THREADS") ? atoi(getenv("FUZZ_VIOMMU_THREADS")) > 0 :
+							   FUZZ_VIOMMU_THREADS_DEFAULT;
+	fuzz_machine_init();
+	if (threads && pthread_create(&dma_thread, NULL, dma_main, &t))
+		threads = 0;
+	for (unsigned int i = 0; i < MAX_STEPS && r.n; i++)
+		run_op(&r);
+	if (threads)
+		pthread_join(dma_thread, NULL);
+	for (unsigned int k = 0; k < NUNITS; k++)
+		drain(k);
+	check_bounds();
+	fuzz_machine_exit();
+	return 0;
+}
