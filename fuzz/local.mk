@@ -53,4 +53,4 @@ fuzz fuzz-viommu-long:
 	@echo "fuzzing is not configured: ./configure CC=clang --enable-fuzzing" >&2; exit 1
 endif
 .PHONY: fuzz fuzz-viommu-long
-EXTRA_DIST += fuzz/run.sh
+EXTRA_DIST += fuzz/run.sh fuzz/long.sh fuzz/coverage.sh fuzz/tsan-guest-ram.supp fuzz/corpus/viommu
