@@ -46,7 +46,6 @@
 #include "lib/iommufd-compat.h"
 #include "lib/pci-bdf.h"
 #include "hostvtd/iommufd.h"
-#include "hostvtd/simvtd.h"
 #include "viommu/passthrough.h"
 #include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
