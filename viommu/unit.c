@@ -405,6 +405,15 @@ static void vtd_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int 
 			u->tail_writes++;
 			u->tail_ns += now_ns() - t0;
 		}
+	} else {
+		/*
+		 * A guest polling the unit (FSTS, GSTS, CCMD) while work is
+		 * pending drives that work itself, one budget per exit, instead
+		 * of depending on the worker thread being scheduled: on a real
+		 * KVM a spinning vCPU can starve its host's other threads (seen
+		 * in the nested testbed, where the vIOMMU test guests stalled).
+		 */
+		vtd_work_kick(u);
 	}
 	pthread_mutex_unlock(&u->lock);
 
