@@ -57,7 +57,7 @@ static enum num_error parse_uint(const char *s, size_t len, unsigned int base, u
 	if (!len)
 		return NUM_SYNTAX;
 	for (size_t i = 0; i < len; i++) {
-		int d = trace_hex_digit(s[i]);
+		int d = hex_digit_value(s[i]);
 
 		if (d < 0 || (unsigned int)d >= base)
 			return NUM_SYNTAX;

@@ -86,7 +86,7 @@ static int json_string(struct json_parser *j, const char **out, size_t *out_len)
 			unsigned int cp = 0;
 
 			for (int i = 1; i <= 4; i++) {
-				int d = trace_hex_digit(j->p[i]);
+				int d = hex_digit_value(j->p[i]);
 
 				if (d < 0)
 					return json_fail(j, "bad \\u escape");

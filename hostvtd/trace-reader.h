@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hostvtd/flushtrace.h"
+#include "lib/util.h"
 
 /*
  * A name must stay one token in the text format and need no escaping in
@@ -23,18 +24,6 @@
 static inline bool trace_is_name_char(unsigned char c)
 {
 	return c > ' ' && c < 0x7f && c != '"' && c != '\\';
-}
-
-/* The value of hex digit @c, or -1. */
-static inline int trace_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* ---- reader ---- */

@@ -1,11 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Small helpers the hostvtd files share: a hash mixer and array growth. */
+/* Small helpers shared across folders: a hash mixer, array growth, hex digits. */
 #ifndef TAGVMM_LIB_UTIL_H
 #define TAGVMM_LIB_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+/* The value of hex digit @c, or -1 (the trace readers of hostvtd/ and replay/). */
+static inline int hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
 /* A 64-bit finalizer (MurmurHash3's fmix64): spreads keys over hash slots. */
 static inline uint64_t hash_mix64(uint64_t x)

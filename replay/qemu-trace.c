@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util.h"
 #include "replay/qemu-trace.h"
 
 #define EV_DESC		"vtd_inv_desc"
@@ -91,17 +92,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static const char *skip_digits(const char *p)
 {
 	while (is_digit(*p))
@@ -163,7 +153,7 @@ static uint64_t parse_hex(struct cursor *c, const char *what)
 		return 0;
 	}
 	start = c->p += 2;
-	while ((d = hex_value(*c->p)) >= 0) {
+	while ((d = hex_digit_value(*c->p)) >= 0) {
 		if (v >> 60) {
 			snprintf(c->why_buf, sizeof(c->why_buf), "%s: hex value wider than 64 bits",
 				 what);
