@@ -29,6 +29,8 @@ UNIT_TESTS = \
 	tests/unit/check_vtd_hostile \
 	tests/unit/check_simdev \
 	tests/unit/check_viommu_dma \
+	tests/unit/check_virtio \
+	tests/unit/check_virtio_iommu \
 	tests/unit/check_iommufd \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
@@ -141,6 +143,13 @@ tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_viommu_dma_SOURCES = tests/unit/check_viommu_dma.c tests/unit/vtd_testutil.h
 tests_unit_check_viommu_dma_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_viommu_dma_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_virtio_SOURCES = tests/unit/check_virtio.c tests/unit/virtio_testutil.h
+tests_unit_check_virtio_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_virtio_LDADD = $(VMM_UNIT_LDADD)
+tests_unit_check_virtio_iommu_SOURCES = tests/unit/check_virtio_iommu.c \
+	tests/unit/virtio_testutil.h
+tests_unit_check_virtio_iommu_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_virtio_iommu_LDADD = $(VIOMMU_UNIT_LDADD)
 
 # The passthrough path through the host_ops seam, against a recording fake.
 tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h
