@@ -6,4 +6,5 @@ dist_doc_DATA = README.md
 tagvmmdocsdir = $(docdir)/docs
 dist_tagvmmdocs_DATA = \
 	docs/running.md docs/machine.md docs/viommu.md docs/passthrough.md \
-	docs/replay.md docs/flush-trace.md docs/performance.md docs/design.md
+	docs/replay.md docs/flush-trace.md docs/performance.md docs/design.md \
+	docs/virtio.md

@@ -10,7 +10,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 count=0 fails=0
 
-echo "linux-6.1-pvh-c2-viommu 2 1 /tb/l2/vmlinux-6.1" >"$tmp/cases"
+printf '%s\n' "linux-6.1-pvh-c2-viommu 2 1 /tb/l2/vmlinux-6.1" \
+	"linux-6.12-virtio-viommu-ats 1 1 /tb/l2/bzImage-6.12 ats" >"$tmp/cases"
 
 # A whole passing log, with CR LF line ends as a serial console has them.
 good() {
@@ -36,6 +37,24 @@ TAGVMM-L2: dmesg: [    1.0] tsc: Marking TSC unstable due to TSCs unsynchronized
 TAGVMM-L2: dmesg: [    3.7] DMAR: dmar0: Using Queued invalidation
 TAGVMM-L2: powering off
 TESTBED-RESULT linux-6.1-pvh-c2-viommu status=0 wall_ms=11590
+TESTBED-BEGIN linux-6.12-virtio-viommu-ats
+TAGVMM-L2: userspace reached
+TAGVMM-L2: cpus 1 online 0
+TAGVMM-L2: clocksource kvm-clock
+TAGVMM-L2: iommu units: dmar0 
+TAGVMM-L2: dmesg: [    0.2] ACPI: PM-Timer IO Port: 0x608
+TAGVMM-L2: dmesg: [    0.3] Booting paravirtualized kernel on KVM
+TAGVMM-L2: dmesg: [    3.7] DMAR: dmar0: Using Queued invalidation
+TAGVMM-L2: virtio: dd 4 MiB O_DIRECT bs=64k: write 900 ms, read 800 ms
+TAGVMM-L2: virtio: blk read back the pattern
+TAGVMM-L2: virtio: hwrng virtio_rng.0
+TAGVMM-L2: virtio: hwrng gave 32 bytes
+TAGVMM-L2: powering off
+tagvmm: viommu: 300 guest batches, 400 guest invalidations; host: 300 invalidations + 300 device-TLB in 300 submissions; unique-tag bound 300
+TESTBED-RESULT linux-6.12-virtio-viommu-ats status=0 wall_ms=20000
+TESTBED-VIRTIO linux-6.12-virtio-viommu-ats image: holds the pattern
+TESTBED-VIRTIO linux-6.12-virtio-viommu-ats trace: invalidations                  300
+TESTBED-VIRTIO linux-6.12-virtio-viommu-ats trace: devtlb_invalidations           300
 TESTBED-DONE
 LOG
 }
@@ -77,6 +96,16 @@ verdict "a failing test guest" 1 "guests .*a test guest failed" "s/^ok 1 - hello
 verdict "a run without its result line" 1 "no result" "/RESULT linux-6.1-pvh-c2-viommu/d"
 verdict "L1 did not finish" 1 "L1 did not finish" "/TESTBED-DONE/d"
 verdict "the speed guest did not pass" 1 "speed .*no PASS line" "/PASS speed/d"
+verdict "virtio-blk did not read back" 1 "virtio-viommu-ats.*the pattern did not read back" \
+	"/blk read back the pattern/d"
+verdict "the image does not hold the pattern" 1 "virtio-blk: .*image: .*differ" \
+	"s/image: holds the pattern/image: \/tmp\/pattern \/tmp\/disk.img differ: byte 1/"
+verdict "no virtio hwrng" 1 "virtio-rng: .*hwrng none" "s/hwrng virtio_rng.0/hwrng none/"
+verdict "no bytes from /dev/hwrng" 1 "virtio-rng: /dev/hwrng gave no data" "/hwrng gave 32 bytes/d"
+verdict "too few host invalidations" 1 "12 host IOTLB invalidations" \
+	"s/trace: invalidations  *300/trace: invalidations 12/"
+verdict "no device-TLB invalidation with ats" 1 "0 device-TLB invalidations" \
+	"s/devtlb_invalidations  *300/devtlb_invalidations 0/"
 
 echo "1..$count"
 [ $fails -eq 0 ]

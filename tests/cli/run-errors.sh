@@ -68,6 +68,21 @@ if [ -e /dev/kvm ]; then
 	refuse 1 "--vfio with --viommu, no such device" "no PCI device 0000:ff:1f.7" -- \
 		"$tagvmm" run -k "$guest" --viommu --vfio 0000:ff:1f.7
 fi
+# virtio options (docs/virtio.md): bad syntax is usage, a bad image a VMM error.
+refuse 2 "--disk without a file" "expected FILE" -- "$tagvmm" run -k "$guest" --disk ,ro
+refuse 2 "--disk unknown option" "unknown option 'rw'" -- "$tagvmm" run -k "$guest" --disk "$tmp/empty,rw"
+refuse 2 "--disk ats and iommu=off" "ats needs the vIOMMU" -- \
+	"$tagvmm" run -k "$guest" --viommu --disk "$tmp/empty,ats,iommu=off"
+refuse 2 "--disk ats without --viommu" "needs --viommu" -- "$tagvmm" run -k "$guest" --disk "$tmp/empty,ats"
+refuse 2 "--rng unknown option" "unknown option 'ro'" -- "$tagvmm" run -k "$guest" --rng=ro
+if [ -e /dev/kvm ]; then
+	refuse 1 "--disk of a missing file" "--disk $tmp/nonexistent: No such file" -- \
+		"$tagvmm" run -k "$guest" --disk "$tmp/nonexistent"
+	refuse 1 "--disk of an empty file" "smaller than one 512-byte sector" -- \
+		"$tagvmm" run -k "$guest" --disk "$tmp/empty"
+	refuse 1 "--disk of a directory" "not a file or block device|Is a directory" -- \
+		"$tagvmm" run -k "$guest" --disk "$tmp,ro"
+fi
 refuse 1 "/dev/kvm missing" "no /dev/kvm|KVM is not available" -- \
 	env TAGVMM_KVM_DEVICE="$tmp/no-kvm" "$tagvmm" run -k "$guest"
 

@@ -71,6 +71,27 @@ judge() {	# judge NAME CPUS VIOMMU
 		[ -z "$why" ] && ! grep -q 'TAGVMM-L2: dmesg: .*ACPI: PM-Timer IO Port: 0x608' <<<"$s" &&
 			why="the kernel found no PM timer"
 		[ -z "$why" ] && grep -Eq "$tsc_forbid" <<<"$s" && why="TSC: $(grep -Em1 "$tsc_forbid" <<<"$s")"
+		if [ -z "$why" ] && [[ $name == *-virtio* ]]; then
+			grep -q '^TAGVMM-L2: virtio: blk read back the pattern' <<<"$s" ||
+				why="virtio-blk: the pattern did not read back"
+			[ -z "$why" ] && ! grep -q "^TESTBED-VIRTIO $name image: holds the pattern" "$log" &&
+				why="virtio-blk: $(grep -m1 "^TESTBED-VIRTIO $name image:" "$log")"
+			[ -z "$why" ] && ! grep -q '^TAGVMM-L2: virtio: hwrng virtio_rng' <<<"$s" &&
+				why="virtio-rng: $(grep -m1 '^TAGVMM-L2: virtio: hwrng' <<<"$s")"
+			[ -z "$why" ] && ! grep -q '^TAGVMM-L2: virtio: hwrng gave 32 bytes' <<<"$s" &&
+				why="virtio-rng: /dev/hwrng gave no data"
+			# Behind the vIOMMU the guest's unmaps must reach the host as invalidations.
+			# 4 MiB each way in 64 KiB requests: at least 128 unmaps, each flushed
+			# before it returns (iommu.strict=1), so at least 128 host invalidations.
+			inv=$(sed -n "s/^TESTBED-VIRTIO $name trace: invalidations *\([0-9]*\)$/\1/p" "$log")
+			dev=$(sed -n "s/^TESTBED-VIRTIO $name trace: devtlb_invalidations *\([0-9]*\)$/\1/p" "$log")
+			[ -z "$why" ] && [ "$viommu" = 1 ] && [ "${inv:-0}" -lt 128 ] &&
+				why="${inv:-no} host IOTLB invalidations in the flush trace, not the guest's unmaps"
+			[ -z "$why" ] && [[ $name == *-ats ]] && [ "${dev:-0}" -lt 128 ] &&
+				why="${dev:-no} device-TLB invalidations in the flush trace"
+			[ "$viommu" = 1 ] && echo "# $name: flush trace: ${inv:-?} invalidations, ${dev:-?} device-TLB"
+			grep -E '^TAGVMM-L2: virtio: dd|^tagvmm: viommu:' <<<"$s" | sed "s/^/# $name: /"
+		fi
 		if [ -z "$why" ] && [ "$viommu" = 1 ]; then
 			grep -q 'DMAR: dmar0: Using Queued invalidation' <<<"$s" || why="no queued invalidation on dmar0"
 			[ -z "$why" ] && ! grep -q '^TAGVMM-L2: iommu units: dmar0' <<<"$s" && why="no dmar0 in /sys/class/iommu"

@@ -43,10 +43,39 @@ case_run guests-viommu env top_builddir=/tb sh tests/kvm/viommu.sh
 # The guest's instruction rate (tests/guests/speed.c).
 case_run speed ./tagvmm run -q -k tests/guests/speed.elf -m 64M
 
-# The Linux matrix (testbed.sh writes /tb/cases: NAME CPUS VIOMMU IMAGE).
-while read -r name cpus viommu image; do
-	cmdline="console=ttyS0 panic=-1 rdinit=/init $(cat /tb/l2-cmdline)"
+# A virtio case: L2 writes a pattern to the disk and reads it back (l2-init.sh);
+# afterwards the image must hold it, and the flush trace shows what reached the host.
+virtio_run() {	# virtio_run NAME CPUS VIOMMU IMAGE plain|ats|nomerge
+	name=$1 cpus=$2 viommu=$3 image=$4 opts=$5
+	set -- ./tagvmm run -q -k "$image" -i l2/initramfs.cpio.gz -m 512M -c "$cpus"
+	ats=
+	[ "$opts" = ats ] && ats=,ats
+	rm -f /tmp/disk.img /tmp/trace
+	dd if=/dev/zero of=/tmp/disk.img bs=1M count=8 2>/dev/null
 	if [ "$viommu" = 1 ]; then
+		set -- "$@" -p "$cmdline tagvmm.virtio intel_iommu=on iommu.strict=1" --viommu \
+			--flush-trace /tmp/trace
+		[ "$opts" = nomerge ] && set -- "$@" --no-merge
+	else
+		set -- "$@" -p "$cmdline tagvmm.virtio"
+	fi
+	case_run "$name" "$@" --disk "/tmp/disk.img$ats" --rng${ats:+=ats}
+	yes TAGVMM-VIRTIO-PATTERN | head -c 4194304 >/tmp/pattern
+	if cmp /tmp/pattern /tmp/disk.img >/dev/null 2>&1; then
+		echo "TESTBED-VIRTIO $name image: holds the pattern"
+	else
+		echo "TESTBED-VIRTIO $name image: $(cmp /tmp/pattern /tmp/disk.img 2>&1 | head -1)"
+	fi
+	[ -e /tmp/trace ] && ./tagvmm trace summary /tmp/trace | sed "s/^/TESTBED-VIRTIO $name trace: /"
+	rm -f /tmp/disk.img /tmp/trace /tmp/pattern
+}
+
+# The Linux matrix (testbed.sh writes /tb/cases: NAME CPUS VIOMMU IMAGE [VIRTIO]).
+while read -r name cpus viommu image virtio; do
+	cmdline="console=ttyS0 panic=-1 rdinit=/init $(cat /tb/l2-cmdline)"
+	if [ -n "$virtio" ]; then
+		virtio_run "$name" "$cpus" "$viommu" "$image" "$virtio"
+	elif [ "$viommu" = 1 ]; then
 		case_run "$name" ./tagvmm run -q -k "$image" -i l2/initramfs.cpio.gz -m 512M -c "$cpus" \
 			-p "$cmdline intel_iommu=on iommu.strict=1" \
 			--viommu --sim-device dma,iommu=dmar0,ats,pasid

@@ -83,6 +83,27 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # L2's initramfs: busybox and an init that reports what Linux sees, then powers off.
 mkdir -p "$tmp/l2/bin"
 cp "$bb/bin/busybox" "$tmp/l2/bin/" && cp "$here/l2-init.sh" "$tmp/l2/init" && chmod +x "$tmp/l2/init"
+# The virtio cases' modules, per kernel, in load order (busybox insmod: no
+# dependencies resolved, no compressed modules; 6.12 builds virtio_pci in).
+l2_modules() {	# l2_modules KERNEL-ROOT VERSION MODULE-PATH...
+	local root=$1 ver=$2 m src dst
+	shift 2
+	dst=$tmp/l2/modules/$ver
+	mkdir -p "$dst" && : >"$dst/order"
+	for m in "$@"; do
+		src=$root/lib/modules/$ver/kernel/$m
+		if [ -e "$src.ko" ]; then
+			cp "$src.ko" "$dst/" || die "cannot copy $m.ko"
+		else
+			xz -dc "$src.ko.xz" >"$dst/${m##*/}.ko" || die "no $m.ko(.xz) in $ver"
+		fi
+		echo "${m##*/}" >>"$dst/order"
+	done
+}
+l2_modules "$k61" "$k61_ver" drivers/virtio/virtio_ring drivers/virtio/virtio \
+	drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
+	drivers/virtio/virtio_pci drivers/block/virtio_blk drivers/char/hw_random/virtio-rng
+l2_modules "$k612" "$k612_ver" drivers/block/virtio_blk drivers/char/hw_random/virtio-rng
 (cd "$tmp/l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/l2.cpio.gz" || die "cpio (L2)"
 
 # L1's initramfs: busybox, kvm modules, tagvmm and its libraries, guests, L2 images.
@@ -120,6 +141,20 @@ for kv in 6.1 6.12; do
 			done
 		done
 	done
+done
+# The virtio cases: NAME CPUS VIOMMU IMAGE VIRTIO, VIRTIO one of plain (no
+# ATS), ats, nomerge (plain with --no-merge). Both kernels, with and without
+# the vIOMMU, with and without ATS in four runs; TESTBED_VIRTIO=all adds the
+# rest of the matrix and the --no-merge run (docs/virtio.md).
+virtio_cases="linux-6.1-virtio:0:plain linux-6.1-virtio-viommu-ats:1:ats
+	linux-6.12-virtio:0:plain linux-6.12-virtio-viommu:1:plain"
+[ "${TESTBED_VIRTIO:-}" = all ] && virtio_cases="$virtio_cases linux-6.1-virtio-viommu:1:plain
+	linux-6.1-virtio-viommu-nomerge:1:nomerge linux-6.12-virtio-viommu-ats:1:ats"
+for c in $virtio_cases; do
+	IFS=: read -r name viommu opts <<<"$c"
+	kv=${name#linux-}
+	kv=${kv%%-*}
+	[[ $name =~ ${TESTBED_CASES:-.} ]] && echo "$name 1 $viommu /tb/l2/bzImage-$kv $opts" >>"$l1/tb/cases"
 done
 (cd "$l1" && find . | cpio -o -H newc --quiet) >"$tmp/l1.cpio" || die "cpio (L1)"
 
