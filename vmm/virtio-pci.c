@@ -468,8 +468,9 @@ struct virtio_pci *virtio_pci_create(struct vm *vm, const struct virtio_model *m
 	    !add_vendor_cap(&vp->pci, VIRTIO_PCI_CAP_NOTIFY, VIRTIO_NOTIFY_OFF,
 			    VIRTIO_NOTIFY_MULT * m->nqueues, true) ||
 	    !add_vendor_cap(&vp->pci, VIRTIO_PCI_CAP_ISR, VIRTIO_ISR_OFF, 1, false) ||
-	    !add_vendor_cap(&vp->pci, VIRTIO_PCI_CAP_DEVICE, VIRTIO_DEVICE_OFF, m->config_size,
-			    false) ||
+	    /* No device region without configuration: Linux refuses a zero-length one. */
+	    (m->config_size && !add_vendor_cap(&vp->pci, VIRTIO_PCI_CAP_DEVICE, VIRTIO_DEVICE_OFF,
+					       m->config_size, false)) ||
 	    !pci_add_msix_cap(&vp->pci, m->nqueues + 1, VIRTIO_MSIX_BAR) ||
 	    !pci_add_pcie_cap(&vp->pci, PCI_EXP_TYPE_RC_END) ||
 	    (s->ats && iommu && !(vp->ats_cap = pci_add_ats_cap(&vp->pci, VIRTIO_ATS_QDEP)))) {

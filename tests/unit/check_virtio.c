@@ -301,8 +301,14 @@ START_TEST(test_rng)
 	struct vd_buf b = { DATA, 64, true };
 	unsigned int nonzero = 0;
 
+	uint8_t bar;
+	uint32_t off;
+
 	make(VIRTIO_KIND_RNG, false, true);
 	ck_assert_uint_eq(pci_device_config_read(drv.pci, 0, 4), 0x1044u << 16 | 0x1af4);
+	/* No configuration, so no device region (Linux refuses a zero-length one). */
+	ck_assert(!find_cap(VIRTIO_PCI_CAP_DEVICE, &bar, &off));
+	ck_assert(find_cap(VIRTIO_PCI_CAP_NOTIFY, &bar, &off));
 	vd_bring_up(&drv, 8);
 	ck_assert_int_eq(vd_request(&drv, &b, 1), 64);
 	for (unsigned int i = 0; i < 64; i++)
