@@ -61,13 +61,14 @@ virtio_run() {	# virtio_run NAME CPUS VIOMMU IMAGE plain|ats|nomerge
 	fi
 	case_run "$name" "$@" --disk "/tmp/disk.img$ats" --rng${ats:+=ats}
 	yes TAGVMM-VIRTIO-PATTERN | head -c 4194304 >/tmp/pattern
-	if cmp /tmp/pattern /tmp/disk.img >/dev/null 2>&1; then
+	head -c 4194304 /tmp/disk.img >/tmp/written
+	if cmp /tmp/pattern /tmp/written >/dev/null 2>&1; then
 		echo "TESTBED-VIRTIO $name image: holds the pattern"
 	else
-		echo "TESTBED-VIRTIO $name image: $(cmp /tmp/pattern /tmp/disk.img 2>&1 | head -1)"
+		echo "TESTBED-VIRTIO $name image: $(cmp /tmp/pattern /tmp/written 2>&1 | head -1)"
 	fi
 	[ -e /tmp/trace ] && ./tagvmm trace summary /tmp/trace | sed "s/^/TESTBED-VIRTIO $name trace: /"
-	rm -f /tmp/disk.img /tmp/trace /tmp/pattern
+	rm -f /tmp/disk.img /tmp/trace /tmp/pattern /tmp/written
 }
 
 # The Linux matrix (testbed.sh writes /tb/cases: NAME CPUS VIOMMU IMAGE [VIRTIO]).

@@ -21,7 +21,11 @@ dmesg | grep -E 'clocksource|kvm-clock|tsc:|TSC|PM-Timer|Booting paravirtualized
 	sed 's/^/TAGVMM-L2: dmesg: /'
 # The virtio cases (tagvmm.virtio on the command line): Linux's own drivers
 # drive tagvmm's virtio-blk and virtio-rng; O_DIRECT so every byte is DMA.
-uptime_cs() { read -r up _ </proc/uptime; echo $((${up%.*} * 100 + ${up#*.})); }
+uptime_cs() {	# centiseconds since boot (no octal "08")
+	read -r up _ </proc/uptime
+	frac=${up#*.}
+	echo $((${up%.*} * 100 + ${frac#0}))
+}
 if grep -q tagvmm.virtio /proc/cmdline; then
 	mkdir -p /dev /tmp
 	mount -t devtmpfs dev /dev
