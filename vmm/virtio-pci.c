@@ -145,7 +145,10 @@ static void *worker(void *arg)
 			pthread_cond_wait(&vp->wake, &vp->lock);
 		if (vp->stop)
 			break;
-		kicked = vp->kicked;
+		kicked = 0;
+		for (unsigned int i = 0; i < vp->model->nqueues; i++)
+			if ((vp->kicked & 1u << i) && vp->vq[i].enabled)
+				kicked |= 1u << i;
 		vp->kicked = 0;
 		usable = (vp->status & VIRTIO_STATUS_DRIVER_OK) &&
 			 !(vp->status & VIRTIO_STATUS_NEEDS_RESET) && !vp->reset_pending;
@@ -162,7 +165,7 @@ static void *worker(void *arg)
 				ATS_CTRL_ENABLE),
 		};
 		for (unsigned int i = 0; usable && i < vp->model->nqueues; i++)
-			if ((kicked & 1u << i) && vp->vq[i].enabled)
+			if (kicked & 1u << i)
 				serve_queue(vp, i);
 
 		pthread_mutex_lock(&vp->lock);
