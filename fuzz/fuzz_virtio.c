@@ -18,6 +18,7 @@
  * until a reset. Guest RAM is 1 MiB at GPA 0 so that addresses made of
  * input bytes land in it often; ASan reports any access outside it.
  */
+#define _GNU_SOURCE	/* memfd_create() */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
