@@ -90,7 +90,7 @@ judge() {	# judge NAME CPUS VIOMMU
 			[ -z "$why" ] && [[ $name == *-ats ]] && [ "${dev:-0}" -lt 128 ] &&
 				why="${dev:-no} device-TLB invalidations in the flush trace"
 			[ "$viommu" = 1 ] && echo "# $name: flush trace: ${inv:-?} invalidations, ${dev:-?} device-TLB"
-			grep -E '^TAGVMM-L2: virtio: dd|^tagvmm: viommu:' <<<"$s" | sed "s/^/# $name: /"
+			grep -E '^TAGVMM-L2: virtio:|^tagvmm: viommu:' <<<"$s" | sed "s/^/# $name: /"
 		fi
 		if [ -z "$why" ] && [ "$viommu" = 1 ]; then
 			grep -q 'DMAR: dmar0: Using Queued invalidation' <<<"$s" || why="no queued invalidation on dmar0"

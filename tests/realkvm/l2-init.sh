@@ -46,6 +46,7 @@ if grep -q tagvmm.virtio /proc/cmdline; then
 	echo "TAGVMM-L2: virtio: hwrng $(cat /sys/class/misc/hw_random/rng_current 2>&1)"
 	n=$(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | wc -c)
 	[ "$n" = 32 ] && echo "TAGVMM-L2: virtio: hwrng gave 32 bytes"
+	grep virtio /proc/interrupts | tr -s ' ' | sed 's/^/TAGVMM-L2: virtio: interrupts:/'
 	dmesg | grep -E 'virtio|vda|DMAR: .*(ATS|fault)' | sed 's/^/TAGVMM-L2: dmesg: /'
 fi
 echo "TAGVMM-L2: powering off"
