@@ -94,6 +94,9 @@ START_TEST(machine_catch_all)
 	ck_assert_int_eq(machine_iommu_catch_all(&m), -1);
 	m.pci[1].iommu = 7;
 	ck_assert_int_eq(machine_iommu_catch_all(&m), 1);
+	/* A function behind no IOMMU (virtio iommu=off) asks for no catch-all. */
+	m.pci[1].iommu = MACHINE_PCI_NO_IOMMU;
+	ck_assert_int_eq(machine_iommu_catch_all(&m), -1);
 	ck_assert_uint_eq(machine_pci_intx_gsi(0, 0), MACHINE_PCI_INTX_GSI);
 	ck_assert_uint_eq(machine_pci_intx_gsi(3, 2), MACHINE_PCI_INTX_GSI + 1);
 }
@@ -333,6 +336,26 @@ START_TEST(dmar_two_units_explicit)
 }
 END_TEST
 
+/* A function behind no IOMMU is in no DRHD scope, and no unit becomes the catch-all. */
+START_TEST(dmar_function_behind_no_iommu)
+{
+	struct tables t;
+	struct drhd_view u[4];
+
+	two_units(&t.m);
+	t.m.pci[2].iommu = MACHINE_PCI_NO_IOMMU;
+	build(&t);
+	ck_assert_uint_eq(parse_dmar(t.dmar, u, 4), 2);
+	ck_assert_uint_eq(u[0].flags, 0);
+	ck_assert_uint_eq(u[0].nscopes, 1);
+	ck_assert_uint_eq(u[0].scope_bdf[0], 0x08);
+	ck_assert_uint_eq(u[1].flags, 0);
+	ck_assert_uint_eq(u[1].nscopes, 1);
+	ck_assert_uint_eq(u[1].scope_bdf[0], 0x10);
+	free(t.buf);
+}
+END_TEST
+
 START_TEST(dmar_catch_all_is_last)
 {
 	struct tables t;
@@ -466,6 +489,7 @@ static Suite *acpi_suite(void)
 	tcase_add_test(fixed, mcfg_entry);
 	tcase_add_test(fixed, dmar_two_units_explicit);
 	tcase_add_test(fixed, dmar_catch_all_is_last);
+	tcase_add_test(fixed, dmar_function_behind_no_iommu);
 	tcase_add_test(fixed, too_small_buffer);
 	tcase_add_test(iasl, iasl_reads_tables);
 	tcase_set_timeout(iasl, 60);

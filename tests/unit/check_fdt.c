@@ -294,6 +294,17 @@ START_TEST(iommu_nodes_and_map)
 	for (uint32_t rid = 0; rid < MACHINE_PCI_BUSES * 256u; rid++)
 		ck_assert_int_eq(iommu_for_rid(fdt, rid), rid == (1 << 3) ? unit[0] : unit[1]);
 	free(fdt);
+
+	/* A function behind no IOMMU (virtio iommu=off): its RID is in no entry, no catch-all. */
+	m.pci[0].iommu = MACHINE_PCI_NO_IOMMU;
+	fdt = build(&m, NULL);
+	unit[0] = node(fdt, "/iommu@fed90000");
+	unit[1] = node(fdt, "/iommu@fed91000");
+	ck_assert_int_eq(iommu_for_rid(fdt, 3 << 3), -1);
+	ck_assert_int_eq(iommu_for_rid(fdt, 2 << 3), unit[1]);
+	ck_assert_int_eq(iommu_for_rid(fdt, 1 << 3), unit[0]);
+	ck_assert_int_eq(iommu_for_rid(fdt, 4 << 3), -1);
+	free(fdt);
 }
 END_TEST
 
