@@ -547,7 +547,7 @@ END_TEST
 
 /* A driver thread scribbling on its rings while the device serves them. */
 struct scribbler {
-	volatile bool stop;
+	bool stop;		/* __atomic */
 	unsigned int seed;
 };
 
@@ -556,7 +556,7 @@ static void *scribble(void *arg)
 	struct scribbler *s = arg;
 	uint8_t *desc = ram + DESC, *avail = ram + AVAIL;
 
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
 		unsigned int r = rand_r(&s->seed);
 
 		if (r & 1)
@@ -587,7 +587,7 @@ START_TEST(test_hostile_rings_changed_while_running)
 		if (i % 64 == 0)
 			virtio_quiesce(drv.vp);
 	}
-	s.stop = true;
+	__atomic_store_n(&s.stop, true, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	virtio_quiesce(drv.vp);
 	/* Whatever happened, a reset brings the device back. */
