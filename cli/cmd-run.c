@@ -59,7 +59,9 @@ static void usage(FILE *out)
 		"  -m, --mem SIZE        guest RAM: a number of MiB, or with a K/M/G suffix (%d)\n"
 		"  -c, --cpus N          vCPUs (1)\n"
 		"      --dtb-out FILE    also write the machine's device tree to FILE\n"
-		"      --viommu[=N]      N emulated VT-d units (1) shadowed onto the simulated host\n"
+		"      --viommu[=N]      emulated VT-d units shadowed onto the simulated host: one\n"
+		"                        per host unit the sim devices name, each device behind\n"
+		"                        its unit's (at least 1); =N: N, devices behind vIOMMU 0\n"
 		"      --sim-device SPEC an emulated DMA engine behind a simulated host unit:\n"
 		"                        dma,iommu=dmarH[,viommu=V][,ats][,pasid] (repeatable)\n"
 		"      --caching-mode    advertise CAP.CM on the vIOMMUs\n"
@@ -124,6 +126,7 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 				return -1;
 			}
 			v->units = (unsigned int)n;
+			v->units_given = true;
 		}
 		return 0;
 	case 'E':

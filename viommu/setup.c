@@ -87,6 +87,7 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 					 VIOMMU_MAX_UNITS - 1);
 				goto out;
 			}
+			out->viommu_given = true;
 		} else {
 			snprintf(err, errlen, "unknown option '%s'", tok);
 			goto out;
@@ -96,6 +97,33 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 out:
 	free(copy);
 	return rc;
+}
+
+/*
+ * Host-matched placement (plain --viommu): vIOMMU k fronts the k-th
+ * simulated host unit, in unit order, that a sim device names; each
+ * device without viommu=V goes behind its host unit's vIOMMU. A guest
+ * flushing per vIOMMU (Linux) then reaches one host unit per flush.
+ */
+static void place_devices(struct viommu_options *o)
+{
+	unsigned int rank[HOST_MAX_UNITS], n = 0;
+	bool used[HOST_MAX_UNITS] = { false };
+
+	if (o->units_given)
+		return;
+	for (unsigned int i = 0; i < o->ndevs && i < VIOMMU_MAX_SIM_DEVICES; i++)
+		if (o->devs[i].host_unit < HOST_MAX_UNITS)
+			used[o->devs[i].host_unit] = true;
+	for (unsigned int h = 0; h < HOST_MAX_UNITS; h++)
+		rank[h] = used[h] ? n++ : 0;
+	o->units = n > 1 ? (n < VIOMMU_MAX_UNITS ? n : VIOMMU_MAX_UNITS) : 1;
+	for (unsigned int i = 0; i < o->ndevs && i < VIOMMU_MAX_SIM_DEVICES; i++) {
+		struct sim_device_spec *s = &o->devs[i];
+
+		if (!s->viommu_given && s->host_unit < HOST_MAX_UNITS)
+			s->viommu = rank[s->host_unit] < o->units ? rank[s->host_unit] : o->units - 1;
+	}
 }
 
 static int check_options(const struct viommu_options *o, unsigned int *host_units, char *err,
@@ -113,8 +141,9 @@ static int check_options(const struct viommu_options *o, unsigned int *host_unit
 	}
 	for (unsigned int i = 0; i < o->ndevs; i++) {
 		if (o->devs[i].viommu >= o->units) {
-			snprintf(err, errlen, "--sim-device %u: viommu=%u, but there are %u vIOMMUs",
-				 i, o->devs[i].viommu, o->units);
+			snprintf(err, errlen, "--sim-device %u: viommu=%u, but there are %u vIOMMUs%s",
+				 i, o->devs[i].viommu, o->units,
+				 o->units_given ? "" : " (one per host unit named; --viommu=N makes N)");
 			return -1;
 		}
 		if (o->devs[i].host_unit + 1 > need)
@@ -188,11 +217,13 @@ static int create_device(struct vm *vm, struct viommu_state *st, const struct si
 	return 0;
 }
 
-int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_t errlen)
+int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, size_t errlen)
 {
+	struct viommu_options placed = *given, *o = &placed;
 	struct viommu_state *st;
 	unsigned int host_units;
 
+	place_devices(o);
 	if (check_options(o, &host_units, err, errlen))
 		return -1;
 	st = calloc(1, sizeof(*st));
