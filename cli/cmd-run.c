@@ -67,6 +67,8 @@ static void usage(FILE *out)
 		"      --caching-mode    advertise CAP.CM on the vIOMMUs\n"
 		"      --flush-trace FILE  log every host invalidation ('-': stderr)\n"
 		"      --flush-trace-format text|json\n"
+		"      --guest-trace FILE  record the guest's invalidation stream for\n"
+		"                        tagvmm replay --qemu-trace ('-': stderr)\n"
 		"      --no-merge        forward guest invalidations one for one (for comparison)\n"
 		"      --inject-ite D:N  the next N device-TLB invalidations of sim device D time out\n"
 		"      --vfio BDF        assign the host PCI device DDDD:BB:DD.F, bound to vfio-pci\n"
@@ -147,6 +149,9 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 	case 'T':
 		v->flush_trace = arg;
 		return 0;
+	case 'G':
+		v->guest_trace = arg;
+		return 0;
 	case 'F':
 		if (flush_trace_format_parse(arg, &v->flush_trace_format)) {
 			fprintf(stderr, "tagvmm: run: --flush-trace-format is text or json\n");
@@ -190,6 +195,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "caching-mode", no_argument, NULL, 'C' },
 		{ "flush-trace", required_argument, NULL, 'T' },
 		{ "flush-trace-format", required_argument, NULL, 'F' },
+		{ "guest-trace", required_argument, NULL, 'G' },
 		{ "no-merge", no_argument, NULL, 'N' },
 		{ "inject-ite", required_argument, NULL, 'I' },
 		{ "vfio", required_argument, NULL, 'P' },
@@ -240,6 +246,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		case 'E':
 		case 'C':
 		case 'T':
+		case 'G':
 		case 'F':
 		case 'N':
 		case 'I':
@@ -276,6 +283,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	}
 	if (o->viommu.ndevs && !o->viommu.units) {
 		fprintf(stderr, "tagvmm: run: --sim-device needs --viommu\n");
+		return EXIT_USAGE;
+	}
+	if (o->viommu.guest_trace && !o->viommu.units) {
+		fprintf(stderr, "tagvmm: run: --guest-trace needs --viommu\n");
 		return EXIT_USAGE;
 	}
 	if (!o->boot.kernel) {

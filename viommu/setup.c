@@ -11,6 +11,7 @@
 
 #include "hostvtd/flushpath.h"
 #include "hostvtd/simvtd.h"
+#include "viommu/guest-trace.h"
 #include "viommu/passthrough.h"
 #include "viommu/simdev.h"
 #include "viommu/viommu.h"
@@ -31,6 +32,7 @@ struct viommu_state {
 	/* --vfio devices, behind vIOMMU 0 (passthrough.c). */
 	struct viommu_dev vfio_devs[VFIO_MAX_DEVICES];
 	struct viommu_pt_host *pt;
+	struct guest_trace *guest_trace;
 	bool report;
 };
 
@@ -234,12 +236,17 @@ int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, s
 	vm->viommu = st;
 	if (create_host(st, o, host_units, err, errlen))
 		goto fail;
+	if (o->guest_trace && !(st->guest_trace = guest_trace_open(o->guest_trace))) {
+		snprintf(err, errlen, "--guest-trace %s: %s", o->guest_trace, strerror(errno));
+		goto fail;
+	}
 	for (unsigned int i = 0; i < o->units; i++) {
 		if (viommu_unit_init(&st->units[i], vm, i, o->caching_mode, err, errlen))
 			goto fail;
 		st->nunits++;
 		st->units[i].ts = st->fp.ts;
 		st->units[i].fe = st->fp.fe;
+		st->units[i].guest_trace = st->guest_trace;
 		vm->machine.iommus[i] = (struct machine_iommu){ .base = st->units[i].base };
 		vm->machine.niommus = i + 1;
 	}
@@ -301,6 +308,8 @@ void viommu_teardown(struct vm *vm)
 		viommu_unit_exit(&st->units[i]);
 	if (flush_path_free(&st->fp))
 		fprintf(stderr, "tagvmm: viommu: writing the flush trace failed\n");
+	if (guest_trace_close(st->guest_trace))
+		fprintf(stderr, "tagvmm: viommu: writing the guest trace failed\n");
 	free(st);
 	vm->viommu = NULL;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "hostvtd/flush.h"
+#include "viommu/guest-trace.h"
 #include "viommu/viommu-priv.h"
 #include "vmm/bus.h"
 #include "vmm/kvm.h"
@@ -252,6 +253,9 @@ static void reg64_write(struct viommu *u, unsigned int base, uint64_t val, uint6
 	case VTD_REG_IQT:
 		if (!(mask & 0xffffffffULL))
 			return;
+		if (u->gsts & VTD_GCMD_QIE)
+			guest_trace_submission(u->guest_trace, u->vm, u->index, u->iqa,
+					       u->iqt & VTD_IQ_OFFSET_MASK, val & VTD_IQ_OFFSET_MASK);
 		u->iqt = val & VTD_IQ_OFFSET_MASK;
 		return;		/* processed by vtd_work_kick(), vtd_mmio() */
 	case VTD_REG_IQA: {

@@ -143,6 +143,7 @@ struct viommu_dev {
 struct viommu {
 	struct vm *vm;
 	unsigned int index;
+	struct guest_trace *guest_trace;	/* --guest-trace, shared by the units; or NULL */
 	uint64_t base;			/* MMIO base */
 	pthread_mutex_t lock;
 

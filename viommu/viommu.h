@@ -42,6 +42,7 @@ struct viommu_options {
 	unsigned int ndevs;
 	unsigned int host_units;	/* simulated host units (0: as many as named) */
 	const char *flush_trace;	/* --flush-trace FILE, or NULL */
+	const char *guest_trace;	/* --guest-trace FILE, or NULL */
 	enum flush_trace_format flush_trace_format;
 	bool no_merge;
 	/* Fault injection for tests: device-TLB invalidations of sim device N time out. */
