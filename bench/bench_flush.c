@@ -57,9 +57,16 @@ struct sva {
 	struct simvtd *sim;
 	struct tag_store *ts;
 	struct host_device devs[NDEV];
+	uint16_t viommu[NDEV];	/* which vIOMMU the guest sees device i behind */
+	unsigned int nviommus;
 };
 
-static void sva_setup(struct sva *s)
+/*
+ * Device i sits on host unit i % 2. One vIOMMU: all behind vIOMMU 0 (the
+ * old default); host-matched (tagvmm run's default now): behind the
+ * vIOMMU of its host unit, so the guest's domain is one per vIOMMU.
+ */
+static void sva_setup(struct sva *s, bool host_matched)
 {
 	struct simvtd_config cfg = { .units = 2 };
 
@@ -74,6 +81,8 @@ static void sva_setup(struct sva *s)
 		struct guest_domain_key key = { 0, SVA_DID, SVA_PASID };
 		struct tag_attach a;
 
+		s->viommu[i] = host_matched ? (uint16_t)(i % 2) : 0;
+		key.viommu = s->viommu[i];
 		memset(d, 0, sizeof(*d));
 		d->sid = (uint16_t)(0x100 + i * 8);
 		host_device_name(d->sid, d->name);
@@ -83,6 +92,7 @@ static void sva_setup(struct sva *s)
 					 .host_pasid = SVA_PASID, .nested = true };
 		tag_store_attach(s->ts, key, &a);
 	}
+	s->nviommus = host_matched ? 2 : 1;
 }
 
 static void sva_teardown(struct sva *s)
@@ -120,13 +130,17 @@ static const char *const sva_pattern_name[SVA_PATTERNS] = {
 struct sva_munmap {
 	size_t nsub;
 	size_t len[SVA_MAX_SUBMISSIONS];
+	uint16_t viommu[SVA_MAX_SUBMISSIONS];
 	struct vtd_desc desc[SVA_MAX_SUBMISSIONS][2 * NDEV];
 };
 
-static void sva_push(struct sva_munmap *m, bool new_submission, struct vtd_desc d)
+static void sva_push(struct sva_munmap *m, bool new_submission, uint16_t viommu,
+		     struct vtd_desc d)
 {
-	if (new_submission || m->nsub == 0)
+	if (new_submission || m->nsub == 0) {
+		m->viommu[m->nsub] = viommu;
 		m->len[m->nsub++] = 0;
+	}
 	m->desc[m->nsub - 1][m->len[m->nsub - 1]++] = d;
 }
 
@@ -136,22 +150,35 @@ static void sva_munmap(struct sva_munmap *m, const struct sva *s, enum sva_patte
 	m->nsub = 0;
 	switch (p) {
 	case SVA_LINUX61:
+		/* Per device, through the IOMMU the device sits behind. */
 		for (int call = 0; call < LINUX61_NOTIFIER_CALLS; call++)
 			for (int i = 0; i < NDEV; i++) {
-				sva_push(m, true, piotlb(SVA_DID, SVA_PASID, addr));
-				sva_push(m, true, pdevtlb(s->devs[i].sid, SVA_PASID, addr));
+				sva_push(m, true, s->viommu[i], piotlb(SVA_DID, SVA_PASID, addr));
+				sva_push(m, true, s->viommu[i],
+					 pdevtlb(s->devs[i].sid, SVA_PASID, addr));
 			}
 		break;
 	case SVA_LINUX612:
-		sva_push(m, true, piotlb(SVA_DID, SVA_PASID, addr));
-		for (int i = 0; i < NDEV; i++)
-			sva_push(m, m->len[m->nsub - 1] == LINUX612_BATCH,
-				 pdevtlb(s->devs[i].sid, SVA_PASID, addr));
+		/* Per IOMMU: its IOTLB tag, then its devices' device-TLB tags. */
+		for (uint16_t v = 0; v < s->nviommus; v++) {
+			sva_push(m, true, v, piotlb(SVA_DID, SVA_PASID, addr));
+			for (int i = 0; i < NDEV; i++)
+				if (s->viommu[i] == v)
+					sva_push(m, m->len[m->nsub - 1] == LINUX612_BATCH, v,
+						 pdevtlb(s->devs[i].sid, SVA_PASID, addr));
+		}
 		break;
 	case SVA_BATCHING:
-		for (int i = 0; i < NDEV; i++) {
-			sva_push(m, i == 0, piotlb(SVA_DID, SVA_PASID, addr));
-			sva_push(m, false, pdevtlb(s->devs[i].sid, SVA_PASID, addr));
+		for (uint16_t v = 0; v < s->nviommus; v++) {
+			bool first = true;
+
+			for (int i = 0; i < NDEV; i++) {
+				if (s->viommu[i] != v)
+					continue;
+				sva_push(m, first, v, piotlb(SVA_DID, SVA_PASID, addr));
+				sva_push(m, false, v, pdevtlb(s->devs[i].sid, SVA_PASID, addr));
+				first = false;
+			}
 		}
 		break;
 	case SVA_PATTERNS:
@@ -186,51 +213,55 @@ static unsigned int sva_munmap_bound(const struct sva *s)
 static void bench_sva(void)
 {
 	static const int munmaps = 1000;
-	struct flush_stats st[SVA_PATTERNS][2];
-	double ns[SVA_PATTERNS][2];
+	struct flush_stats st[SVA_PATTERNS][2][2];
+	double ns[SVA_PATTERNS][2][2];
 	unsigned int bound = 0;
 
-	for (int p = 0; p < SVA_PATTERNS; p++) {
-		for (int mode = 0; mode < 2; mode++) {
-			struct plan_options opt = { .no_merge = mode == 1 };
-			static struct sva_munmap m;
-			struct sva s;
-			struct flush_engine *fe;
-			double t0;
-
-			sva_setup(&s);
-			bound = sva_munmap_bound(&s);
-			fe = flush_engine_new(s.ts, NULL, &opt);
-			t0 = now_ns();
-			for (int f = 0; f < munmaps; f++) {
-				sva_munmap(&m, &s, (enum sva_pattern)p, (uint64_t)(f % 4096) << 12);
-				for (size_t k = 0; k < m.nsub; k++)
-					flush_engine_batch(fe, 0, m.desc[k], m.len[k], 1, NULL);
-			}
-			ns[p][mode] = (now_ns() - t0) / munmaps;
-			flush_engine_stats(fe, &st[p][mode]);
-			flush_engine_free(fe);
-			sva_teardown(&s);
-		}
-	}
-	printf("1. SVA fan-out per munmap of one page: %d ATS devices, one guest (DID %d, PASID %d),\n"
-	       "   one vIOMMU, 2 host units, %d munmaps; guest patterns are models, not recordings\n",
-	       NDEV, SVA_DID, SVA_PASID, munmaps);
-	printf("   %-27s %-8s %6s %6s %8s %8s %7s %6s %9s %6s\n", "guest pattern", "mode",
-	       "g.sub", "g.desc", "h.iotlb", "h.devtlb", "h.sub", "bound", "host/bnd", "ns");
 	for (int p = 0; p < SVA_PATTERNS; p++)
+	for (int matched = 0; matched < 2; matched++)
+	for (int mode = 0; mode < 2; mode++) {
+		struct plan_options opt = { .no_merge = mode == 1 };
+		static struct sva_munmap m;
+		struct sva s;
+		struct flush_engine *fe;
+		double t0;
+
+		sva_setup(&s, matched);
+		bound = sva_munmap_bound(&s);
+		fe = flush_engine_new(s.ts, NULL, &opt);
+		t0 = now_ns();
+		for (int f = 0; f < munmaps; f++) {
+			sva_munmap(&m, &s, (enum sva_pattern)p, (uint64_t)(f % 4096) << 12);
+			for (size_t k = 0; k < m.nsub; k++)
+				flush_engine_batch(fe, m.viommu[k], m.desc[k], m.len[k], 1, NULL);
+		}
+		ns[p][matched][mode] = (now_ns() - t0) / munmaps;
+		flush_engine_stats(fe, &st[p][matched][mode]);
+		flush_engine_free(fe);
+		sva_teardown(&s);
+	}
+	printf("1. SVA fan-out per munmap of one page: %d ATS devices on 2 host units, one guest\n"
+	       "   (DID %d, PASID %d), %d munmaps; guest patterns are models, not recordings; one\n"
+	       "   vIOMMU for all devices, or one per host unit (host-matched, tagvmm run's default)\n",
+	       NDEV, SVA_DID, SVA_PASID, munmaps);
+	printf("   %-27s %-8s %-8s %5s %6s %8s %8s %6s %5s %8s %6s\n", "guest pattern",
+	       "vIOMMUs", "mode", "g.sub", "g.desc", "h.iotlb", "h.devtlb", "h.sub", "bound",
+	       "host/bnd", "ns");
+	for (int p = 0; p < SVA_PATTERNS; p++)
+	for (int matched = 0; matched < 2; matched++)
 		for (int mode = 0; mode < 2; mode++) {
-			const struct flush_stats *x = &st[p][mode];
+			const struct flush_stats *x = &st[p][matched][mode];
 			double host = (double)(x->host_invalidations + x->host_devtlb_invalidations);
 
-			printf("   %-27s %-8s %6.0f %6.0f %8.2f %8.2f %7.2f %6u %9.2f %6.0f\n",
-			       sva_pattern_name[p], mode ? "no-merge" : "merged",
+			printf("   %-27s %-8s %-8s %5.0f %6.0f %8.2f %8.2f %6.2f %5u %8.2f %6.0f\n",
+			       sva_pattern_name[p], matched ? "matched" : "one",
+			       mode ? "no-merge" : "merged",
 			       (double)x->guest_batches / munmaps,
 			       (double)x->guest_descriptors / munmaps,
 			       (double)x->host_invalidations / munmaps,
 			       (double)x->host_devtlb_invalidations / munmaps,
 			       (double)x->host_submissions / munmaps, bound,
-			       host / munmaps / bound, ns[p][mode]);
+			       host / munmaps / bound, ns[p][matched][mode]);
 		}
 	printf("   columns per munmap: guest submissions and descriptors (waits included), host\n"
 	       "   IOTLB-class and device-TLB invalidations, host submissions, the bound (host\n"
@@ -246,7 +277,7 @@ static void bench_planner(void)
 	size_t done = 0, batches = 0;
 	double t0, per_desc;
 
-	sva_setup(&s);
+	sva_setup(&s, false);
 	flush_plan_init(&plan);
 	t0 = now_ns();
 	while (done < total) {
