@@ -57,8 +57,10 @@ munmap() {
 
 field() { grep -o "\"$1\":[0-9.]*" "$2" | head -1 | cut -d: -f2; }
 per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf '   %-11s %-8s %-24s %8s %8s %9s %10s %10s %6s\n' "pattern" vIOMMUs mode "calls" entries \
-	"calls/mu" "h.iotlb/mu" "h.devtl/mu" HWPTs
+# Per munmap (mu): calls, the planner's IOTLB-class and device-TLB ops, and of
+# the device-TLB ops those an earlier flush of their HWPT had done (no entry).
+printf '   %-11s %-8s %-24s %8s %8s %9s %10s %10s %10s %6s\n' "pattern" vIOMMUs mode "calls" \
+	entries "calls/mu" "iotlb/mu" "devtlb/mu" "d.before/mu" HWPTs
 for pattern in linux-6.1 linux-6.12 batching; do
 	for placement in one matched; do
 		vs=0
@@ -81,11 +83,12 @@ for pattern in linux-6.1 linux-6.12 batching; do
 			[ "$(field refused "$out")" = 0 ] ||
 				{ echo "the dry run refused a call ($pattern, $placement, $mode)"; exit 1; }
 			calls=$(field invalidate_calls "$out")
-			printf '   %-11s %-8s %-24s %8s %8s %9s %10s %10s %6s\n' "$pattern" "$placement" \
+			printf '   %-11s %-8s %-24s %8s %8s %9s %10s %10s %10s %6s\n' "$pattern" "$placement" \
 				"$([ $mode = merged ] && echo "merged (shared HWPTs)" || echo "no-merge (QEMU's model)")" \
 				"$calls" "$(field invalidate_entries "$out")" "$(per "$calls" "$munmaps")" \
 				"$(per "$(field host_invalidations "$out")" "$munmaps")" \
 				"$(per "$(field host_devtlb_invalidations "$out")" "$munmaps")" \
+				"$(per "$(field devtlb_done_before "$out")" "$munmaps")" \
 				"$(field nested_hwpts "$out")"
 		done
 		m=$(field invalidate_calls "$tmp/$pattern-$placement-merged.json")

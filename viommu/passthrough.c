@@ -483,9 +483,10 @@ void viommu_pt_report(struct viommu_pt_host *p)
 		return;
 	iommufd_host_stats(p->h, &st);
 	fprintf(stderr, "tagvmm: viommu: iommufd: %llu IOMMU_HWPT_INVALIDATE calls with %llu "
-		"entries; %llu device-TLB ops covered by their HWPT's entry, %llu with an entry of "
-		"their own\n", (unsigned long long)st.invalidate_calls,
-		(unsigned long long)st.invalidate_entries, (unsigned long long)st.devtlb_covered,
+		"entries; %llu device-TLB ops covered by their HWPT's entry, %llu done by an "
+		"earlier flush of it, %llu with an entry of their own\n",
+		(unsigned long long)st.invalidate_calls, (unsigned long long)st.invalidate_entries,
+		(unsigned long long)st.devtlb_covered, (unsigned long long)st.devtlb_done_before,
 		(unsigned long long)st.devtlb_entries);
 }
 
