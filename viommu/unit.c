@@ -29,6 +29,12 @@
 #define VTD_MGAW		47	/* 48-bit guest address width, minus one */
 #define VTD_MAMV		9
 #define VTD_SLLPS_2M_1G		3	/* CAP.SLLPS: 2 MiB and 1 GiB second-stage pages (walk.c) */
+/*
+ * CAP.FS1GP: 1 GiB first-stage pages (walk.c). ECAP.SMPWC: scalable-mode
+ * walks are coherent, which they are: every walk reads guest memory
+ * afresh. Linux calls a unit SVM-capable only with both (FS1GP when the
+ * CPU has 1 GiB pages), and skips its cache flushes of PASID entries.
+ */
 
 
 static uint64_t now_ns(void)
@@ -439,14 +445,14 @@ int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool c
 		 (uint64_t)(VTD_FRCD_OFFSET / 16) << VTD_CAP_FRO_SHIFT | VTD_CAP_PSI |
 		 (uint64_t)(VTD_NFR - 1) << VTD_CAP_NFR_SHIFT |
 		 (uint64_t)VTD_MAMV << VTD_CAP_MAMV_SHIFT |
-		 (uint64_t)VTD_SLLPS_2M_1G << VTD_CAP_SLLPS_SHIFT;
+		 (uint64_t)VTD_SLLPS_2M_1G << VTD_CAP_SLLPS_SHIFT | VTD_CAP_FS1GP;
 	if (caching_mode)
 		u->cap |= VTD_CAP_CM;
 	/* No IR (not implemented) and no PRS (no page requests). */
 	u->ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST | VTD_ECAP_PASID |
 		  VTD_ECAP_SRS |
 		  (uint64_t)(VTD_PASID_BITS - 1) << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
-		  VTD_ECAP_FLTS | VTD_ECAP_SLTS |
+		  VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SMPWCS |
 		  (uint64_t)(VTD_IOTLB_OFFSET / 16) << VTD_ECAP_IRO_SHIFT;
 	/* Interrupts start masked (spec 11.4.4.2, 11.4.9.6: IM resets to 1). */
 	u->fectl = VTD_ECTL_IM;
