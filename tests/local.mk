@@ -30,6 +30,7 @@ UNIT_TESTS = \
 	tests/unit/check_simdev \
 	tests/unit/check_viommu_dma \
 	tests/unit/check_guest_trace \
+	tests/unit/check_vtd_prq \
 	tests/unit/check_iommufd \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
@@ -142,6 +143,9 @@ tests_unit_check_simdev_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_viommu_dma_SOURCES = tests/unit/check_viommu_dma.c tests/unit/vtd_testutil.h
 tests_unit_check_viommu_dma_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_viommu_dma_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_vtd_prq_SOURCES = tests/unit/check_vtd_prq.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_prq_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_prq_LDADD = $(VIOMMU_UNIT_LDADD)
 # --guest-trace's recorder, read back with the replay's reader.
 tests_unit_check_guest_trace_SOURCES = tests/unit/check_guest_trace.c tests/unit/vtd_testutil.h
 tests_unit_check_guest_trace_CFLAGS = $(UNIT_CFLAGS)

@@ -115,7 +115,8 @@ static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, 
 static void limit_unit(struct viommu *u, uint64_t host_cap, uint64_t host_ecap,
 		       bool host_pasid_attach)
 {
-	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST);
+	/* Page requests of a VFIO device need iommufd fault forwarding: not yet. */
+	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST | VTD_ECAP_PRS | VTD_ECAP_PDS);
 	if (!(host_cap & VTD_CAP_FS1GP))
 		u->cap &= ~VTD_CAP_FS1GP;
 	if (!(host_ecap & VTD_ECAP_SMPWCS))

@@ -309,19 +309,10 @@ static bool reg32_read(struct viommu *u, unsigned int off, uint32_t *val)
 	case VTD_REG_IEADDR:	*val = u->ieaddr; return true;
 	case VTD_REG_IEUADDR:	*val = u->ieuaddr; return true;
 	}
+	if (vtd_prq_reg_read(u, off, val))
+		return true;
 	*val = 0;
 	return false;
-}
-
-/* IM cleared with the interrupt pending: deliver it now (spec 10.4.10). */
-static void ectl_write(struct viommu *u, uint32_t *ectl, uint32_t val, uint32_t addr,
-		       uint32_t uaddr, uint32_t data)
-{
-	*ectl = (*ectl & ~VTD_ECTL_IM) | (val & VTD_ECTL_IM);
-	if (!(*ectl & VTD_ECTL_IM) && (*ectl & VTD_ECTL_IP)) {
-		*ectl &= ~VTD_ECTL_IP;
-		vtd_send_msi(u, addr, uaddr, data);
-	}
 }
 
 static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
@@ -337,7 +328,7 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 		return true;
 	}
 	case VTD_REG_FECTL:
-		ectl_write(u, &u->fectl, val, u->feaddr, u->feuaddr, u->fedata);
+		vtd_ectl_write(u, &u->fectl, val, u->feaddr, u->feuaddr, u->fedata);
 		return true;
 	case VTD_REG_FEDATA:	u->fedata = val; return true;
 	case VTD_REG_FEADDR:	u->feaddr = val & ~3u; return true;
@@ -349,7 +340,7 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 		}
 		return true;
 	case VTD_REG_IECTL:
-		ectl_write(u, &u->iectl, val, u->ieaddr, u->ieuaddr, u->iedata);
+		vtd_ectl_write(u, &u->iectl, val, u->ieaddr, u->ieuaddr, u->iedata);
 		return true;
 	case VTD_REG_IEDATA:	u->iedata = val; return true;
 	case VTD_REG_IEADDR:	u->ieaddr = val & ~3u; return true;
@@ -358,7 +349,7 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 	case VTD_REG_GSTS:
 		return true;	/* read-only */
 	}
-	return false;
+	return vtd_prq_reg_write(u, off, val);
 }
 
 static void vtd_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
@@ -448,8 +439,9 @@ int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool c
 		 (uint64_t)VTD_SLLPS_2M_1G << VTD_CAP_SLLPS_SHIFT | VTD_CAP_FS1GP;
 	if (caching_mode)
 		u->cap |= VTD_CAP_CM;
-	/* No IR (not implemented) and no PRS (no page requests). */
+	/* No IR (not implemented). PRS and PDS: page requests (prq.c). */
 	u->ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST | VTD_ECAP_PASID |
+		  VTD_ECAP_PRS | VTD_ECAP_PDS |
 		  VTD_ECAP_SRS |
 		  (uint64_t)(VTD_PASID_BITS - 1) << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
 		  VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SMPWCS |
@@ -457,6 +449,7 @@ int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool c
 	/* Interrupts start masked (spec 11.4.4.2, 11.4.9.6: IM resets to 1). */
 	u->fectl = VTD_ECTL_IM;
 	u->iectl = VTD_ECTL_IM;
+	u->pectl = VTD_ECTL_IM;
 
 	if (pthread_mutex_init(&u->lock, NULL)) {
 		snprintf(err, errlen, "dmar%u: mutex init failed", index);
