@@ -63,7 +63,7 @@ static void usage(FILE *out)
 		"                        per host unit the sim devices name, each device behind\n"
 		"                        its unit's (at least 1); =N: N, devices behind vIOMMU 0\n"
 		"      --sim-device SPEC an emulated DMA engine behind a simulated host unit:\n"
-		"                        dma,iommu=dmarH[,viommu=V][,ats][,pasid] (repeatable)\n"
+		"                        dma,iommu=dmarH[,viommu=V][,ats][,pasid][,pri] (repeatable)\n"
 		"      --caching-mode    advertise CAP.CM on the vIOMMUs\n"
 		"      --flush-trace FILE  log every host invalidation ('-': stderr)\n"
 		"      --flush-trace-format text|json\n"

@@ -76,6 +76,8 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 			out->ats = true;
 		} else if (!strcmp(tok, "pasid") && !val) {
 			out->pasid = true;
+		} else if (!strcmp(tok, "pri") && !val) {
+			out->pri = true;
 		} else if (!strcmp(tok, "iommu") && val) {
 			if (strncmp(val, "dmar", 4) ||
 			    parse_uint(val + 4, HOST_MAX_UNITS - 1, &out->host_unit)) {
@@ -94,6 +96,10 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 			snprintf(err, errlen, "unknown option '%s'", tok);
 			goto out;
 		}
+	}
+	if (out->pri && (!out->ats || !out->pasid)) {
+		snprintf(err, errlen, "pri needs ats and pasid (page requests carry a PASID)");
+		goto out;
 	}
 	rc = 0;
 out:
@@ -210,6 +216,11 @@ static int create_device(struct vm *vm, struct viommu_state *st, const struct si
 	d->simdev = simdev_create(vm, d, st->sim, s->ats, s->pasid, bdf, err, errlen);
 	if (!d->simdev)
 		return -1;
+	if (s->pri && simdev_add_pri(d->simdev, err, errlen)) {
+		simdev_free(d->simdev);
+		d->simdev = NULL;
+		return -1;
+	}
 	/* The DMAR and the device tree place the function behind its vIOMMU. */
 	for (size_t p = 0; p < vm->machine.npci; p++)
 		if (vm->machine.pci[p].bdf == bdf)

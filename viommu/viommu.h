@@ -25,6 +25,7 @@ struct sim_device_spec {
 	unsigned int viommu;		/* which vIOMMU the guest sees it behind */
 	bool viommu_given;		/* viommu=V named it; else viommu_setup() places it */
 	bool ats, pasid;
+	bool pri;			/* PCI PRI: page requests (needs ats and pasid) */
 };
 
 struct viommu_options {
