@@ -63,12 +63,16 @@ static void usage(FILE *out)
 		"  -m, --mem SIZE        guest RAM: a number of MiB, or with a K/M/G suffix (%d)\n"
 		"  -c, --cpus N          vCPUs (1)\n"
 		"      --dtb-out FILE    also write the machine's device tree to FILE\n"
-		"      --viommu[=N]      N emulated VT-d units (1) shadowed onto the simulated host\n"
+		"      --viommu[=N]      emulated VT-d units shadowed onto the simulated host: one\n"
+		"                        per host unit the sim devices name, each device behind\n"
+		"                        its unit's (at least 1); =N: N, devices behind vIOMMU 0\n"
 		"      --sim-device SPEC an emulated DMA engine behind a simulated host unit:\n"
-		"                        dma,iommu=dmarH[,viommu=V][,ats][,pasid] (repeatable)\n"
+		"                        dma,iommu=dmarH[,viommu=V][,ats][,pasid][,pri] (repeatable)\n"
 		"      --caching-mode    advertise CAP.CM on the vIOMMUs\n"
 		"      --flush-trace FILE  log every host invalidation ('-': stderr)\n"
 		"      --flush-trace-format text|json\n"
+		"      --guest-trace FILE  record the guest's invalidation stream for\n"
+		"                        tagvmm replay --qemu-trace ('-': stderr)\n"
 		"      --no-merge        forward guest invalidations one for one (for comparison)\n"
 		"      --inject-ite D:N  the next N device-TLB invalidations of sim device D time out\n"
 		"      --vfio BDF        assign the host PCI device DDDD:BB:DD.F, bound to vfio-pci\n"
@@ -133,6 +137,7 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 				return -1;
 			}
 			v->units = (unsigned int)n;
+			v->units_given = true;
 		}
 		return 0;
 	case 'E':
@@ -152,6 +157,9 @@ static int parse_viommu_option(int c, const char *arg, struct viommu_options *v)
 		return 0;
 	case 'T':
 		v->flush_trace = arg;
+		return 0;
+	case 'G':
+		v->guest_trace = arg;
 		return 0;
 	case 'F':
 		if (flush_trace_format_parse(arg, &v->flush_trace_format)) {
@@ -196,6 +204,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "caching-mode", no_argument, NULL, 'C' },
 		{ "flush-trace", required_argument, NULL, 'T' },
 		{ "flush-trace-format", required_argument, NULL, 'F' },
+		{ "guest-trace", required_argument, NULL, 'G' },
 		{ "no-merge", no_argument, NULL, 'N' },
 		{ "inject-ite", required_argument, NULL, 'I' },
 		{ "vfio", required_argument, NULL, 'P' },
@@ -248,6 +257,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		case 'E':
 		case 'C':
 		case 'T':
+		case 'G':
 		case 'F':
 		case 'N':
 		case 'I':
@@ -307,6 +317,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		}
 	if (o->viommu.ndevs && !o->viommu.units) {
 		fprintf(stderr, "tagvmm: run: --sim-device needs --viommu\n");
+		return EXIT_USAGE;
+	}
+	if (o->viommu.guest_trace && !o->viommu.units) {
+		fprintf(stderr, "tagvmm: run: --guest-trace needs --viommu\n");
 		return EXIT_USAGE;
 	}
 	if (!o->boot.kernel) {

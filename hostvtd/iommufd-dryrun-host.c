@@ -340,11 +340,13 @@ void dryrun_host_print(struct dryrun_host *ri, FILE *out, bool json)
 		fprintf(out, ",\"iommufd\":{\"model\":\"%s\",\"invalidate_calls\":%llu,"
 			"\"invalidate_entries\":%llu,\"calls_per_batch\":%.2f,"
 			"\"calls_per_batch_min\":%llu,\"calls_per_batch_max\":%llu,"
-			"\"devtlb_covered\":%llu,\"devtlb_entries\":%llu,\"devtlb_not_forwarded\":%llu,"
+			"\"devtlb_covered\":%llu,\"devtlb_done_before\":%llu,\"devtlb_entries\":%llu,"
+			"\"devtlb_not_forwarded\":%llu,"
 			"\"s2_ops_elided\":%llu,\"nested_hwpts\":%zu,\"ioctls\":%llu,\"refused\":%llu",
 			ri->qemu_model ? "qemu" : "shared", (unsigned long long)st.invalidate_calls,
 			(unsigned long long)st.invalidate_entries, per_batch, (unsigned long long)min,
 			(unsigned long long)ri->max_calls, (unsigned long long)st.devtlb_covered,
+			(unsigned long long)st.devtlb_done_before,
 			(unsigned long long)st.devtlb_entries, (unsigned long long)dropped,
 			(unsigned long long)st.s2_ops_elided, nested, (unsigned long long)ds.ioctls,
 			(unsigned long long)ds.refused);
@@ -362,9 +364,9 @@ void dryrun_host_print(struct dryrun_host *ri, FILE *out, bool json)
 		ri->qemu_model ? "QEMU's model (a nested HWPT per device)" : "shared nested HWPTs",
 		(unsigned long long)st.invalidate_calls, (unsigned long long)st.invalidate_entries,
 		per_batch, (unsigned long long)min, (unsigned long long)ri->max_calls);
-	fprintf(out, "    device-TLB ops: %llu covered by their HWPT's entry, %llu with an entry of "
-		"their own", (unsigned long long)st.devtlb_covered,
-		(unsigned long long)st.devtlb_entries);
+	fprintf(out, "    device-TLB ops: %llu covered by their HWPT's entry, %llu done by an earlier "
+		"flush of it, %llu with an entry of their own", (unsigned long long)st.devtlb_covered,
+		(unsigned long long)st.devtlb_done_before, (unsigned long long)st.devtlb_entries);
 	if (ri->qemu_model)
 		fprintf(out, ", %llu not forwarded (QEMU sends only PASID-IOTLB descriptors)",
 			(unsigned long long)dropped);

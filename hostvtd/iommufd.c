@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "lib/iommufd-compat.h"
+#include "hostvtd/devtlb-cover.h"
 #include "hostvtd/iommufd.h"
 #include "hostvtd/plan.h"
 #include "lib/util.h"
@@ -44,20 +45,28 @@ struct nested_hwpt {
 	uint32_t addr_width, s1_flags;
 	uint32_t *dev_ids;		/* one element per bind */
 	size_t users, cap;
+	/* Its invalidations' reach into the ATCs behind it: cover_lock, or the write lock. */
+	struct devtlb_cover cover;
 };
 
 struct iommufd_host {
 	const struct host_ops *ops;
 	int fd;
 	bool owns_fd;			/* opened here (iommufd_host_open), closed here */
-	/* Units and nested HWPTs: setup calls write, submissions read. */
+	/*
+	 * Units and nested HWPTs: setup calls write, submissions read.
+	 * Submissions of several units run at once under the read lock;
+	 * cover_lock orders their updates of a HWPT's cover (taken inside
+	 * the read lock, never the other way round).
+	 */
 	pthread_rwlock_t lock;
+	pthread_mutex_t cover_lock;
 	struct iommufd_unit *units;
 	struct nested_hwpt *nested;
 	size_t nnested, cap_nested;
 
 	atomic_uint_fast64_t invalidate_calls, invalidate_entries;
-	atomic_uint_fast64_t devtlb_covered, devtlb_entries, s2_ops_elided;
+	atomic_uint_fast64_t devtlb_covered, devtlb_entries, s2_ops_elided, devtlb_done_before;
 	char errmsg[256];
 };
 
@@ -119,6 +128,7 @@ int iommufd_host_open(const struct host_ops *ops, struct iommufd_host **out, cha
 	h->fd = fd;
 	h->owns_fd = true;
 	pthread_rwlock_init(&h->lock, NULL);
+	pthread_mutex_init(&h->cover_lock, NULL);
 	*out = h;
 	return 0;
 }
@@ -132,6 +142,7 @@ struct iommufd_host *iommufd_host_wrap(const struct host_ops *ops, int fd)
 	h->ops = ops;
 	h->fd = fd;
 	pthread_rwlock_init(&h->lock, NULL);
+	pthread_mutex_init(&h->cover_lock, NULL);
 	return h;
 }
 
@@ -153,6 +164,7 @@ void iommufd_host_close(struct iommufd_host *h)
 	if (h->owns_fd)
 		h->ops->close(h->ops->ctx, h->fd);
 	pthread_rwlock_destroy(&h->lock);
+	pthread_mutex_destroy(&h->cover_lock);
 	free(h);
 }
 
@@ -173,6 +185,7 @@ void iommufd_host_stats(struct iommufd_host *h, struct iommufd_stats *out)
 	out->devtlb_covered = atomic_load(&h->devtlb_covered);
 	out->devtlb_entries = atomic_load(&h->devtlb_entries);
 	out->s2_ops_elided = atomic_load(&h->s2_ops_elided);
+	out->devtlb_done_before = atomic_load(&h->devtlb_done_before);
 }
 
 static struct iommufd_unit *find_unit(const struct iommufd_host *h, const struct host_unit *unit)
@@ -416,6 +429,8 @@ static int add_user(struct nested_hwpt *n, uint32_t dev_id)
 	if (array_reserve((void **)&n->dev_ids, &n->cap, n->users + 1, sizeof(*n->dev_ids)))
 		return -1;
 	n->dev_ids[n->users++] = dev_id;
+	/* The new device's ATC saw none of the HWPT's earlier invalidations. */
+	devtlb_cover_reset(&n->cover);
 	return 0;
 }
 
@@ -601,12 +616,14 @@ struct placement {
 	size_t op;
 	size_t group;		/* the HWPT's group */
 	size_t entry;		/* index in the group's array (its own or the covering one) */
-	bool covered;
+	bool covered;		/* by an entry of this submission, or (done_before) */
+	bool done_before;	/* by an earlier invalidation of the HWPT: nothing to send */
 	struct iommu_hwpt_vtd_s1_invalidate inv;
 };
 
 struct inv_group {
 	uint32_t hwpt_id;
+	struct nested_hwpt *nh;	/* stable: the read lock keeps h->nested in place */
 	size_t count, base;
 	size_t handled;		/* entries the kernel reported handled */
 };
@@ -625,23 +642,31 @@ struct submit_ctx {
 	bool oom;
 };
 
-static size_t group_for(struct submit_ctx *c, uint32_t hwpt_id)
+static size_t group_for(struct submit_ctx *c, struct nested_hwpt *nh)
 {
 	for (size_t g = 0; g < c->ngroups; g++)
-		if (c->groups[g].hwpt_id == hwpt_id)
+		if (c->groups[g].hwpt_id == nh->hwpt_id)
 			return g;
 	if (array_reserve((void **)&c->groups, &c->cap_groups, c->ngroups + 1, sizeof(*c->groups))) {
 		c->oom = true;
 		return SIZE_MAX;
 	}
 	memset(&c->groups[c->ngroups], 0, sizeof(c->groups[0]));
-	c->groups[c->ngroups].hwpt_id = hwpt_id;
+	c->groups[c->ngroups].hwpt_id = nh->hwpt_id;
+	c->groups[c->ngroups].nh = nh;
 	return c->ngroups++;
 }
 
 static bool placement_done(const struct submit_ctx *c, const struct placement *p)
 {
-	return p->entry < c->groups[p->group].handled;
+	return p->done_before || p->entry < c->groups[p->group].handled;
+}
+
+static void entry_range(const struct iommu_hwpt_vtd_s1_invalidate *e, uint64_t *first,
+			uint64_t *last)
+{
+	*first = e->npages == UINT64_MAX ? 0 : e->addr;
+	*last = e->npages == UINT64_MAX ? UINT64_MAX : e->addr + (e->npages << VTD_PAGE_SHIFT) - 1;
 }
 
 /* Is op @i done once the groups reached their `handled` counts? */
@@ -712,7 +737,10 @@ static uint16_t group_sid(const struct submit_ctx *c, size_t g)
 	return 0;
 }
 
-/* Place device-TLB op @i in group @g: covered by an IOTLB entry there, or an entry of its own. */
+/*
+ * Place op @i in group @g. A device-TLB op is covered by an IOTLB entry of
+ * the same group, or done before (devtlb-cover.h), or gets an entry of its own.
+ */
 static void place(struct submit_ctx *c, struct iommufd_host *h, size_t i, size_t g)
 {
 	struct placement *p;
@@ -737,11 +765,46 @@ static void place(struct submit_ctx *c, struct iommufd_host *h, size_t i, size_t
 				break;
 			}
 		}
-		atomic_fetch_add(p->covered ? &h->devtlb_covered : &h->devtlb_entries, 1);
+		if (!p->covered) {
+			uint64_t first, last;
+
+			entry_range(&p->inv, &first, &last);
+			pthread_mutex_lock(&h->cover_lock);
+			p->done_before = devtlb_cover_covers(&c->groups[g].nh->cover, first, last);
+			pthread_mutex_unlock(&h->cover_lock);
+			p->covered = p->done_before;
+		}
+		atomic_fetch_add(p->done_before ? &h->devtlb_done_before :
+				 p->covered ? &h->devtlb_covered : &h->devtlb_entries, 1);
 	}
 	if (!p->covered)
 		p->entry = c->groups[g].count++;
 	c->npl++;
+}
+
+/*
+ * After group @g's call: a complete success adds its entries' ranges to
+ * the HWPT's cover (every entry, whichever op it was made for, flushes the
+ * HWPT's IOTLB and the ATCs behind it); anything else empties it, since the
+ * ATCs may not have been reached.
+ */
+static void record_cover(const struct submit_ctx *c, struct iommufd_host *h, size_t g, bool ok)
+{
+	struct devtlb_cover *cover = &c->groups[g].nh->cover;
+
+	pthread_mutex_lock(&h->cover_lock);
+	if (!ok)
+		devtlb_cover_reset(cover);
+	for (size_t k = 0; ok && k < c->npl; k++) {
+		const struct placement *p = &c->pl[k];
+		uint64_t first, last;
+
+		if (p->group != g || p->covered)
+			continue;
+		entry_range(&p->inv, &first, &last);
+		devtlb_cover_add(cover, first, last);
+	}
+	pthread_mutex_unlock(&h->cover_lock);
 }
 
 static void route_ops(struct submit_ctx *c, struct iommufd_host *h, struct host_unit *unit)
@@ -770,7 +833,7 @@ static void route_ops(struct submit_ctx *c, struct iommufd_host *h, struct host_
 			r->kind = ROUTE_PLACED;
 			r->first = c->npl;
 			while ((nh = find_nested(h, unit, op->did, op->pasid, &cur)) && !c->oom) {
-				size_t g = group_for(c, nh->hwpt_id);
+				size_t g = group_for(c, nh);
 
 				if (g != SIZE_MAX)
 					place(c, h, i, g);
@@ -832,6 +895,9 @@ static int iommufd_submit(struct host_unit *unit, const struct flush_op *ops, si
 		struct iommu_hwpt_invalidate inv;
 		int rc, e;
 
+		/* Only device-TLB ops done before: nothing to send. */
+		if (grp->count == 0)
+			continue;
 		memset(&inv, 0, sizeof(inv));
 		inv.size = sizeof(inv);
 		inv.hwpt_id = grp->hwpt_id;
@@ -853,6 +919,7 @@ static int iommufd_submit(struct host_unit *unit, const struct flush_op *ops, si
 			grp->handled = inv.entry_num < grp->count ? inv.entry_num : grp->count;
 		else
 			grp->handled = inv.entry_num < grp->count ? inv.entry_num : 0;
+		record_cover(&c, h, g, rc == 0 && grp->handled == grp->count);
 		if (rc == 0 && grp->handled == grp->count)
 			continue;
 		if (rc == 0) {

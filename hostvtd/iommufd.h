@@ -40,6 +40,7 @@ struct iommufd_stats {
 	uint64_t devtlb_covered;	/* device-TLB ops folded into their HWPT's entry */
 	uint64_t devtlb_entries;	/* device-TLB ops that needed an entry of their own */
 	uint64_t s2_ops_elided;		/* second-stage ops: the kernel owns those caches */
+	uint64_t devtlb_done_before;	/* device-TLB ops an earlier HWPT flush already did */
 };
 
 /*

@@ -10,7 +10,7 @@ libhostvtd_a_SOURCES = \
 	hostvtd/flushtrace.h hostvtd/flushtrace.c \
 	hostvtd/trace-reader.h hostvtd/trace-fields.c hostvtd/trace-summary.c \
 	hostvtd/trace-json.c \
-	hostvtd/iommufd.h hostvtd/iommufd.c \
+	hostvtd/iommufd.h hostvtd/iommufd.c hostvtd/devtlb-cover.h hostvtd/devtlb-cover.c \
 	hostvtd/iommufd-dryrun.h hostvtd/iommufd-dryrun.c \
 	hostvtd/iommufd-dryrun-host.h hostvtd/iommufd-dryrun-host.c \
 	hostvtd/simvtd.h hostvtd/simvtd.c \

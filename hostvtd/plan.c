@@ -38,6 +38,12 @@ struct op_key {
 	uint16_t did;
 	uint16_t sid;
 	uint32_t pasid;
+	/*
+	 * Unmerged only: a device-TLB op that models the kernel's side of a
+	 * per-device HWPT invalidation, not a guest request. Not part of the
+	 * identity; the unique-tag bound leaves it out.
+	 */
+	bool implied;
 };
 
 struct plan_scratch {
@@ -258,6 +264,7 @@ struct fold_ctx {
 	bool ih;
 	unsigned int requests;	/* guest requests behind this want */
 	uint32_t source;	/* which want or request: counted once per op */
+	bool domain;		/* folding a domain want, not a device-TLB request */
 };
 
 /* Fold a want on one tag into the op that can flush it. */
@@ -285,6 +292,7 @@ static void fold_tag(struct fold_ctx *c, const struct cache_tag *t)
 		key.pasid = t->pasid;
 		key.sid = t->dev.sid;
 		key.did = 0;
+		key.implied = c->domain;
 		break;
 	}
 	/* Unmerged, each request reaches every attached device on its own. */
@@ -319,13 +327,25 @@ static void fold_tag(struct fold_ctx *c, const struct cache_tag *t)
 	}
 }
 
+/*
+ * A guest IOTLB-class request folds into its domain's IOTLB-class tags
+ * only: on VT-d an IOTLB invalidation leaves device TLBs alone, and the
+ * spec makes the guest send its own device-TLB invalidations after it
+ * (Linux does, in the same batch or a later one), which reach the device's
+ * tags through the SID index. Unmerged, the device-TLB tags are folded
+ * too: that models QEMU's forwarding, where each per-device
+ * IOMMU_HWPT_INVALIDATE also flushes that device's TLB in the kernel.
+ */
 static void fold_domain(struct fold_ctx *c, const struct tag_domain *dom)
 {
 	size_t n;
 	const struct cache_tag *tags = tag_domain_tags(dom, &n);
+	struct fold_ctx dc = *c;
 
+	dc.domain = true;
 	for (size_t i = 0; i < n; i++)
-		fold_tag(c, &tags[i]);
+		if (!c->merge || !cache_tag_is_devtlb(tags[i].type))
+			fold_tag(&dc, &tags[i]);
 }
 
 /* Pass 1 state for one guest request. */
@@ -362,7 +382,7 @@ static void want_domain(const struct tag_domain *dom, void *arg)
 
 	r->hits++;
 	if (r->opt->no_merge) {
-		struct fold_ctx c = { r->plan, false, r->scope, r->start, r->end, r->ih, 1, r->id };
+		struct fold_ctx c = { r->plan, false, r->scope, r->start, r->end, r->ih, 1, r->id, false };
 
 		fold_domain(&c, dom);
 		return;
@@ -385,7 +405,7 @@ static void want_devtlb(const struct cache_tag *t, void *arg)
 {
 	struct request_ctx *r = arg;
 	struct fold_ctx c = { r->plan, !r->opt->no_merge, r->scope, r->start, r->end, r->ih, 1,
-			      r->id };
+			      r->id, false };
 
 	r->hits++;
 	fold_tag(&c, t);
@@ -536,6 +556,8 @@ static size_t count_unique_keys(struct flush_plan *plan, bool merged)
 		size_t h = op_key_hash(&s->keys[i]) & (slots - 1);
 		bool dup = false;
 
+		if (s->keys[i].implied)
+			continue;
 		for (; seen[h]; h = (h + 1) & (slots - 1))
 			if (op_key_equal(&s->keys[seen[h] - 1], &s->keys[i])) {
 				dup = true;
@@ -586,7 +608,7 @@ int flush_plan_build(struct flush_plan *plan, struct tag_store *ts, uint16_t vio
 	for (size_t i = 0; i < s->nwants; i++) {
 		struct domain_want *w = &s->wants[i];
 		struct fold_ctx c = { plan, true, w->scope, w->start, w->end, w->ih, w->requests,
-				      (uint32_t)(n + i + 1) };
+				      (uint32_t)(n + i + 1), false };
 
 		fold_domain(&c, w->dom);
 	}

@@ -34,6 +34,11 @@ enum cache_tag_type {
 
 const char *cache_tag_type_name(enum cache_tag_type type);
 
+static inline bool cache_tag_is_devtlb(enum cache_tag_type type)
+{
+	return type == CACHE_TAG_DEVTLB || type == CACHE_TAG_NESTING_DEVTLB;
+}
+
 struct guest_domain_key {
 	uint16_t viommu;
 	uint16_t did;

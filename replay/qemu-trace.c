@@ -22,6 +22,8 @@
 #define EV_DESC		"vtd_inv_desc"
 #define EV_DESC_INVALID	"vtd_inv_desc_invalid"
 #define EV_TAIL		"vtd_inv_qi_tail"
+#define EV_VIOMMU	"tagvmm_viommu"
+#define EV_UPPER	"tagvmm_inv_desc_upper"
 
 struct qemu_trace_reader {
 	FILE *in;
@@ -31,6 +33,9 @@ struct qemu_trace_reader {
 	unsigned long skipped;
 	bool failed;
 	char failure[192];	/* repeated on every call once failed */
+	bool have_upper;	/* an upper line waits for its descriptor line */
+	uint64_t upper[2];
+	unsigned long upper_line;
 };
 
 /* A cursor over one line; the line is NUL-terminated and holds no other NUL. */
@@ -214,31 +219,63 @@ static void parse_desc_invalid(struct cursor *c, struct qemu_trace_event *ev)
 	ev->invalid = 1;
 }
 
-/* "write tail %d" */
-static void parse_tail(struct cursor *c, struct qemu_trace_event *ev)
+/* A decimal number up to @max; @what names it in the failure. */
+static uint64_t parse_decimal(struct cursor *c, uint64_t max, const char *too_big,
+			      const char *none)
 {
 	uint64_t v = 0;
-	const char *start;
+	const char *start = c->p;
 
-	expect(c, " write tail ", "expected 'write tail'");
 	if (c->why)
-		return;
-	start = c->p;
+		return 0;
 	while (is_digit(*c->p)) {
 		v = v * 10 + (unsigned int)(*c->p - '0');
-		if (v > UINT32_MAX) {
-			c->why = "tail out of range (over 4294967295)";
-			return;
+		if (v > max) {
+			c->why = too_big;
+			return 0;
 		}
 		c->p++;
 	}
-	if (c->p == start) {
-		c->why = "tail: expected a decimal number";
-		return;
-	}
+	if (c->p == start)
+		c->why = none;
+	return v;
+}
+
+/* "write tail %d" */
+static void parse_tail(struct cursor *c, struct qemu_trace_event *ev)
+{
+	uint64_t v;
+
+	expect(c, " write tail ", "expected 'write tail'");
+	v = parse_decimal(c, UINT32_MAX, "tail out of range (over 4294967295)",
+			  "tail: expected a decimal number");
 	expect_end(c);
 	ev->kind = QEMU_TRACE_TAIL;
 	ev->tail = (uint32_t)v;
+}
+
+/* tagvmm's "tagvmm_viommu %u" */
+static void parse_viommu(struct cursor *c, struct qemu_trace_event *ev)
+{
+	uint64_t v;
+
+	expect(c, " ", "expected a vIOMMU number");
+	v = parse_decimal(c, UINT16_MAX, "vIOMMU out of range (over 65535)",
+			  "vIOMMU: expected a decimal number");
+	expect_end(c);
+	ev->kind = QEMU_TRACE_VIOMMU;
+	ev->viommu = (uint16_t)v;
+}
+
+/* tagvmm's "tagvmm_inv_desc_upper qw2 0x%lx qw3 0x%lx", kept in raw.qw[2..3] */
+static void parse_upper(struct cursor *c, struct qemu_trace_event *ev)
+{
+	expect(c, " qw2 ", "expected 'qw2'");
+	ev->raw.qw[2] = parse_hex(c, "qw2");
+	expect(c, " qw3 ", "expected 'qw3'");
+	ev->raw.qw[3] = parse_hex(c, "qw3");
+	expect_end(c);
+	ev->wide = 1;
 }
 
 /*
@@ -263,6 +300,12 @@ static int parse_line(const char *line, struct qemu_trace_event *ev, const char 
 	} else if (name_len == strlen(EV_TAIL) && !strncmp(c.p, EV_TAIL, name_len)) {
 		*event = EV_TAIL;
 		parse = parse_tail;
+	} else if (name_len == strlen(EV_VIOMMU) && !strncmp(c.p, EV_VIOMMU, name_len)) {
+		*event = EV_VIOMMU;
+		parse = parse_viommu;
+	} else if (name_len == strlen(EV_UPPER) && !strncmp(c.p, EV_UPPER, name_len)) {
+		*event = EV_UPPER;
+		parse = parse_upper;
 	} else {
 		return 0;
 	}
@@ -308,6 +351,9 @@ int qemu_trace_next(struct qemu_trace_reader *r, struct qemu_trace_event *ev, ch
 			return -1;
 		}
 		ret = read_line(r, &len, err, errlen);
+		if (ret == 0 && r->have_upper)
+			return fail(r, err, errlen, "line %lu: the upper half on line %lu has no "
+				    "descriptor line after it", r->lines, r->upper_line);
 		if (ret <= 0)
 			return ret;
 		r->lines++;
@@ -327,8 +373,29 @@ int qemu_trace_next(struct qemu_trace_reader *r, struct qemu_trace_event *ev, ch
 		if (ret < 0)
 			return fail(r, err, errlen, "line %lu: malformed %s: %s", r->lines, event,
 				    why);
-		if (ret > 0)
-			return 1;
-		r->skipped++;
+		if (ret == 0) {
+			r->skipped++;
+			continue;
+		}
+		/* An upper half belongs to the descriptor line right after it. */
+		bool is_upper = !strcmp(event, EV_UPPER);
+
+		if (r->have_upper && (is_upper || ev->kind != QEMU_TRACE_DESC))
+			return fail(r, err, errlen, "line %lu: the upper half on line %lu has no "
+				    "descriptor line after it", r->lines, r->upper_line);
+		if (is_upper) {
+			r->have_upper = true;
+			r->upper[0] = ev->raw.qw[2];
+			r->upper[1] = ev->raw.qw[3];
+			r->upper_line = r->lines;
+			continue;
+		}
+		if (r->have_upper) {
+			ev->raw.qw[2] = r->upper[0];
+			ev->raw.qw[3] = r->upper[1];
+			ev->wide = 1;
+			r->have_upper = false;
+		}
+		return 1;
 	}
 }

@@ -7,6 +7,13 @@
  * ("vtd_inv_qi_tail write tail N"), with their line numbers. Decoded
  * companion events (vtd_inv_desc_iotlb_pages, ...) and unrelated lines are
  * skipped and counted. Format notes: tests/data/README.md.
+ *
+ * Two lines QEMU never writes extend the format for streams recorded by
+ * `tagvmm run --guest-trace` (docs/replay.md):
+ *   "tagvmm_viommu N": the events that follow are vIOMMU N's (default 0);
+ *   "tagvmm_inv_desc_upper qw2 0x.. qw3 0x..": bits 255:128 of the
+ *   256-bit descriptor (scalable mode, DW=1) on the next event line, which
+ *   must be a descriptor (lines of other events may sit in between).
  */
 #ifndef TAGVMM_REPLAY_QEMU_TRACE_H
 #define TAGVMM_REPLAY_QEMU_TRACE_H
@@ -20,13 +27,16 @@
 enum qemu_trace_kind {
 	QEMU_TRACE_DESC,	/* raw holds qw0 = low, qw1 = high; qw2/qw3 zero */
 	QEMU_TRACE_TAIL,	/* tail holds the descriptor index written to IQT */
+	QEMU_TRACE_VIOMMU,	/* viommu holds the vIOMMU of the events that follow */
 };
 
 struct qemu_trace_event {
 	enum qemu_trace_kind kind;
 	unsigned long line;
 	struct vtd_raw_desc raw;
+	int wide;		/* raw holds all 256 bits (an upper line came first) */
 	uint32_t tail;
+	uint16_t viommu;
 	/*
 	 * 1 for vtd_inv_desc_invalid lines. Only older QEMU has that event;
 	 * 7.2 logs an unknown descriptor type with error_report instead.

@@ -55,10 +55,11 @@ static int auto_attach(struct replay *rp, const struct vtd_desc *d)
 	} else {
 		return 0;
 	}
-	if (!a.pasid && rp->auto_dids[a.did])
+	a.viommu = rp->viommu;
+	if (!a.pasid && (rp->auto_dids[a.did] & 1u << rp->viommu))
 		return 0;
 	if (a.pasid) {
-		struct guest_domain_key key = { 0, a.did, a.pasid };
+		struct guest_domain_key key = { rp->viommu, a.did, a.pasid };
 		bool known;
 
 		tag_store_read_lock(rp->ts);
@@ -67,7 +68,7 @@ static int auto_attach(struct replay *rp, const struct vtd_desc *d)
 		if (known)
 			return 0;
 	}
-	rp->auto_dids[a.did] = true;
+	rp->auto_dids[a.did] |= (uint8_t)(1u << rp->viommu);
 	a.guest_sid = a.host_sid = a.did;
 	a.host_did = a.did;
 	a.host_pasid = a.pasid;
@@ -92,7 +93,7 @@ static int flush_batch(struct replay *rp, unsigned int waits, bool *host_failed)
 
 	if (!rp->nbatch && !waits)
 		return 0;
-	if (flush_engine_batch(rp->fe, 0, rp->batch, rp->nbatch, waits, &res)) {
+	if (flush_engine_batch(rp->fe, rp->viommu, rp->batch, rp->nbatch, waits, &res)) {
 		*host_failed = true;
 		fprintf(stderr, "tagvmm: replay: batch from line %lu: host %s: %s\n",
 			rp->batch_first_line, host_error_name(res.err.kind), res.err.msg);
@@ -104,20 +105,22 @@ static int flush_batch(struct replay *rp, unsigned int waits, bool *host_failed)
 }
 
 /* QEMU processes the descriptors after the tail line; check the last window. */
-static void close_tail_window(struct replay *rp)
+static void close_tail_window(struct replay *rp, struct replay_queue *q)
 {
-	if (rp->seen_tail && rp->expected_since_tail > rp->traced_since_tail)
-		rp->untraced += rp->expected_since_tail - rp->traced_since_tail;
+	if (q->seen_tail && q->expected_since_tail > q->traced_since_tail)
+		rp->untraced += q->expected_since_tail - q->traced_since_tail;
 }
 
 static void on_tail(struct replay *rp, uint32_t tail)
 {
-	close_tail_window(rp);
-	rp->expected_since_tail = (tail - (rp->seen_tail ? rp->last_tail : 0) + rp->queue_entries) %
-				  rp->queue_entries;
-	rp->traced_since_tail = 0;
-	rp->last_tail = tail;
-	rp->seen_tail = true;
+	struct replay_queue *q = &rp->queue[rp->viommu];
+
+	close_tail_window(rp, q);
+	q->expected_since_tail = (tail - (q->seen_tail ? q->last_tail : 0) + rp->queue_entries) %
+				 rp->queue_entries;
+	q->traced_since_tail = 0;
+	q->last_tail = tail;
+	q->seen_tail = true;
 	rp->tail_writes++;
 }
 
@@ -201,8 +204,22 @@ enum replay_status replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 			on_tail(rp, ev.tail);
 			continue;
 		}
-		rp->traced_since_tail++;
-		de = vtd_desc_decode(&ev.raw, false, &d);
+		if (ev.kind == QEMU_TRACE_VIOMMU) {
+			if (ev.viommu >= REPLAY_MAX_VIOMMUS) {
+				flush_batch(rp, 0, host_failed);
+				fprintf(stderr, "tagvmm: %s: line %lu: vIOMMU %u (at most %d)\n",
+					rp->path, ev.line, ev.viommu, REPLAY_MAX_VIOMMUS - 1);
+				qemu_trace_close(rd);
+				return REPLAY_BAD_INPUT;
+			}
+			/* A submission never spans queues: what is pending goes now. */
+			if (ev.viommu != rp->viommu)
+				flush_batch(rp, 0, host_failed);
+			rp->viommu = ev.viommu;
+			continue;
+		}
+		rp->queue[rp->viommu].traced_since_tail++;
+		de = vtd_desc_decode(&ev.raw, ev.wide, &d);
 		if (de != VTD_DESC_OK) {
 			flush_batch(rp, 0, host_failed);
 			fprintf(stderr, "tagvmm: %s: line %lu: %s descriptor (qw0 0x%llx qw1 0x%llx)\n",
@@ -226,7 +243,8 @@ enum replay_status replay_stream(struct replay *rp, FILE *in, bool *host_failed)
 		}
 	}
 	qemu_trace_close(rd);
-	close_tail_window(rp);
+	for (unsigned int v = 0; v < REPLAY_MAX_VIOMMUS; v++)
+		close_tail_window(rp, &rp->queue[v]);
 	if (rc < 0) {
 		flush_batch(rp, 0, host_failed);
 		fprintf(stderr, "tagvmm: %s: %s\n", rp->path, err);

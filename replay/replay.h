@@ -17,6 +17,9 @@
 #include "replay/topology.h"
 #include "vtd/desc.h"
 
+/* vIOMMUs a stream may name: as many as `tagvmm run` makes (VIOMMU_MAX_UNITS). */
+#define REPLAY_MAX_VIOMMUS 4
+
 #define REPLAY_DEFAULT_QUEUE_ENTRIES 256
 
 /* How a step ended, beside REPLAY_OK; the caller turns it into an exit status. */
@@ -48,11 +51,15 @@ struct replay {
 	size_t nbatch, cap;
 	unsigned long batch_first_line;
 
-	/* What the trace itself says. */
-	uint64_t tail_writes, traced_since_tail, untraced, expected_since_tail;
-	uint32_t last_tail;
-	bool seen_tail;
-	bool auto_dids[0x10000];
+	/* What the trace itself says, per vIOMMU queue (tagvmm_viommu lines). */
+	uint64_t tail_writes, untraced;
+	uint16_t viommu;		/* whose events these are now */
+	struct replay_queue {
+		uint64_t traced_since_tail, expected_since_tail;
+		uint32_t last_tail;
+		bool seen_tail;
+	} queue[REPLAY_MAX_VIOMMUS];
+	uint8_t auto_dids[0x10000];	/* bit v: DID auto-attached on vIOMMU v */
 };
 
 /*

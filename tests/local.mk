@@ -31,6 +31,8 @@ UNIT_TESTS = \
 	tests/unit/check_viommu_dma \
 	tests/unit/check_virtio \
 	tests/unit/check_virtio_iommu \
+	tests/unit/check_guest_trace \
+	tests/unit/check_vtd_prq \
 	tests/unit/check_iommufd \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
@@ -150,6 +152,13 @@ tests_unit_check_virtio_iommu_SOURCES = tests/unit/check_virtio_iommu.c \
 	tests/unit/virtio_testutil.h
 tests_unit_check_virtio_iommu_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_virtio_iommu_LDADD = $(VIOMMU_UNIT_LDADD)
+tests_unit_check_vtd_prq_SOURCES = tests/unit/check_vtd_prq.c tests/unit/vtd_testutil.h
+tests_unit_check_vtd_prq_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vtd_prq_LDADD = $(VIOMMU_UNIT_LDADD)
+# --guest-trace's recorder, read back with the replay's reader.
+tests_unit_check_guest_trace_SOURCES = tests/unit/check_guest_trace.c tests/unit/vtd_testutil.h
+tests_unit_check_guest_trace_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_guest_trace_LDADD = libreplay.a $(VIOMMU_UNIT_LDADD)
 
 # The passthrough path through the host_ops seam, against a recording fake.
 tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h

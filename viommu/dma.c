@@ -125,6 +125,11 @@ static int walk(struct viommu_dev *vdev, const struct dma_request *r,
 		return -1;
 	}
 	if (vtd_translate(u->vm, &x, page, access, &gpa, &f)) {
+		/* A translation request's failed walk is answered, not recorded (spec 7.1). */
+		if (r->translation_request) {
+			out->recoverable = true;
+			return -1;
+		}
 		f.suppress |= x.fpd;
 		record_fault(vdev, r, page, write, &f);
 		return -1;

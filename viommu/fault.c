@@ -24,6 +24,17 @@ void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data
 		u->signal_msi(u->vm, address, data);
 }
 
+/* IM cleared with the interrupt pending: deliver it now (spec 10.4.10). */
+void vtd_ectl_write(struct viommu *u, uint32_t *ectl, uint32_t val, uint32_t addr,
+		    uint32_t uaddr, uint32_t data)
+{
+	*ectl = (*ectl & ~VTD_ECTL_IM) | (val & VTD_ECTL_IM);
+	if (!(*ectl & VTD_ECTL_IM) && (*ectl & VTD_ECTL_IP)) {
+		*ectl &= ~VTD_ECTL_IP;
+		vtd_send_msi(u, addr, uaddr, data);
+	}
+}
+
 /*
  * Raise the fault event unless one is already outstanding: the spec
  * (7.3.1) generates an interrupt only when the first status condition

@@ -108,12 +108,19 @@ static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, 
 
 /*
  * What the vIOMMU may promise with this host unit behind it: first stage
- * only (no SLTS, no NEST: see the top of the file), and device TLBs and
- * PASIDs only as far as the host has them.
+ * only (no SLTS, no NEST: see the top of the file), and device TLBs,
+ * PASIDs, 1 GiB first-stage pages and coherent walks only as far as the
+ * host has them: the host's hardware walks the guest's first stage.
  */
-static void limit_unit(struct viommu *u, uint64_t host_ecap, bool host_pasid_attach)
+static void limit_unit(struct viommu *u, uint64_t host_cap, uint64_t host_ecap,
+		       bool host_pasid_attach)
 {
-	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST);
+	/* Page requests of a VFIO device need iommufd fault forwarding: not yet. */
+	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST | VTD_ECAP_PRS | VTD_ECAP_PDS);
+	if (!(host_cap & VTD_CAP_FS1GP))
+		u->cap &= ~VTD_CAP_FS1GP;
+	if (!(host_ecap & VTD_ECAP_SMPWCS))
+		u->ecap &= ~VTD_ECAP_SMPWCS;
 	if (!(host_ecap & VTD_ECAP_DT))
 		u->ecap &= ~VTD_ECAP_DT;
 	/* SRE and WPE go to the host as IOMMU_VTD_S1_SRE/WPE: the host must support them. */
@@ -220,7 +227,7 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 			(ecap & VTD_ECAP_DT);
 	dev->host.unit = hu;
 	dev->pt = pt;
-	limit_unit(u, ecap, iommufd_host_unit_flags(p->h, hu) & IOMMU_HWPT_ALLOC_PASID);
+	limit_unit(u, cap, ecap, iommufd_host_unit_flags(p->h, hu) & IOMMU_HWPT_ALLOC_PASID);
 	return 0;
 }
 
@@ -483,9 +490,10 @@ void viommu_pt_report(struct viommu_pt_host *p)
 		return;
 	iommufd_host_stats(p->h, &st);
 	fprintf(stderr, "tagvmm: viommu: iommufd: %llu IOMMU_HWPT_INVALIDATE calls with %llu "
-		"entries; %llu device-TLB ops covered by their HWPT's entry, %llu with an entry of "
-		"their own\n", (unsigned long long)st.invalidate_calls,
-		(unsigned long long)st.invalidate_entries, (unsigned long long)st.devtlb_covered,
+		"entries; %llu device-TLB ops covered by their HWPT's entry, %llu done by an "
+		"earlier flush of it, %llu with an entry of their own\n",
+		(unsigned long long)st.invalidate_calls, (unsigned long long)st.invalidate_entries,
+		(unsigned long long)st.devtlb_covered, (unsigned long long)st.devtlb_done_before,
 		(unsigned long long)st.devtlb_entries);
 }
 

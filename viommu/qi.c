@@ -123,7 +123,7 @@ static int unsupported(struct viommu *u, const struct vtd_desc *d, bool wide)
 {
 	bool scalable = VTD_FIELD(u->rtaddr_active, 11, 10) == 1;
 
-	if (d->type == VTD_DESC_PGRP_RESP)
+	if (d->type == VTD_DESC_PGRP_RESP && !(u->ecap & VTD_ECAP_PRS))
 		return VTD_IQEI_TYPE;
 	if (scalable && !wide)
 		return VTD_IQEI_TYPE;
@@ -368,6 +368,15 @@ bool vtd_qi_run(struct viommu *u, unsigned long *budget)
 				iqei = VTD_IQEI_NONE;
 				goto iqe_flushed;
 			}
+			break;
+		case VTD_DESC_PGRP_RESP:
+			/*
+			 * The device retries once answered: invalidations queued
+			 * before the response reach the host first.
+			 */
+			if (flush_batch(r, 0, &ite) && ite)
+				goto stop_on;
+			vtd_page_response(u, &d.pgrp);
 			break;
 		default:
 			/* IEC: no interrupt remapping, nothing cached. FN is implicit. */

@@ -11,6 +11,7 @@
 
 #include "hostvtd/flushpath.h"
 #include "hostvtd/simvtd.h"
+#include "viommu/guest-trace.h"
 #include "viommu/passthrough.h"
 #include "viommu/simdev.h"
 #include "viommu/viommu.h"
@@ -34,6 +35,7 @@ struct viommu_state {
 	/* --vfio devices, behind vIOMMU 0 (passthrough.c). */
 	struct viommu_dev vfio_devs[VFIO_MAX_DEVICES];
 	struct viommu_pt_host *pt;
+	struct guest_trace *guest_trace;
 	bool report;
 };
 
@@ -77,6 +79,8 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 			out->ats = true;
 		} else if (!strcmp(tok, "pasid") && !val) {
 			out->pasid = true;
+		} else if (!strcmp(tok, "pri") && !val) {
+			out->pri = true;
 		} else if (!strcmp(tok, "iommu") && val) {
 			if (strncmp(val, "dmar", 4) ||
 			    parse_uint(val + 4, HOST_MAX_UNITS - 1, &out->host_unit)) {
@@ -90,15 +94,47 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 					 VIOMMU_MAX_UNITS - 1);
 				goto out;
 			}
+			out->viommu_given = true;
 		} else {
 			snprintf(err, errlen, "unknown option '%s'", tok);
 			goto out;
 		}
 	}
+	if (out->pri && (!out->ats || !out->pasid)) {
+		snprintf(err, errlen, "pri needs ats and pasid (page requests carry a PASID)");
+		goto out;
+	}
 	rc = 0;
 out:
 	free(copy);
 	return rc;
+}
+
+/*
+ * Host-matched placement (plain --viommu): vIOMMU k fronts the k-th
+ * simulated host unit, in unit order, that a sim device names; each
+ * device without viommu=V goes behind its host unit's vIOMMU. A guest
+ * flushing per vIOMMU (Linux) then reaches one host unit per flush.
+ */
+static void place_devices(struct viommu_options *o)
+{
+	unsigned int rank[HOST_MAX_UNITS], n = 0;
+	bool used[HOST_MAX_UNITS] = { false };
+
+	if (o->units_given)
+		return;
+	for (unsigned int i = 0; i < o->ndevs && i < VIOMMU_MAX_SIM_DEVICES; i++)
+		if (o->devs[i].host_unit < HOST_MAX_UNITS)
+			used[o->devs[i].host_unit] = true;
+	for (unsigned int h = 0; h < HOST_MAX_UNITS; h++)
+		rank[h] = used[h] ? n++ : 0;
+	o->units = n > 1 ? (n < VIOMMU_MAX_UNITS ? n : VIOMMU_MAX_UNITS) : 1;
+	for (unsigned int i = 0; i < o->ndevs && i < VIOMMU_MAX_SIM_DEVICES; i++) {
+		struct sim_device_spec *s = &o->devs[i];
+
+		if (!s->viommu_given && s->host_unit < HOST_MAX_UNITS)
+			s->viommu = rank[s->host_unit] < o->units ? rank[s->host_unit] : o->units - 1;
+	}
 }
 
 static int check_options(const struct viommu_options *o, unsigned int *host_units, char *err,
@@ -116,8 +152,9 @@ static int check_options(const struct viommu_options *o, unsigned int *host_unit
 	}
 	for (unsigned int i = 0; i < o->ndevs; i++) {
 		if (o->devs[i].viommu >= o->units) {
-			snprintf(err, errlen, "--sim-device %u: viommu=%u, but there are %u vIOMMUs",
-				 i, o->devs[i].viommu, o->units);
+			snprintf(err, errlen, "--sim-device %u: viommu=%u, but there are %u vIOMMUs%s",
+				 i, o->devs[i].viommu, o->units,
+				 o->units_given ? "" : " (one per host unit named; --viommu=N makes N)");
 			return -1;
 		}
 		if (o->devs[i].host_unit + 1 > need)
@@ -182,6 +219,11 @@ static int create_device(struct vm *vm, struct viommu_state *st, const struct si
 	d->simdev = simdev_create(vm, d, st->sim, s->ats, s->pasid, bdf, err, errlen);
 	if (!d->simdev)
 		return -1;
+	if (s->pri && simdev_add_pri(d->simdev, err, errlen)) {
+		simdev_free(d->simdev);
+		d->simdev = NULL;
+		return -1;
+	}
 	/* The DMAR and the device tree place the function behind its vIOMMU. */
 	for (size_t p = 0; p < vm->machine.npci; p++)
 		if (vm->machine.pci[p].bdf == bdf)
@@ -191,11 +233,13 @@ static int create_device(struct vm *vm, struct viommu_state *st, const struct si
 	return 0;
 }
 
-int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_t errlen)
+int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, size_t errlen)
 {
+	struct viommu_options placed = *given, *o = &placed;
 	struct viommu_state *st;
 	unsigned int host_units;
 
+	place_devices(o);
 	if (check_options(o, &host_units, err, errlen))
 		return -1;
 	st = calloc(1, sizeof(*st));
@@ -206,12 +250,17 @@ int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_
 	vm->viommu = st;
 	if (create_host(st, o, host_units, err, errlen))
 		goto fail;
+	if (o->guest_trace && !(st->guest_trace = guest_trace_open(o->guest_trace))) {
+		snprintf(err, errlen, "--guest-trace %s: %s", o->guest_trace, strerror(errno));
+		goto fail;
+	}
 	for (unsigned int i = 0; i < o->units; i++) {
 		if (viommu_unit_init(&st->units[i], vm, i, o->caching_mode, err, errlen))
 			goto fail;
 		st->nunits++;
 		st->units[i].ts = st->fp.ts;
 		st->units[i].fe = st->fp.fe;
+		st->units[i].guest_trace = st->guest_trace;
 		vm->machine.iommus[i] = (struct machine_iommu){ .base = st->units[i].base };
 		vm->machine.niommus = i + 1;
 	}
@@ -303,6 +352,8 @@ void viommu_teardown(struct vm *vm)
 		viommu_unit_exit(&st->units[i]);
 	if (flush_path_free(&st->fp))
 		fprintf(stderr, "tagvmm: viommu: writing the flush trace failed\n");
+	if (guest_trace_close(st->guest_trace))
+		fprintf(stderr, "tagvmm: viommu: writing the guest trace failed\n");
 	free(st);
 	vm->viommu = NULL;
 }

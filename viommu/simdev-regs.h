@@ -27,6 +27,7 @@
 #define SIMDEV_ATC_HITS		0x40	/* RO: translations served from the device's ATC */
 #define SIMDEV_IOTLB_HITS	0x48	/* RO: translations served from the host IOTLB */
 #define SIMDEV_WALKS		0x50	/* RO: translations that walked the tables */
+#define SIMDEV_PAGE_REQUESTS	0x58	/* RO: page requests made (PRI) */
 
 #define SIMDEV_ID_VALUE		0x414d4454ULL	/* "TDMA" */
 #define SIMDEV_PASID_VALID	(1ULL << 31)
@@ -35,6 +36,16 @@
 #define SIMDEV_STATUS_DONE	1
 #define SIMDEV_STATUS_FAULT	2	/* translation failed: a fault was recorded */
 #define SIMDEV_STATUS_BAD	3	/* bad LEN or command */
+/*
+ * PRI (`--sim-device ...,pri`, PRI enabled in its capability, ATS and a
+ * PASID in use): a translation the page tables refuse became a page
+ * request; the copy goes on once the guest's page group response arrives
+ * (Success) and the guest reads a register, or ends in STATUS_FAULT
+ * (any other response, a refused request, or SIMDEV_PRI_TRIES requests
+ * in one command).
+ */
+#define SIMDEV_STATUS_PAGE_REQUEST	4
+#define SIMDEV_PRI_TRIES	8
 #define SIMDEV_MAX_LEN		(1u << 20)
 
 #endif

@@ -11,7 +11,9 @@
  * Locking: d->lock serializes the registers and holds for a whole command
  * (a command runs inside the MMIO write that starts it). The PCI
  * framework's lock (config space) is taken before dma_lock(), never under
- * it.
+ * it. Order: d->lock, then the unit's lock (dma_lock(), a page request).
+ * A page group response arrives under the unit's lock: it only takes
+ * d->resp_lock, which is never held while taking another lock.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -41,12 +43,22 @@ struct simdev {
 	struct vm *vm;
 	struct dma_space dma;		/* where its requests go */
 	uint16_t rid;
-	uint16_t ats_cap, pasid_cap;	/* config offsets, 0: absent */
+	uint16_t ats_cap, pasid_cap, pri_cap;	/* config offsets, 0: absent */
+	struct viommu_dev *vdev;
 
 	pthread_mutex_t lock;
 	uint64_t src, dst, len, pasid;
 	uint64_t status, fault_addr;
-	uint64_t atc_hits, iotlb_hits, walks;
+	uint64_t atc_hits, iotlb_hits, walks, page_requests;
+	/* PRI: a copy stopped on a page request (STATUS_PAGE_REQUEST). */
+	uint64_t resume_at;		/* bytes done */
+	uint16_t prgi_next, prgi_wait;
+	unsigned int tries;		/* page requests of this command */
+
+	pthread_mutex_t resp_lock;	/* the response, as the unit hands it over */
+	bool resp_valid;
+	uint8_t resp_code;
+	uint16_t resp_prgi;
 };
 
 static uint16_t cfg_read16(struct simdev *d, unsigned int off)
@@ -64,6 +76,11 @@ static bool pasid_enabled(struct simdev *d)
 	return d->pasid_cap && (cfg_read16(d, d->pasid_cap + PASID_CTRL) & PASID_CTRL_ENABLE);
 }
 
+static bool pri_enabled(struct simdev *d)
+{
+	return d->pri_cap && (cfg_read16(d, d->pri_cap + PRI_CTRL) & PRI_CTRL_ENABLE);
+}
+
 /* Count where a translation came from, faulted ones included. */
 static void count(struct simdev *d, const struct dma_translation *t)
 {
@@ -75,14 +92,19 @@ static void count(struct simdev *d, const struct dma_translation *t)
 		d->iotlb_hits++;
 }
 
-/* Host pointer for @n bytes at @iova of a side of the copy, or NULL (a fault was recorded). */
+/*
+ * Host pointer for @n bytes at @iova of a side of the copy, or NULL: a
+ * fault was recorded, or (*@recoverable) a translation request was refused
+ * by the page tables and a page request may help.
+ */
 static void *map(struct simdev *d, const struct dma_request *r, uint64_t iova, uint64_t n,
-		 bool write)
+		 bool write, bool *recoverable)
 {
 	struct dma_translation t = { .source = DMA_SOURCE_IDENTITY };
 	void *host = dma_map(d->vm, &d->dma, r, iova, n, write, &t);
 
 	count(d, &t);
+	*recoverable = !host && t.recoverable;
 	return host;
 }
 
@@ -90,21 +112,24 @@ static void *map(struct simdev *d, const struct dma_request *r, uint64_t iova, u
  * Move @n bytes from IOVA @s to IOVA @t, neither crossing a page: both
  * translated afresh and copied in one hold of u->lock, so no wait the
  * guest queues completes in between (see the top of the file). Returns 0,
- * or -1 with *@fault_at the IOVA that could not be moved.
+ * or -1 with *@fault_at the IOVA that could not be moved, *@write which
+ * side it was, and *@recoverable whether a page request may help.
  */
 static int copy_chunk(struct simdev *d, const struct dma_request *r, uint64_t s, uint64_t t,
-		      uint64_t n, uint64_t *fault_at)
+		      uint64_t n, uint64_t *fault_at, bool *write, bool *recoverable)
 {
 	void *from, *to;
 	int ret = -1;
 
 	dma_lock(&d->dma);
-	from = map(d, r, s, n, false);
+	*write = false;
+	from = map(d, r, s, n, false, recoverable);
 	if (!from) {
 		*fault_at = s;
 		goto out;
 	}
-	to = map(d, r, t, n, true);
+	*write = true;
+	to = map(d, r, t, n, true, recoverable);
 	if (!to) {
 		*fault_at = t;
 		goto out;
@@ -117,14 +142,50 @@ out:
 }
 
 /*
- * SIMDEV_CMD_COPY: chunks never cross a page on either side, so each
- * chunk is one vm_gpa range, translated when it is copied. FAULT_ADDR is
- * the IOVA of the first byte that could not be moved.
+ * A page request for @addr (PCIe PRI, one page, last of its group), made
+ * outside dma_lock(). Returns true when the copy may go on at once (the
+ * queue overflowed: the unit answers an LPIG request Success itself).
  */
-static void run_copy(struct simdev *d)
+static bool page_request(struct simdev *d, const struct dma_request *r, uint64_t addr,
+			 bool write, uint64_t done)
+{
+	struct vtd_page_req pr = {
+		.rid = d->rid, .has_pasid = true, .pasid = r->pasid, .addr = addr & DMA_PAGE_MASK,
+		.read = !write, .write = write, .lpig = true,
+	};
+
+	d->fault_addr = addr;
+	if (d->tries >= SIMDEV_PRI_TRIES) {
+		d->status = SIMDEV_STATUS_FAULT;
+		return false;
+	}
+	d->tries++;
+	pr.prgi = d->prgi_next++ & 0x1ff;
+	d->page_requests++;
+	switch (vtd_page_request(d->vdev->unit, &pr)) {
+	case VTD_PRQ_QUEUED:
+		d->status = SIMDEV_STATUS_PAGE_REQUEST;
+		d->resume_at = done;
+		d->prgi_wait = pr.prgi;
+		return false;
+	case VTD_PRQ_DROPPED:
+		return true;
+	case VTD_PRQ_REFUSED:
+		break;
+	}
+	d->status = SIMDEV_STATUS_FAULT;
+	return false;
+}
+
+/*
+ * SIMDEV_CMD_COPY from byte @done on: chunks never cross a page on either
+ * side, so each chunk is one vm_gpa range, translated when it is copied.
+ * FAULT_ADDR is the IOVA of the first byte that could not be moved.
+ */
+static void run_copy(struct simdev *d, uint64_t done)
 {
 	struct dma_request r = { .rid = d->rid };
-	uint64_t len = d->len, done = 0;
+	uint64_t len = d->len;
 
 	if (!len || len > SIMDEV_MAX_LEN ||
 	    !(cfg_read16(d, PCI_COMMAND) & PCI_COMMAND_MASTER)) {
@@ -140,16 +201,23 @@ static void run_copy(struct simdev *d)
 		r.pasid = (uint32_t)(d->pasid & SIMDEV_PASID_MASK);
 	}
 	while (done < len) {
-		uint64_t s = d->src + done, t = d->dst + done, n = len - done;
+		uint64_t s = d->src + done, t = d->dst + done, n = len - done, at;
+		bool write, recoverable;
 		/* Config space is read before dma_lock(), never under it. */
 		r.ats = ats_enabled(d);
+		r.translation_request = r.ats && r.has_pasid && pri_enabled(d);
 
 		if (n > DMA_PAGE_SIZE - (s & ~DMA_PAGE_MASK))
 			n = DMA_PAGE_SIZE - (s & ~DMA_PAGE_MASK);
 		if (n > DMA_PAGE_SIZE - (t & ~DMA_PAGE_MASK))
 			n = DMA_PAGE_SIZE - (t & ~DMA_PAGE_MASK);
-		if (copy_chunk(d, &r, s, t, n, &d->fault_addr)) {
-			d->status = SIMDEV_STATUS_FAULT;
+		if (copy_chunk(d, &r, s, t, n, &at, &write, &recoverable)) {
+			if (recoverable && page_request(d, &r, at, write, done))
+				continue;	/* overflowed: answered Success, retry */
+			if (!recoverable) {
+				d->fault_addr = at;
+				d->status = SIMDEV_STATUS_FAULT;
+			}
 			return;
 		}
 		done += n;
@@ -170,8 +238,51 @@ static uint64_t reg_read(struct simdev *d, uint64_t reg)
 	case SIMDEV_ATC_HITS:	return d->atc_hits;
 	case SIMDEV_IOTLB_HITS:	return d->iotlb_hits;
 	case SIMDEV_WALKS:	return d->walks;
+	case SIMDEV_PAGE_REQUESTS:	return d->page_requests;
 	default:		return 0;
 	}
+}
+
+/*
+ * The unit's side of a page group response (struct viommu_dev's
+ * page_response), under the unit's lock: kept for the engine to act on.
+ */
+static void page_response(void *opaque, const struct vtd_desc_pgrp_resp *resp)
+{
+	struct simdev *d = opaque;
+
+	pthread_mutex_lock(&d->resp_lock);
+	d->resp_valid = true;
+	d->resp_code = resp->rcode;
+	d->resp_prgi = resp->prgi;
+	pthread_mutex_unlock(&d->resp_lock);
+}
+
+/*
+ * A copy stopped on a page request goes on once its group's response has
+ * come: Success retries the translation, anything else faults. Responses
+ * to other groups are dropped. Returns true when the command ended.
+ */
+static bool resume(struct simdev *d)
+{
+	bool have;
+	uint8_t code;
+
+	if (d->status != SIMDEV_STATUS_PAGE_REQUEST)
+		return false;
+	pthread_mutex_lock(&d->resp_lock);
+	have = d->resp_valid && d->resp_prgi == d->prgi_wait;
+	code = d->resp_code;
+	d->resp_valid = false;
+	pthread_mutex_unlock(&d->resp_lock);
+	if (!have)
+		return false;
+	if (code != 0) {
+		d->status = SIMDEV_STATUS_FAULT;
+		return true;
+	}
+	run_copy(d, d->resume_at);
+	return d->status != SIMDEV_STATUS_PAGE_REQUEST;
 }
 
 /* Returns true when a command ran (and vector 0 is due). */
@@ -188,11 +299,14 @@ static bool reg_write(struct simdev *d, uint64_t reg, uint64_t val, uint64_t mas
 		/* A command is the write of its low byte; the rest of a split write is ignored. */
 		if (!(mask & 0xff))
 			return false;
-		if ((val & mask) == SIMDEV_CMD_COPY)
-			run_copy(d);
-		else
+		if ((val & mask) == SIMDEV_CMD_COPY) {
+			d->tries = 0;
+			run_copy(d, 0);
+		} else {
 			d->status = SIMDEV_STATUS_BAD;
-		return true;
+		}
+		/* Stopped on a page request: vector 0 when it ends (resume()). */
+		return d->status != SIMDEV_STATUS_PAGE_REQUEST;
 	default:
 		return false;		/* read-only or unused */
 	}
@@ -217,10 +331,11 @@ static void simdev_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned i
 		return;
 	mask = (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1) << shift;
 	pthread_mutex_lock(&d->lock);
+	notify = resume(d);
 	if (is_write) {
 		for (i = 0; i < len; i++)
 			val |= (uint64_t)data[i] << (8 * i);
-		notify = reg_write(d, reg, val << shift, mask);
+		notify = reg_write(d, reg, val << shift, mask) || notify;
 	} else {
 		val = reg_read(d, reg) >> shift;
 		for (i = 0; i < len; i++)
@@ -248,10 +363,12 @@ struct simdev *simdev_create(struct vm *vm, struct viommu_dev *vdev, struct simv
 	}
 	d->vm = vm;
 	d->rid = vdev->guest_sid;
+	d->vdev = vdev;
 	/* Its requests reach the vIOMMU through the simulated host's caches. */
 	vdev->sim = sim;
 	viommu_dma_space(vdev, &d->dma);
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->resp_lock, NULL);
 	pci_device_init(&d->pci, SIMDEV_VENDOR, SIMDEV_DEVICE, SIMDEV_CLASS, 0);
 	d->pci.cfg[0x3d] = 0;	/* MSI-X only: no INTx pin */
 	if (pci_device_set_bar(&d->pci, 0, PCI_BAR_MEM32, SIMDEV_BAR_SIZE, simdev_mmio, d) ||
@@ -270,16 +387,36 @@ struct simdev *simdev_create(struct vm *vm, struct viommu_dev *vdev, struct simv
 	return d;
 fail:
 	pci_device_exit(&d->pci);
+	pthread_mutex_destroy(&d->resp_lock);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	return NULL;
+}
+
+int simdev_add_pri(struct simdev *d, char *err, size_t errlen)
+{
+	if (!d->ats_cap || !d->pasid_cap) {
+		snprintf(err, errlen, "pri needs ats and pasid");
+		return -1;
+	}
+	d->pri_cap = pci_add_pri_cap(&d->pci, SIMDEV_PRI_TRIES);
+	if (!d->pri_cap) {
+		snprintf(err, errlen, "cannot add the PRI capability");
+		return -1;
+	}
+	d->vdev->page_response = page_response;
+	d->vdev->page_response_opaque = d;
+	return 0;
 }
 
 void simdev_free(struct simdev *d)
 {
 	if (!d)
 		return;
+	if (d->vdev && d->vdev->page_response_opaque == d)
+		d->vdev->page_response = NULL;
 	pci_device_exit(&d->pci);
+	pthread_mutex_destroy(&d->resp_lock);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }

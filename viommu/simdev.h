@@ -26,6 +26,12 @@ struct pci_device;
  */
 struct simdev *simdev_create(struct vm *vm, struct viommu_dev *vdev, struct simvtd *sim,
 			     bool ats, bool pasid, uint16_t bdf, char *err, size_t errlen);
+/*
+ * Add the PCI Page Request Interface to an engine with ATS and PASID,
+ * before the guest runs; its page requests go to @d's vIOMMU (prq.c).
+ * Returns 0, or -1 with a message.
+ */
+int simdev_add_pri(struct simdev *d, char *err, size_t errlen);
 /* Once the vCPUs have stopped; NULL-safe. */
 void simdev_free(struct simdev *d);
 /* The PCI function (tests drive BAR 0 through pci->bars[0].fn). */

@@ -58,6 +58,7 @@
 /* Scalable-mode context entry (9.4). */
 #define SCE_DTE			VTD_BIT(2)
 #define SCE_PASIDE		VTD_BIT(3)
+#define SCE_PRE			VTD_BIT(4)	/* page requests enabled */
 #define SCE_PDTS(v0)		VTD_FIELD(v0, 11, 9)
 #define SCE_V0_RSVD		0x1e0ULL
 #define SCE_V1_RSVD		0xffffffffffe00000ULL
@@ -205,6 +206,16 @@ static int sm_context(struct viommu *u, uint16_t sid, uint64_t ce[4], struct vtd
 	    SCE_RID_PASID(ce[1]) || ce[2] || ce[3])
 		return lookup_fault(f, VTD_FR_SM_CTE_RSVD, false);
 	return 0;
+}
+
+bool vtd_context_pre(struct viommu *u, uint16_t sid)
+{
+	struct vtd_fault f = { 0 };
+	uint64_t ce[4];
+
+	if (VTD_FIELD(u->rtaddr_active, 11, 10) != 1 || !(u->gsts & VTD_GCMD_TE))
+		return false;
+	return sm_context(u, sid, ce, &f) == 0 && (ce[0] & SCE_PRE);
 }
 
 /* Decode a present-or-not 512-bit PASID entry into @x. */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "hostvtd/flush.h"
+#include "viommu/guest-trace.h"
 #include "viommu/viommu-priv.h"
 #include "vmm/bus.h"
 #include "vmm/kvm.h"
@@ -28,6 +29,12 @@
 #define VTD_MGAW		47	/* 48-bit guest address width, minus one */
 #define VTD_MAMV		9
 #define VTD_SLLPS_2M_1G		3	/* CAP.SLLPS: 2 MiB and 1 GiB second-stage pages (walk.c) */
+/*
+ * CAP.FS1GP: 1 GiB first-stage pages (walk.c). ECAP.SMPWC: scalable-mode
+ * walks are coherent, which they are: every walk reads guest memory
+ * afresh. Linux calls a unit SVM-capable only with both (FS1GP when the
+ * CPU has 1 GiB pages), and skips its cache flushes of PASID entries.
+ */
 
 
 static uint64_t now_ns(void)
@@ -252,6 +259,9 @@ static void reg64_write(struct viommu *u, unsigned int base, uint64_t val, uint6
 	case VTD_REG_IQT:
 		if (!(mask & 0xffffffffULL))
 			return;
+		if (u->gsts & VTD_GCMD_QIE)
+			guest_trace_submission(u->guest_trace, u->vm, u->index, u->iqa,
+					       u->iqt & VTD_IQ_OFFSET_MASK, val & VTD_IQ_OFFSET_MASK);
 		u->iqt = val & VTD_IQ_OFFSET_MASK;
 		return;		/* processed by vtd_work_kick(), vtd_mmio() */
 	case VTD_REG_IQA: {
@@ -299,19 +309,10 @@ static bool reg32_read(struct viommu *u, unsigned int off, uint32_t *val)
 	case VTD_REG_IEADDR:	*val = u->ieaddr; return true;
 	case VTD_REG_IEUADDR:	*val = u->ieuaddr; return true;
 	}
+	if (vtd_prq_reg_read(u, off, val))
+		return true;
 	*val = 0;
 	return false;
-}
-
-/* IM cleared with the interrupt pending: deliver it now (spec 10.4.10). */
-static void ectl_write(struct viommu *u, uint32_t *ectl, uint32_t val, uint32_t addr,
-		       uint32_t uaddr, uint32_t data)
-{
-	*ectl = (*ectl & ~VTD_ECTL_IM) | (val & VTD_ECTL_IM);
-	if (!(*ectl & VTD_ECTL_IM) && (*ectl & VTD_ECTL_IP)) {
-		*ectl &= ~VTD_ECTL_IP;
-		vtd_send_msi(u, addr, uaddr, data);
-	}
 }
 
 static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
@@ -327,7 +328,7 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 		return true;
 	}
 	case VTD_REG_FECTL:
-		ectl_write(u, &u->fectl, val, u->feaddr, u->feuaddr, u->fedata);
+		vtd_ectl_write(u, &u->fectl, val, u->feaddr, u->feuaddr, u->fedata);
 		return true;
 	case VTD_REG_FEDATA:	u->fedata = val; return true;
 	case VTD_REG_FEADDR:	u->feaddr = val & ~3u; return true;
@@ -339,7 +340,7 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 		}
 		return true;
 	case VTD_REG_IECTL:
-		ectl_write(u, &u->iectl, val, u->ieaddr, u->ieuaddr, u->iedata);
+		vtd_ectl_write(u, &u->iectl, val, u->ieaddr, u->ieuaddr, u->iedata);
 		return true;
 	case VTD_REG_IEDATA:	u->iedata = val; return true;
 	case VTD_REG_IEADDR:	u->ieaddr = val & ~3u; return true;
@@ -348,7 +349,7 @@ static bool reg32_write(struct viommu *u, unsigned int off, uint32_t val)
 	case VTD_REG_GSTS:
 		return true;	/* read-only */
 	}
-	return false;
+	return vtd_prq_reg_write(u, off, val);
 }
 
 static void vtd_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
@@ -435,18 +436,20 @@ int viommu_unit_init(struct viommu *u, struct vm *vm, unsigned int index, bool c
 		 (uint64_t)(VTD_FRCD_OFFSET / 16) << VTD_CAP_FRO_SHIFT | VTD_CAP_PSI |
 		 (uint64_t)(VTD_NFR - 1) << VTD_CAP_NFR_SHIFT |
 		 (uint64_t)VTD_MAMV << VTD_CAP_MAMV_SHIFT |
-		 (uint64_t)VTD_SLLPS_2M_1G << VTD_CAP_SLLPS_SHIFT;
+		 (uint64_t)VTD_SLLPS_2M_1G << VTD_CAP_SLLPS_SHIFT | VTD_CAP_FS1GP;
 	if (caching_mode)
 		u->cap |= VTD_CAP_CM;
-	/* No IR (not implemented) and no PRS (no page requests). */
+	/* No IR (not implemented). PRS and PDS: page requests (prq.c). */
 	u->ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST | VTD_ECAP_PASID |
+		  VTD_ECAP_PRS | VTD_ECAP_PDS |
 		  VTD_ECAP_SRS |
 		  (uint64_t)(VTD_PASID_BITS - 1) << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
-		  VTD_ECAP_FLTS | VTD_ECAP_SLTS |
+		  VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SMPWCS |
 		  (uint64_t)(VTD_IOTLB_OFFSET / 16) << VTD_ECAP_IRO_SHIFT;
 	/* Interrupts start masked (spec 11.4.4.2, 11.4.9.6: IM resets to 1). */
 	u->fectl = VTD_ECTL_IM;
 	u->iectl = VTD_ECTL_IM;
+	u->pectl = VTD_ECTL_IM;
 
 	if (pthread_mutex_init(&u->lock, NULL)) {
 		snprintf(err, errlen, "dmar%u: mutex init failed", index);

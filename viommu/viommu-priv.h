@@ -46,6 +46,7 @@
 #include "hostvtd/flush.h"
 #include "hostvtd/host.h"
 #include "hostvtd/tagstore.h"
+#include "vtd/desc.h"
 #include "vtd/fault.h"
 
 struct vm;
@@ -138,11 +139,36 @@ struct viommu_dev {
 	 * the no-PASID attachment (PASID 0): the tables refuse it.
 	 */
 	bool pasid_ok;
+	/*
+	 * Where the guest's page group responses for this RID go (prq.c),
+	 * called with the unit's lock held: it must not take it, nor any
+	 * lock held while taking it. NULL: responses are counted and dropped.
+	 */
+	void (*page_response)(void *opaque, const struct vtd_desc_pgrp_resp *resp);
+	void *page_response_opaque;
+};
+
+/* prq.c: a device's page request (spec 7.4.1), and what became of it. */
+struct vtd_page_req {
+	uint16_t rid;
+	bool has_pasid;
+	uint32_t pasid;
+	uint64_t addr;			/* page address; the low 12 bits are ignored */
+	bool read, write, exec, priv;
+	bool lpig;			/* last page in group */
+	uint16_t prgi;			/* page request group index, 9 bits */
+};
+
+enum vtd_prq_result {
+	VTD_PRQ_QUEUED,		/* in the guest's queue: a response will come, if the guest sends one */
+	VTD_PRQ_REFUSED,	/* no PRS, no PASID, or the context entry's PRE clear: a fault */
+	VTD_PRQ_DROPPED,	/* overflow (PRO): for an LPIG request the unit answers Success itself */
 };
 
 struct viommu {
 	struct vm *vm;
 	unsigned int index;
+	struct guest_trace *guest_trace;	/* --guest-trace, shared by the units; or NULL */
 	uint64_t base;			/* MMIO base */
 	pthread_mutex_t lock;
 
@@ -159,6 +185,10 @@ struct viommu {
 	uint64_t iqh, iqt, iqa;
 	uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
 	uint64_t iqercd;
+	/* Page requests (prq.c, spec 7.4 and 10.4.31-38). */
+	uint64_t pqh, pqt, pqa;
+	uint32_t prs, pectl, pedata, peaddr, peuaddr;
+	uint64_t page_requests, page_requests_dropped, page_responses, page_responses_unrouted;
 	/*
 	 * A flush that closed no wait failed on the host (qi.c): the next
 	 * wait must not complete. Kept across IQT writes; cleared by that
@@ -214,8 +244,23 @@ void vtd_record_fault(struct viommu *u, const struct vtd_fault *f);
 void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit);
 /* Deliver an interrupt described by an (addr, upper addr, data) register triple. */
 void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data);
+/* An event control register's write: IM, and a pending IP delivered on unmask. */
+void vtd_ectl_write(struct viommu *u, uint32_t *ectl, uint32_t val, uint32_t addr,
+		    uint32_t uaddr, uint32_t data);
 /* FSTS.PPF (and FECTL.IP) again after the guest cleared records or status bits. */
 void vtd_fault_update_ppf(struct viommu *u);
+
+/*
+ * prq.c: page requests. vtd_page_request() takes u->lock (a device calls
+ * it outside dma_lock()). The register accessors and vtd_page_response()
+ * run with u->lock held (unit.c, qi.c).
+ */
+enum vtd_prq_result vtd_page_request(struct viommu *u, const struct vtd_page_req *pr);
+void vtd_page_response(struct viommu *u, const struct vtd_desc_pgrp_resp *resp);
+bool vtd_prq_reg_read(struct viommu *u, unsigned int off, uint32_t *val);
+bool vtd_prq_reg_write(struct viommu *u, unsigned int off, uint32_t val);
+/* tables.c: the scalable-mode context entry of @sid is present and has PRE set. */
+bool vtd_context_pre(struct viommu *u, uint16_t sid);
 
 /*
  * qi.c: run the queue from IQH towards IQT for about *@budget units

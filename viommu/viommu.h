@@ -24,16 +24,27 @@ struct vm;
 struct sim_device_spec {
 	unsigned int host_unit;		/* simulated host unit (dmarN) */
 	unsigned int viommu;		/* which vIOMMU the guest sees it behind */
+	bool viommu_given;		/* viommu=V named it; else viommu_setup() places it */
 	bool ats, pasid;
+	bool pri;			/* PCI PRI: page requests (needs ats and pasid) */
 };
 
 struct viommu_options {
-	unsigned int units;		/* vIOMMUs (0: none) */
+	/*
+	 * vIOMMUs (0: none). With units_given false (plain --viommu) there is
+	 * one vIOMMU per simulated host unit the sim devices sit on, each
+	 * device behind its host unit's vIOMMU, so a guest's flush of one
+	 * vIOMMU reaches one host unit; --viommu=N (units_given) makes N,
+	 * devices behind vIOMMU 0 unless viommu=V says otherwise.
+	 */
+	unsigned int units;
+	bool units_given;
 	bool caching_mode;		/* CAP.CM (shadowing of second-stage maps) */
 	struct sim_device_spec devs[VIOMMU_MAX_SIM_DEVICES];
 	unsigned int ndevs;
 	unsigned int host_units;	/* simulated host units (0: as many as named) */
 	const char *flush_trace;	/* --flush-trace FILE, or NULL */
+	const char *guest_trace;	/* --guest-trace FILE, or NULL */
 	enum flush_trace_format flush_trace_format;
 	bool no_merge;
 	/* Fault injection for tests: device-TLB invalidations of sim device N time out. */

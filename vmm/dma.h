@@ -32,6 +32,13 @@ struct dma_request {
 	bool has_pasid;
 	uint32_t pasid;		/* with has_pasid; also the host PASID */
 	bool ats;		/* the device's ATS is enabled: its ATC may answer */
+	/*
+	 * An ATS translation request of a device that can ask for pages
+	 * (PRI enabled): when the page tables refuse it (not present, no
+	 * permission) the IOMMU answers without recording a fault, and the
+	 * device may make a page request (out->recoverable).
+	 */
+	bool translation_request;
 };
 
 /* Where a translation came from, for the device's statistics. */
@@ -46,6 +53,7 @@ struct dma_translation {
 	uint64_t gpa;		/* guest-physical address of the IOVA asked */
 	uint64_t len;		/* bytes from there the translation covers (at most asked) */
 	enum dma_source source;
+	bool recoverable;	/* a translation_request refused by the page tables: nothing recorded */
 };
 
 /* An IOMMU's side of a device's DMA. */

@@ -172,6 +172,28 @@ uint16_t pci_add_pasid_cap(struct pci_device *dev, unsigned int pasid_bits)
 	return off;
 }
 
+/*
+ * PCIe Page Request Interface (16 bytes). Stopped reads 1 whatever the
+ * state, which is what Linux checks before it enables PRI (it never waits
+ * for it afterwards); Response Failure and Unexpected PRG Index are
+ * write-1-to-clear and never set: the device model drops such responses.
+ */
+uint16_t pci_add_pri_cap(struct pci_device *dev, unsigned int capacity)
+{
+	uint16_t off;
+
+	if (!capacity)
+		return 0;
+	off = pci_add_ext_cap(dev, PCI_EXT_CAP_ID_PRI, 1, 16);
+	if (!off)
+		return 0;
+	cfg_set(dev, off + PRI_CTRL, 2, 0, 0x0003, 0);		/* Enable, Reset */
+	cfg_set(dev, off + PRI_STATUS, 2, PRI_STATUS_STOPPED | PRI_STATUS_PASID, 0, 0x0003);
+	cfg_set(dev, off + PRI_CAPACITY, 4, capacity, 0, 0);
+	cfg_set(dev, off + PRI_ALLOCATION, 4, 0, 0xffffffff, 0);
+	return off;
+}
+
 uint16_t pci_add_ats_cap(struct pci_device *dev, unsigned int queue_depth)
 {
 	uint16_t off;

@@ -28,6 +28,7 @@ struct vm;
 #define PCI_CAP_ID_MSIX		0x11
 #define PCI_EXT_CAP_ID_ATS	0x000f
 #define PCI_EXT_CAP_ID_PASID	0x001b
+#define PCI_EXT_CAP_ID_PRI	0x0013
 
 /* Config registers a device model reads to know what the guest enabled. */
 #define PCI_COMMAND		0x04
@@ -39,6 +40,13 @@ struct vm;
 #define PCI_COMMAND_INTX_DISABLE 0x0400
 #define PASID_CTRL		6	/* in the PASID extended capability */
 #define PASID_CTRL_ENABLE	0x0001
+#define PRI_CTRL		4	/* in the PRI extended capability */
+#define PRI_CTRL_ENABLE		0x0001
+#define PRI_STATUS		6
+#define PRI_STATUS_STOPPED	0x0100
+#define PRI_STATUS_PASID	0x8000	/* PRG responses need a PASID */
+#define PRI_CAPACITY		8
+#define PRI_ALLOCATION		12
 #define ATS_CTRL		6	/* in the ATS extended capability */
 #define ATS_CTRL_ENABLE		0x8000
 
@@ -149,6 +157,7 @@ uint8_t pci_add_msix_cap(struct pci_device *dev, unsigned int entries, unsigned 
 uint8_t pci_add_pcie_cap(struct pci_device *dev, uint8_t port_type);
 uint16_t pci_add_pasid_cap(struct pci_device *dev, unsigned int pasid_bits);
 uint16_t pci_add_ats_cap(struct pci_device *dev, unsigned int queue_depth);
+uint16_t pci_add_pri_cap(struct pci_device *dev, unsigned int capacity);
 
 /*
  * Raise an interrupt the way the guest configured: MSI-X, MSI, or INTx.

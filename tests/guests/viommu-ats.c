@@ -4,11 +4,14 @@
  * its translations are cached in its own ATC. A repeated copy must be
  * served from the ATC (SIMDEV_ATC_HITS grows). Then two remaps of the
  * destination:
- *  - flushed with P_IOTLB only: the host flushes the device TLB with every
- *    domain flush (docs/design.md, as Linux's cache_tag_flush_range and
- *    iommufd promise), so the device must use the new page;
+ *  - flushed with P_IOTLB only: as on VT-d hardware, the device TLB keeps
+ *    the old translation (docs/design.md: a guest IOTLB request leaves
+ *    device TLBs to the guest's device-TLB requests), so the device still
+ *    writes the old page: the missing invalidation shows; the device-TLB
+ *    invalidation sent after it brings the new page;
  *  - flushed with P_IOTLB and an explicit device-TLB invalidation (type 3,
- *    requests without PASID), the path Linux takes: the new page again.
+ *    requests without PASID) in one batch, the path Linux takes: the new
+ *    page at once.
  */
 #include "vtd.h"
 
@@ -64,22 +67,28 @@ int main(const void *dtb)
 	expect(hits2 > hits, "the second copy was not served from the ATC (hits %lu -> %lu)", hits,
 	       hits2);
 
-	/* Remap, flush the IOTLB only: the device TLB must go with it. */
+	/* Remap, flush the IOTLB only: the device TLB still holds the old page. */
 	vtd_pte_retarget(dst_pte, vtd_pa(dst[1]));
 	struct qi_desc piotlb = qi_piotlb_page(DID, PASID_RID, IOVA_DST, 0);
 	vtd_qi_submit_ok(u, &piotlb, 1, "P_IOTLB");
-	copy_expect(src, 3, dst[1], "after P_IOTLB only");
-	expect(vtd_check(dst[0], 2, LEN), "the first page changed after its unmap");
+	vtd_fill(dst[1], 99, LEN);
+	copy_expect(src, 3, dst[0], "after P_IOTLB only, the ATC's old page");
+	expect(vtd_check(dst[1], 99, LEN), "the ATC lost its entry without a device-TLB invalidation");
+	/* Now the device-TLB invalidation the guest owes (type 3). */
+	struct qi_desc devtlb = qi_devtlb(dev.bdf, IOVA_DST);
+	vtd_qi_submit_ok(u, &devtlb, 1, "device TLB");
+	copy_expect(src, 4, dst[1], "after the device-TLB invalidation");
+	expect(vtd_check(dst[0], 3, LEN), "the first page changed after its unmap");
 
-	/* Remap, flush both explicitly (requests without PASID: type 3). */
+	/* Remap, flush both explicitly in one batch. */
 	vtd_pte_retarget(dst_pte, vtd_pa(dst[2]));
 	struct qi_desc both[] = { qi_piotlb_page(DID, PASID_RID, IOVA_DST, 0),
 				  qi_devtlb(dev.bdf, IOVA_DST) };
 	vtd_qi_submit_ok(u, both, 2, "P_IOTLB + device TLB");
-	copy_expect(src, 4, dst[2], "after P_IOTLB + device-TLB invalidation");
-	expect(vtd_check(dst[1], 3, LEN), "the second page changed after its unmap");
+	copy_expect(src, 5, dst[2], "after P_IOTLB + device-TLB invalidation");
+	expect(vtd_check(dst[1], 4, LEN), "the second page changed after its unmap");
 	uint64_t hits3 = simdev_read(&dev, SIMDEV_ATC_HITS);
-	copy_expect(src, 5, dst[2], "copy after the refill");
+	copy_expect(src, 6, dst[2], "copy after the refill");
 	printf("atc hits: %lu before, %lu after a copy on the refilled ATC\n", hits3,
 	       simdev_read(&dev, SIMDEV_ATC_HITS));
 	expect(simdev_read(&dev, SIMDEV_ATC_HITS) > hits3, "the ATC did not refill after the flush");

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * Shared virtual addressing the way Linux 6.1's intel_svm binds one mm:
+ * Shared virtual addressing bound the way Linux 6.1's intel_svm binds one mm:
  * every sim device (run with eight, four behind each of two host units,
  * all with ATS and PASID) gets PASID 5 in its own PASID table, all
  * pointing at one first-stage table with one guest DID. Each device
  * copies through it; then the destination is remapped and flushed as
  * intel_svm flushes, once per device: P_IOTLB for (DID, PASID, page) and
  * P_DEVTLB for that device's SID. All of a round's descriptors share ONE
- * wait per vIOMMU (Linux 6.1 waits after each; the host work is the same
- * either way, and one batch lets the trace check count it per round).
+ * wait per vIOMMU: this is a batching guest, not Linux. Linux 6.1 submits
+ * each descriptor with its own wait, and merging cannot cross waits, so
+ * there the host work is much larger (docs/performance.md, item 1, measures
+ * both patterns).
  * Every device must then use the new page. tests/kvm/viommu.sh checks in
  * the flush trace that each round cost one host IOTLB-class invalidation
  * per (host unit, DID, PASID): 2, not 8.

@@ -7,7 +7,9 @@
 # <name>" and no FAIL line. viommu-sva also writes a flush trace, and
 # `tagvmm trace summary --json` must show exactly one host IOTLB-class
 # invalidation per (host unit, DID, PASID) per guest flush round: 2 per
-# round for 8 devices on 2 host units. Exit 77 (skip) only without
+# round for 8 devices on 2 host units. It also records its own stream
+# (--guest-trace): replayed, it must hold exactly the invalidations the live
+# run counted, on both vIOMMUs (one per host unit by default). Exit 77 (skip) only without
 # /dev/kvm; missing binaries are a hard error (99).
 set -u
 
@@ -40,7 +42,7 @@ failed=0
 logdir=$tmp
 . "$(dirname "$0")/lib.sh"
 
-# run_guest NAME [tagvmm run options...]: one vIOMMU, one vCPU.
+# run_guest NAME [tagvmm run options...]: --viommu (one vIOMMU per host unit named), one vCPU.
 run_guest() {
 	guest=$1
 	shift
@@ -61,7 +63,7 @@ json_num() {
 	grep -o "\"$1\":[0-9]*" "$2" | head -n 1 | cut -d: -f2
 }
 
-echo "1..7"
+echo "1..8"
 check_guest viommu-legacy --sim-device dma,iommu=dmar0
 check_guest viommu-sm --sim-device dma,iommu=dmar0
 check_guest viommu-nested --sim-device dma,iommu=dmar0,pasid
@@ -75,7 +77,7 @@ for unit in dmar0 dmar1; do
 	done
 done
 # shellcheck disable=SC2086 # one word per option
-check_guest viommu-sva $sva_devs --flush-trace "$tmp/flush.log"
+check_guest viommu-sva $sva_devs --flush-trace "$tmp/flush.log" --guest-trace "$tmp/guest.trace"
 
 # Host invalidations per guest flush round: one per (host unit, DID, PASID).
 rounds=$(tr -d '\r' <"$tmp/viommu-sva.log" | sed -n 's/^viommu-sva: devices [0-9]* flush rounds \([0-9]*\)$/\1/p')
@@ -94,6 +96,29 @@ else
 		report ok "viommu-sva: $inv host IOTLB-class invalidations for $rounds rounds (2 units x 1 DID/PASID)"
 	else
 		report fail "viommu-sva: ${inv:-no} host IOTLB-class invalidations for $rounds rounds, want $want"
+	fi
+fi
+
+# The recorded guest stream, replayed on the same topology (two vIOMMUs).
+live=$(tr -d '\r' <"$tmp/viommu-sva.log" |
+	sed -n 's/^tagvmm: viommu: [0-9]* guest batches, \([0-9]*\) guest invalidations;.*/\1/p')
+assign=
+for i in 0 1 2 3 4 5 6 7; do
+	u=$((i / 4))
+	assign="$assign --assign sid=00:0$((i + 1)).0,did=1,pasid=5,unit=$u,viommu=$u,ats,nested"
+done
+# shellcheck disable=SC2086 # one word per option
+if ! "$tagvmm" replay --qemu-trace "$tmp/guest.trace" $assign --json >"$tmp/replay.json" \
+	2>"$tmp/replay.err"; then
+	report fail "viommu-sva --guest-trace: replay failed: $(head -c 300 "$tmp/replay.err")"
+else
+	replayed=$(json_num guest_invalidations "$tmp/replay.json")
+	switches=$(grep -c '^tagvmm_viommu 1$' "$tmp/guest.trace")
+	echo "# viommu-sva --guest-trace: live $live guest invalidations, replayed $replayed; vIOMMU 1 in $switches runs"
+	if [ -n "$live" ] && [ "$live" = "$replayed" ] && [ "$switches" -gt 0 ]; then
+		report ok "viommu-sva --guest-trace: the replay holds the $live invalidations the guest made, on 2 vIOMMUs"
+	else
+		report fail "viommu-sva --guest-trace: live '${live}' guest invalidations, replayed '${replayed}', vIOMMU 1 runs $switches"
 	fi
 fi
 

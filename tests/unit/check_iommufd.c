@@ -521,6 +521,8 @@ START_TEST(devtlb_alone_flushes_its_hwpt)
 		pdevtlb_op(&units[0], 0x100, 1, 5, 0x200000, 2),	/* outside op 0 */
 		pdevtlb_op(&units[0], 0x108, 1, 5, 0x100000, 0),	/* inside op 0 */
 	};
+	/* Alone, at a range no earlier flush of the HWPT reached. */
+	struct flush_op alone = pdevtlb_op(&units[0], 0x100, 1, 5, 0x600000, 2);
 	const struct iommu_hwpt_vtd_s1_invalidate *e;
 	struct iommu_hwpt_invalidate inv;
 	struct iommufd_stats st;
@@ -528,10 +530,10 @@ START_TEST(devtlb_alone_flushes_its_hwpt)
 
 	add_units();
 	bind(&units[0], 20, 1, 5);
-	ck_assert_int_eq(submit(&units[0], &ops[1], 1, &err), 0);
+	ck_assert_int_eq(submit(&units[0], &alone, 1, &err), 0);
 	e = invalidation(0, &inv);
 	ck_assert_uint_eq(inv.entry_num, 1);
-	ck_assert_uint_eq(e[0].addr, 0x200000);
+	ck_assert_uint_eq(e[0].addr, 0x600000);
 	ck_assert_uint_eq(e[0].npages, 4);
 	ck_assert_uint_eq(e[0].flags, 0);	/* no leaf hint for an ATC */
 
@@ -557,6 +559,51 @@ START_TEST(devtlb_alone_flushes_its_hwpt)
 	ck_assert_int_eq(submit(&units[0], ops, 2, &err), 0);
 	e = invalidation(3, &inv);
 	ck_assert_uint_eq(inv.entry_num, 1);
+}
+END_TEST
+
+/*
+ * A device-TLB op an earlier successful flush of its HWPT already reached
+ * needs no call (devtlb-cover.h), until a device joins the HWPT or a flush
+ * of it fails.
+ */
+START_TEST(devtlb_done_by_an_earlier_hwpt_flush)
+{
+	struct flush_op iotlb = piotlb_op(&units[0], 1, 5, 0x100000, 2, false);
+	struct flush_op inside = pdevtlb_op(&units[0], 0x100, 1, 5, 0x101000, 0);
+	struct flush_op outside = pdevtlb_op(&units[0], 0x100, 1, 5, 0x104000, 0);
+	struct iommufd_stats st;
+	struct host_error err;
+	unsigned int calls = 0;
+
+	add_units();
+	bind(&units[0], 20, 1, 5);
+	ck_assert_int_eq(submit(&units[0], &iotlb, 1, &err), 0);
+	calls++;
+	/* Linux 6.1: the device-TLB op in a submission of its own. */
+	ck_assert_int_eq(submit(&units[0], &inside, 1, &err), 0);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_INVALIDATE), calls);
+	ck_assert_int_eq(submit(&units[0], &outside, 1, &err), 0);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_INVALIDATE), ++calls);
+	/* ... and now the outside range was flushed too. */
+	ck_assert_int_eq(submit(&units[0], &outside, 1, &err), 0);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_INVALIDATE), calls);
+	iommufd_host_stats(host, &st);
+	ck_assert_uint_eq(st.devtlb_done_before, 2);
+
+	/* A device joins the HWPT: its ATC saw none of that. */
+	bind(&units[0], 21, 1, 5);
+	ck_assert_int_eq(submit(&units[0], &inside, 1, &err), 0);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_INVALIDATE), ++calls);
+
+	/* A failed flush forgets what the HWPT's ATCs saw. */
+	fake_hostops_fail_ioctl(fake, IOMMU_HWPT_INVALIDATE, EIO);
+	ck_assert_int_eq(submit(&units[0], &iotlb, 1, &err), -1);
+	calls++;
+	ck_assert_int_eq(submit(&units[0], &inside, 1, &err), 0);
+	ck_assert_uint_eq(fake_hostops_count(fake, FAKE_IOCTL, IOMMU_HWPT_INVALIDATE), ++calls);
+	iommufd_host_stats(host, &st);
+	ck_assert_uint_eq(st.devtlb_done_before, 2);
 }
 END_TEST
 
@@ -785,6 +832,7 @@ static Suite *iommufd_suite(void)
 	tcase_add_test(inv, one_call_per_hwpt);
 	tcase_add_test(inv, one_domain_two_tables_flushes_both);
 	tcase_add_test(inv, devtlb_alone_flushes_its_hwpt);
+	tcase_add_test(inv, devtlb_done_by_an_earlier_hwpt_flush);
 	tcase_add_test(inv, second_stage_ops_need_no_call);
 	tcase_add_test(inv, partial_completion_is_a_failure);
 	tcase_add_test(inv, io_error_stops_the_unit);

@@ -96,7 +96,7 @@ START_TEST(psi_cover_matches_linux)
 }
 END_TEST
 
-/* Linux 6.1 intel_svm: one PASID-IOTLB + one PASID device-TLB per device. */
+/* A batching guest: one PASID-IOTLB + one PASID device-TLB per device, one wait. */
 START_TEST(sva_fanout_merges_to_one_per_unit)
 {
 	struct vtd_desc reqs[2 * NDEV];
@@ -119,16 +119,41 @@ START_TEST(sva_fanout_merges_to_one_per_unit)
 		ck_assert_uint_eq(plan.ops[i].am, 0);
 		ck_assert_uint_eq(plan.ops[i].pasid, 5);
 	}
-	/* Each unit's IOTLB op absorbed all 8 guest P_IOTLBs; each device's 9 requests. */
+	/*
+	 * Each unit's IOTLB op absorbed all 8 guest P_IOTLBs; each device's
+	 * op only its own P_DEVTLB (a P_IOTLB leaves device TLBs alone).
+	 */
 	ck_assert_uint_eq(plan.ops[0].kind, FLUSH_OP_PIOTLB);
 	ck_assert_uint_eq(plan.ops[0].absorbed, NDEV);
 	ck_assert_uint_eq(plan.ops[1].kind, FLUSH_OP_PDEVTLB);
-	ck_assert_uint_eq(plan.ops[1].absorbed, NDEV + 1);
+	ck_assert_uint_eq(plan.ops[1].absorbed, 1);
 
 	/* Unmerged (QEMU's way): one per device per request. */
 	ck_assert_int_eq(build(reqs, n, true), 0);
 	ck_assert_uint_eq(count_kind(FLUSH_OP_PIOTLB), NDEV * NDEV);
 	ck_assert_uint_eq(plan.unique_tag_bound, 2 + NDEV);
+}
+END_TEST
+
+/*
+ * Linux 6.1 intel_svm: a PASID-IOTLB alone in its submission. Merged, the
+ * host gets one PASID-IOTLB per unit and no device-TLB work: the guest's
+ * own device-TLB submissions follow. Unmerged (QEMU's per-device HWPT
+ * invalidations), every ATS device's TLB is flushed with it.
+ */
+START_TEST(iotlb_request_alone_leaves_device_tlbs_to_the_guest)
+{
+	struct vtd_desc req = piotlb_page(1, 5, 0x7f0000001000ULL, 0, false);
+
+	attach_sva();
+	ck_assert_int_eq(build(&req, 1, false), 0);
+	ck_assert_uint_eq(count_kind(FLUSH_OP_PIOTLB), 2);
+	ck_assert_uint_eq(count_kind(FLUSH_OP_PDEVTLB), 0);
+	ck_assert_uint_eq(plan.nops, plan.unique_tag_bound);
+
+	ck_assert_int_eq(build(&req, 1, true), 0);
+	ck_assert_uint_eq(count_kind(FLUSH_OP_PIOTLB), NDEV);
+	ck_assert_uint_eq(count_kind(FLUSH_OP_PDEVTLB), NDEV);
 }
 END_TEST
 
@@ -375,6 +400,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, psi_cover_matches_linux);
 	tcase_add_test(tc, sva_fanout_merges_to_one_per_unit);
+	tcase_add_test(tc, iotlb_request_alone_leaves_device_tlbs_to_the_guest);
 	tcase_add_test(tc, ops_grouped_per_unit_iotlb_first);
 	tcase_add_test(tc, range_union_becomes_one_aligned_cover);
 	tcase_add_test(tc, escalates_beyond_mamv_and_without_psi);

@@ -371,6 +371,59 @@ START_TEST(test_empty_input)
 }
 END_TEST
 
+/* tagvmm's own lines: the vIOMMU of what follows, a descriptor's upper half. */
+START_TEST(test_tagvmm_extensions)
+{
+	struct run r;
+
+	run_str("tagvmm_viommu 2\n"
+		"tagvmm_inv_desc_upper qw2 0x5 qw3 0x6\n"
+		"vtd_inv_desc_iotlb_pages something QEMU logs in between\n"
+		"vtd_inv_desc invalidate desc type piotlb high 0x1 low 0x2\n"
+		"vtd_inv_desc invalidate desc type wait high 0x3 low 0x4\n", &r);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_int_eq(r.nev, 3);
+	ck_assert_int_eq(r.ev[0].kind, QEMU_TRACE_VIOMMU);
+	ck_assert_uint_eq(r.ev[0].viommu, 2);
+	ck_assert_int_eq(r.ev[1].kind, QEMU_TRACE_DESC);
+	ck_assert_uint_eq(r.ev[1].line, 4);
+	ck_assert_int_eq(r.ev[1].wide, 1);
+	ck_assert_uint_eq(r.ev[1].raw.qw[0], 2);
+	ck_assert_uint_eq(r.ev[1].raw.qw[1], 1);
+	ck_assert_uint_eq(r.ev[1].raw.qw[2], 5);
+	ck_assert_uint_eq(r.ev[1].raw.qw[3], 6);
+	assert_desc(&r.ev[2], 5, 4, 3, 0);
+	ck_assert_int_eq(r.ev[2].wide, 0);
+	ck_assert_uint_eq(r.skipped, 1);
+}
+END_TEST
+
+/* An upper half must be followed by its descriptor, not by anything else. */
+START_TEST(test_upper_without_descriptor)
+{
+	static const struct {
+		const char *input, *err;
+	} cases[] = {
+		{ "tagvmm_inv_desc_upper qw2 0x1 qw3 0x2\nvtd_inv_qi_tail write tail 2\n",
+		  "line 2: the upper half on line 1 has no descriptor line after it" },
+		{ "tagvmm_inv_desc_upper qw2 0x1 qw3 0x2\ntagvmm_viommu 1\n",
+		  "line 2: the upper half on line 1 has no descriptor line after it" },
+		{ "tagvmm_inv_desc_upper qw2 0x1 qw3 0x2\ntagvmm_inv_desc_upper qw2 0x1 qw3 0x2\n",
+		  "line 2: the upper half on line 1 has no descriptor line after it" },
+		{ "vtd_inv_qi_tail write tail 2\ntagvmm_inv_desc_upper qw2 0x1 qw3 0x2\n",
+		  "line 2: the upper half on line 2 has no descriptor line after it" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r;
+
+		run_str(cases[i].input, &r);
+		ck_assert_int_eq(r.ret, -1);
+		ck_assert_str_eq(r.err, cases[i].err);
+	}
+}
+END_TEST
+
 /* ---- malformed lines ---- */
 
 static const struct {
@@ -427,6 +480,14 @@ static const struct {
 	  "vtd_inv_qi_tail: tail out of range (over 4294967295)" },
 	{ "1@2.3:vtd_inv_desc invalidate desc type iotlb high 0x0 low",
 	  "vtd_inv_desc: expected 'low'" },
+	{ "tagvmm_viommu", "tagvmm_viommu: expected a vIOMMU number" },
+	{ "tagvmm_viommu ", "tagvmm_viommu: vIOMMU: expected a decimal number" },
+	{ "tagvmm_viommu 1 ", "tagvmm_viommu: trailing garbage" },
+	{ "tagvmm_viommu 65536", "tagvmm_viommu: vIOMMU out of range (over 65535)" },
+	{ "tagvmm_inv_desc_upper", "tagvmm_inv_desc_upper: expected 'qw2'" },
+	{ "tagvmm_inv_desc_upper qw2 0x1", "tagvmm_inv_desc_upper: expected 'qw3'" },
+	{ "tagvmm_inv_desc_upper qw2 0x1 qw3 0x", "tagvmm_inv_desc_upper: qw3: no hex digits" },
+	{ "tagvmm_inv_desc_upper qw2 0x1 qw3 0x2 x", "tagvmm_inv_desc_upper: trailing garbage" },
 };
 
 /* Each malformed line sits on line 3, after a good event and a skipped line. */
@@ -608,10 +669,12 @@ static Suite *qemu_trace_suite(void)
 	tcase_add_test(good, test_crlf);
 	tcase_add_test(good, test_empty_input);
 	tcase_add_test(good, test_long_lines);
+	tcase_add_test(good, test_tagvmm_extensions);
 	suite_add_tcase(s, good);
 
 	tcase_add_loop_test(bad, test_malformed, 0, sizeof(malformed) / sizeof(malformed[0]));
 	tcase_add_test(bad, test_error_is_sticky);
+	tcase_add_test(bad, test_upper_without_descriptor);
 	tcase_add_test(bad, test_truncated_last_line);
 	tcase_add_test(bad, test_nul_byte);
 	tcase_add_test(bad, test_read_error);

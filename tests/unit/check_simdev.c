@@ -740,6 +740,133 @@ START_TEST(test_pasid_request_not_rid_attachment)
 }
 END_TEST
 
+/* ---- PRI: page requests through the vIOMMU's queue ---- */
+
+#define PQ		0xa00000ULL	/* the guest's page request queue (PQS 0) */
+#define PRI_PASID	5
+
+static void pri_respond(uint16_t prgi, uint8_t code)
+{
+	struct vtd_desc_pgrp_resp r = {
+		.pasid_present = true, .rid = GUEST_SID, .pasid = PRI_PASID, .prgi = prgi,
+		.lpig = true, .rcode = code,
+	};
+
+	pthread_mutex_lock(&unit.lock);
+	vtd_page_response(&unit, &r);
+	pthread_mutex_unlock(&unit.lock);
+}
+
+/* Engine with ATS, PASID and PRI enabled; scalable tables with @ce_bits; PASID 5 over the second stage. */
+static void pri_device(uint64_t ce_bits)
+{
+	struct vtd_test_tables t;
+	uint64_t sl[8] = { SL_L4 | 1 | 2 << 2 | PE_PGTT(2), GUEST_DID };
+	uint64_t pdir;
+	uint16_t cap;
+	char err[128];
+
+	make_device(true, true);
+	ck_assert_msg(simdev_add_pri(dev, err, sizeof(err)) == 0, "%s", err);
+	enable_pasid();
+	cap = find_ext_cap(PCI_EXT_CAP_ID_PRI);
+	ck_assert_uint_ne(cap, 0);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2),
+			  PRI_STATUS_STOPPED | PRI_STATUS_PASID);
+	pci_device_config_write(pci, cap + PRI_CTRL, 2, PRI_CTRL_ENABLE);
+	pdir = sm_tables(&t, 1ULL << 2 | 1ULL << 3 | ce_bits, sl);	/* DTE, PASIDE */
+	vtd_test_pasid_entry(&t, pdir, PRI_PASID, sl);
+	sync_all();
+	unit.pqa = PQ;
+	unit.pqh = unit.pqt = 0;
+	copy_pasid(SIMDEV_PASID_VALID | PRI_PASID);
+}
+
+/* The request in slot @n of the queue: its group index, after checking what it asks. */
+static uint16_t pri_slot(unsigned int n, uint64_t addr, bool write)
+{
+	uint64_t qw0, qw1;
+
+	memcpy(&qw0, gpa(PQ + n * 32), 8);
+	memcpy(&qw1, gpa(PQ + n * 32 + 8), 8);
+	ck_assert_uint_eq(qw0 & 0xff, 1);
+	ck_assert_uint_eq((qw0 >> 16) & 0xffff, GUEST_SID);
+	ck_assert_uint_eq((qw0 >> 32) & 0xfffff, PRI_PASID);
+	ck_assert_uint_eq(qw1 & 3, write ? 2 : 1);
+	ck_assert_uint_eq(qw1 & 4, 4);				/* LPIG */
+	ck_assert_uint_eq(qw1 & ~0xfffULL, addr);
+	return (uint16_t)((qw1 >> 3) & 0x1ff);
+}
+
+/* A page the tables lack becomes a page request; Success makes the copy go on. */
+START_TEST(test_pri_request_then_retry)
+{
+	uint16_t prgi;
+
+	pri_device(1ULL << 4);		/* PRE */
+	map(0x1000, PG(0), PTE_R);
+	fill(PG(0), 9);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_PAGE_REQUEST);
+	prgi = pri_slot(0, 0x2000, true);
+	ck_assert_uint_eq(unit.pqt, 32);
+	ck_assert(!(unit.fsts & VTD_FSTS_PPF));		/* a translation request: nothing recorded */
+	ck_assert_uint_eq(rd(SIMDEV_PAGE_REQUESTS, 8), 1);
+	/* No response yet, or one for another group: still waiting. */
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_PAGE_REQUEST);
+	pri_respond((uint16_t)(prgi + 1) & 0x1ff, 0);
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_PAGE_REQUEST);
+	/* The guest makes the page present and answers Success. */
+	map(0x2000, PG(1), PTE_R | PTE_W);
+	pri_respond(prgi, 0);
+	ck_assert_uint_eq(nmsis, 0);
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(1), 9));
+	ck_assert_uint_eq(nmsis, 1);			/* completion, once the copy ended */
+
+	/* Invalid Request: the copy faults there. */
+	ck_assert_uint_eq(copy(0x1000, 0x3000, 64), SIMDEV_STATUS_PAGE_REQUEST);
+	prgi = pri_slot(1, 0x3000, true);
+	pri_respond(prgi, 1);
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(rd(SIMDEV_FAULT_ADDR, 8), 0x3000);
+}
+END_TEST
+
+/* Refused (PRE clear) or an overflowing queue: the copy ends in a fault, boundedly. */
+START_TEST(test_pri_refused_or_overflowing)
+{
+	pri_device(0);			/* no PRE */
+	map(0x1000, PG(0), PTE_R);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 64), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(rd(SIMDEV_FAULT_ADDR, 8), 0x2000);
+	ck_assert_uint_eq(unit.pqt, 0);
+
+	teardown();
+	setup();
+	pri_device(1ULL << 4);
+	map(0x1000, PG(0), PTE_R);
+	unit.prs = 2;			/* PRO: every request dropped, answered Success */
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 64), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(rd(SIMDEV_PAGE_REQUESTS, 8), SIMDEV_PRI_TRIES);
+	ck_assert_uint_eq(unit.page_requests_dropped, SIMDEV_PRI_TRIES);
+}
+END_TEST
+
+/* Without PRI enabled, the same miss is an ordinary recorded fault. */
+START_TEST(test_pri_disabled_faults)
+{
+	uint16_t cap;
+
+	pri_device(1ULL << 4);
+	cap = find_ext_cap(PCI_EXT_CAP_ID_PRI);
+	pci_device_config_write(pci, cap + PRI_CTRL, 2, 0);
+	map(0x1000, PG(0), PTE_R);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 64), SIMDEV_STATUS_FAULT);
+	ck_assert(unit.fsts & VTD_FSTS_PPF);
+	ck_assert_uint_eq(rd(SIMDEV_PAGE_REQUESTS, 8), 0);
+}
+END_TEST
+
 struct dma_job {
 	uint64_t status;
 };
@@ -985,6 +1112,9 @@ int main(void)
 	tcase_add_test(tc, test_pass_through_context);
 	tcase_add_test(tc, test_pasid_request_not_rid_attachment);
 	tcase_add_test(tc, test_dma_waits_for_invalidation);
+	tcase_add_test(tc, test_pri_request_then_retry);
+	tcase_add_test(tc, test_pri_refused_or_overflowing);
+	tcase_add_test(tc, test_pri_disabled_faults);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

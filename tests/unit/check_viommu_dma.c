@@ -3,8 +3,11 @@
  * viommu_setup() installs the vmm/dma.h hook: a device behind the vIOMMU
  * finds its DMA space by requester ID, an unknown requester is refused,
  * and after viommu_teardown() DMA is the identity again. The translation
- * itself is tested through the sim engine (check_simdev).
+ * itself is tested through the sim engine (check_simdev). Also where
+ * viommu_setup() places devices: one vIOMMU per host unit by default.
  */
+#include <string.h>
+
 #include <check.h>
 
 #include "check_main.h"
@@ -64,6 +67,79 @@ START_TEST(hook_installed_and_removed)
 }
 END_TEST
 
+/* The vIOMMU the machine description puts sim device @i (00:0i+1.0) behind. */
+static int iommu_of(unsigned int i)
+{
+	for (size_t p = 0; p < vm.machine.npci; p++)
+		if (vm.machine.pci[p].bdf == (uint16_t)((i + 1) << 3))
+			return (int)vm.machine.pci[p].iommu;
+	return -1;
+}
+
+static int setup_devices(struct viommu_options *o, const char *const *specs, unsigned int n)
+{
+	o->ndevs = n;
+	o->ite_device = -1;
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert_int_eq(viommu_sim_device_parse(specs[i], &o->devs[i], err, sizeof(err)), 0);
+	return viommu_setup(&vm, o, err, sizeof(err));
+}
+
+START_TEST(plain_viommu_places_one_per_host_unit)
+{
+	static const char *const specs[] = { "dma,iommu=dmar2", "dma,iommu=dmar0",
+					     "dma,iommu=dmar2", "dma,iommu=dmar0,viommu=0",
+					     "dma,iommu=dmar5" };
+	struct viommu_options o = { .units = 1 };
+
+	ck_assert_msg(setup_devices(&o, specs, 5) == 0, "%s", err);
+	/* Host units 0, 2, 5 named: vIOMMUs 0, 1, 2 in unit order. */
+	ck_assert_uint_eq(vm.machine.niommus, 3);
+	ck_assert_int_eq(iommu_of(0), 1);
+	ck_assert_int_eq(iommu_of(1), 0);
+	ck_assert_int_eq(iommu_of(2), 1);
+	ck_assert_int_eq(iommu_of(3), 0);
+	ck_assert_int_eq(iommu_of(4), 2);
+}
+END_TEST
+
+START_TEST(viommu_v_overrides_placement)
+{
+	static const char *const specs[] = { "dma,iommu=dmar0,viommu=1", "dma,iommu=dmar1,viommu=0" };
+	struct viommu_options o = { .units = 1 };
+
+	ck_assert_msg(setup_devices(&o, specs, 2) == 0, "%s", err);
+	ck_assert_uint_eq(vm.machine.niommus, 2);
+	ck_assert_int_eq(iommu_of(0), 1);
+	ck_assert_int_eq(iommu_of(1), 0);
+}
+END_TEST
+
+START_TEST(viommu_n_puts_devices_behind_zero)
+{
+	static const char *const specs[] = { "dma,iommu=dmar0", "dma,iommu=dmar1",
+					     "dma,iommu=dmar1,viommu=2" };
+	struct viommu_options o = { .units = 3, .units_given = true };
+
+	ck_assert_msg(setup_devices(&o, specs, 3) == 0, "%s", err);
+	ck_assert_uint_eq(vm.machine.niommus, 3);
+	ck_assert_int_eq(iommu_of(0), 0);
+	ck_assert_int_eq(iommu_of(1), 0);
+	ck_assert_int_eq(iommu_of(2), 2);
+}
+END_TEST
+
+START_TEST(viommu_v_beyond_placed_units_is_refused)
+{
+	static const char *const specs[] = { "dma,iommu=dmar0", "dma,iommu=dmar1,viommu=2" };
+	struct viommu_options o = { .units = 1 };
+
+	ck_assert_int_eq(setup_devices(&o, specs, 2), -1);
+	ck_assert_msg(strstr(err, "viommu=2, but there are 2 vIOMMUs (one per host unit named"),
+		      "%s", err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("viommu_dma");
@@ -71,6 +147,10 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, hook_installed_and_removed);
+	tcase_add_test(tc, plain_viommu_places_one_per_host_unit);
+	tcase_add_test(tc, viommu_v_overrides_placement);
+	tcase_add_test(tc, viommu_n_puts_devices_behind_zero);
+	tcase_add_test(tc, viommu_v_beyond_placed_units_is_refused);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

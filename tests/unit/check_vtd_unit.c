@@ -174,7 +174,11 @@ START_TEST(test_caps)
 	ck_assert(ecap & VTD_ECAP_FLTS);
 	ck_assert(ecap & VTD_ECAP_SLTS);
 	ck_assert(ecap & VTD_ECAP_SRS);		/* the first-stage walk honours SRE and WPE */
-	ck_assert(!(ecap & (VTD_ECAP_IR | VTD_ECAP_PRS)));
+	ck_assert(!(ecap & VTD_ECAP_IR));
+	ck_assert(ecap & VTD_ECAP_PRS);		/* page requests (prq.c), drained at once: PDS */
+	ck_assert(ecap & VTD_ECAP_PDS);
+	ck_assert(ecap & VTD_ECAP_SMPWCS);	/* walks read guest memory afresh */
+	ck_assert(cap & VTD_CAP_FS1GP);
 	ck_assert_uint_eq(VTD_ECAP_PSS(ecap), VTD_PASID_BITS - 1);
 	ck_assert_uint_eq(VTD_ECAP_IRO(ecap) * 16, VTD_IOTLB_OFFSET);
 

@@ -10,6 +10,7 @@
  * second stage by one 2 MiB page (the xlate says CAP.SLLPS has it).
  */
 #include <check.h>
+#include <string.h>
 
 #include "check_main.h"
 #include "viommu/viommu-priv.h"
@@ -110,6 +111,33 @@ START_TEST(nested_ad_update_follows_the_new_mapping)
 }
 END_TEST
 
+/* CAP.FS1GP: a first-stage PS entry at level 3 maps 1 GiB; without it, PS there is reserved. */
+START_TEST(first_stage_1g_page_only_with_fs1gp)
+{
+	struct vtd_xlate x = {
+		.mode = VTD_XLATE_FL, .scalable = true, .aw_bits = 48, .fl_levels = 4,
+		.flptr = FS_ROOT, .fl_1g = true, .sre = true,
+	};
+	struct vtd_fault f = { 0 };
+	uint64_t gpa = 0, l3;
+
+	vtd_test_page(&tables);		/* FS_ROOT */
+	l3 = vtd_test_page(&tables);
+	vtd_test_write64(&vm, FS_ROOT, l3 | FL_P_RW);
+	/* IOVA 1 GiB .. 2 GiB -> GPA 0 .. 1 GiB (the guest's 16 MiB sit at its start). */
+	vtd_test_write64(&vm, l3 + 8, 0 | FL_P_RW | (1ULL << 7));
+	ck_assert_int_eq(vtd_translate(&vm, &x, (1ULL << 30) + DATA + 0x123, VTD_ACCESS_READ,
+				       &gpa, &f), 0);
+	ck_assert_uint_eq(gpa, DATA + 0x123);
+
+	x.fl_1g = false;
+	memset(&f, 0, sizeof(f));
+	ck_assert_int_eq(vtd_translate(&vm, &x, (1ULL << 30) + DATA, VTD_ACCESS_READ, &gpa, &f),
+			 -1);
+	ck_assert_uint_eq(f.reason, VTD_FR_FS_RSVD);
+}
+END_TEST
+
 static Suite *vtd_walk_suite(void)
 {
 	Suite *s = suite_create("vtd_walk");
@@ -117,6 +145,7 @@ static Suite *vtd_walk_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, nested_ad_update_follows_the_new_mapping);
+	tcase_add_test(tc, first_stage_1g_page_only_with_fs1gp);
 	suite_add_tcase(s, tc);
 	return s;
 }
