@@ -24,6 +24,17 @@ void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data
 		u->signal_msi(u->vm, address, data);
 }
 
+void vtd_raise_event(struct viommu *u, uint32_t *ectl, uint32_t addr, uint32_t uaddr,
+		     uint32_t data)
+{
+	if (*ectl & VTD_ECTL_IM) {
+		*ectl |= VTD_ECTL_IP;
+		return;
+	}
+	*ectl &= ~VTD_ECTL_IP;
+	vtd_send_msi(u, addr, uaddr, data);
+}
+
 /* IM cleared with the interrupt pending: deliver it now (spec 10.4.10). */
 void vtd_ectl_write(struct viommu *u, uint32_t *ectl, uint32_t val, uint32_t addr,
 		    uint32_t uaddr, uint32_t data)
@@ -44,12 +55,7 @@ static void fault_event(struct viommu *u, uint32_t fsts_before)
 {
 	if (fsts_before & VTD_FSTS_EVENT_BITS)
 		return;
-	if (u->fectl & VTD_ECTL_IM) {
-		u->fectl |= VTD_ECTL_IP;
-		return;
-	}
-	u->fectl &= ~VTD_ECTL_IP;
-	vtd_send_msi(u, u->feaddr, u->feuaddr, u->fedata);
+	vtd_raise_event(u, &u->fectl, u->feaddr, u->feuaddr, u->fedata);
 }
 
 void vtd_fault_update_ppf(struct viommu *u)

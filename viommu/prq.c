@@ -41,12 +41,7 @@ static void page_request_event(struct viommu *u, uint32_t prs_before)
 {
 	if (prs_before & (PRS_PPR | PRS_PRO))
 		return;
-	if (u->pectl & VTD_ECTL_IM) {
-		u->pectl |= VTD_ECTL_IP;
-		return;
-	}
-	u->pectl &= ~VTD_ECTL_IP;
-	vtd_send_msi(u, u->peaddr, u->peuaddr, u->pedata);
+	vtd_raise_event(u, &u->pectl, u->peaddr, u->peuaddr, u->pedata);
 }
 
 static enum vtd_prq_result overflow(struct viommu *u)

@@ -151,12 +151,7 @@ static int complete_wait(struct viommu *u, const struct vtd_desc_wait *w)
 	/* QEMU once asserted on SW and IF together: both are fine here. */
 	if (w->intr && !(u->ics & VTD_ICS_IWC)) {
 		u->ics |= VTD_ICS_IWC;
-		if (u->iectl & VTD_ECTL_IM) {
-			u->iectl |= VTD_ECTL_IP;
-		} else {
-			u->iectl &= ~VTD_ECTL_IP;
-			vtd_send_msi(u, u->ieaddr, u->ieuaddr, u->iedata);
-		}
+		vtd_raise_event(u, &u->iectl, u->ieaddr, u->ieuaddr, u->iedata);
 	}
 	return 0;
 }

@@ -244,6 +244,9 @@ void vtd_record_fault(struct viommu *u, const struct vtd_fault *f);
 void vtd_report_qi_error(struct viommu *u, uint32_t fsts_bit);
 /* Deliver an interrupt described by an (addr, upper addr, data) register triple. */
 void vtd_send_msi(struct viommu *u, uint32_t addr, uint32_t uaddr, uint32_t data);
+/* An event of control register @ectl: pending in IP while masked (IM), else its MSI now. */
+void vtd_raise_event(struct viommu *u, uint32_t *ectl, uint32_t addr, uint32_t uaddr,
+		     uint32_t data);
 /* An event control register's write: IM, and a pending IP delivered on unmask. */
 void vtd_ectl_write(struct viommu *u, uint32_t *ectl, uint32_t val, uint32_t addr,
 		    uint32_t uaddr, uint32_t data);
