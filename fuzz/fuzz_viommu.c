@@ -6,11 +6,15 @@
  * tables and page tables, and an input that is a program of guest steps:
  *
  *   MMIO of any size at any offset (straddling included), GCMD sequences,
- *   IQT writes, FSTS write-1-to-clear; raw and templated descriptors;
- *   stores to guest RAM between steps (tables, queue, status words);
+ *   IQT writes, FSTS write-1-to-clear, every register at its size; raw
+ *   and templated descriptors; stores to guest RAM between steps (tables,
+ *   queue, status words), and changes to the very entries a device's
+ *   translation goes through (bits flipped, large-page leaves);
  *   seeded valid setups (legacy second stage, scalable first stage,
  *   second stage, nested, pass-through); DMA from any device, with or
- *   without PASID; bus master, ATS and PASID toggles; worker steps;
+ *   without PASID, at any IOVA; the DMA engines' own registers; bus
+ *   master, ATS and PASID toggles; worker steps; synchronous resyncs (the
+ *   entry points setup and the tests use);
  *   host failures (device-TLB timeouts, host IQE).
  *
  * Oracles beyond the sanitizers (each aborts):
@@ -718,6 +722,12 @@ static void dma(struct reader *r)
 	uint64_t src = take(r, 2) % 0x9000, dst = take(r, 2) % 0x9000;
 	uint64_t len = take(r, 2) % 0x3000 + 1, pasid = take(r, 1);
 	struct pci_device *pci = simdev_pci(m.sims[d]);
+
+	/* Any IOVA at all: non-canonical, beyond the address width, in a large page. */
+	if (pasid & 0x40)
+		src = take(r, 8);
+	if (pasid & 0x20)
+		dst = take(r, 8);
 	uint8_t buf[8];
 	const struct { unsigned int reg; uint64_t val; } w[] = {
 		{ SIMDEV_SRC, src }, { SIMDEV_DST, dst }, { SIMDEV_LEN, len },
@@ -767,9 +777,166 @@ static void toggle(struct reader *r)
 	}
 }
 
+/* The registers a driver uses (and the fault records): any of them, at the right size. */
+static const unsigned int regs[] = {
+	VTD_REG_VER, VTD_REG_CAP, VTD_REG_ECAP, VTD_REG_GCMD, VTD_REG_GSTS, VTD_REG_RTADDR,
+	VTD_REG_CCMD, VTD_REG_FSTS, VTD_REG_FECTL, VTD_REG_FEDATA, VTD_REG_FEADDR,
+	VTD_REG_FEUADDR, VTD_REG_IQH, VTD_REG_IQT, VTD_REG_IQA, VTD_REG_ICS, VTD_REG_IECTL,
+	VTD_REG_IEDATA, VTD_REG_IEADDR, VTD_REG_IEUADDR, VTD_REG_IQER, VTD_IOTLB_OFFSET,
+	VTD_IOTLB_OFFSET + 8, VTD_FRCD_OFFSET,
+};
+
+static void reg_access(struct reader *r, unsigned int k)
+{
+	unsigned int i = (unsigned int)take(r, 1), how = (unsigned int)take(r, 1);
+	unsigned int off = regs[i % (sizeof(regs) / sizeof(regs[0]))];
+	unsigned int len = (how & 1) ? 8 : 4;
+
+	if (off == VTD_FRCD_OFFSET)
+		off += (i / 32 % VTD_NFR) * 16 + (how & 2 ? 8 : 0);
+	if (len == 4 && (how & 4))
+		off += 4;		/* the upper half of a 64-bit register */
+	if (how & 8)
+		mmio_write(k, off, take(r, 8), len);
+	else
+		(void)mmio_read(k, off, len);
+}
+
+/*
+ * The guest address of one entry device @d's translation goes through, as
+ * the unit would read it now: its root or context entry, PASID directory or
+ * PASID entry, or a page-table entry of either stage (@level 4..1) for
+ * @iova. Returns false when the walk there finds nothing present.
+ */
+static bool entry_of(unsigned int d, unsigned int which, unsigned int q, uint32_t pasid,
+		     bool first_stage, unsigned int level, uint64_t iova, uint64_t *at)
+{
+	struct viommu *u = &m.units[dev_cfg[d].viommu];
+	uint16_t sid = dev_cfg[d].sid;
+	unsigned int devfn = sid & 0xff;
+	uint64_t rt, e, t;
+	bool scalable;
+
+	pthread_mutex_lock(&u->lock);
+	rt = u->rtaddr_active;
+	pthread_mutex_unlock(&u->lock);
+	scalable = VTD_FIELD(rt, 11, 10) == 1;
+	*at = (rt & ~0xfffULL) + (sid >> 8) * 16 + (scalable && devfn >= 128 ? 8 : 0);
+	if (which == 0)
+		return true;
+	if (!((e = get64(*at)) & 1))
+		return false;
+	*at = (e & 0xffffffffff000ULL) + (scalable ? (devfn & 0x7f) * 32 + (q % 4) * 8 :
+						    devfn * 16 + (q % 2) * 8);
+	if (which == 1)
+		return true;
+	e = get64(*at & ~(scalable ? 31ULL : 15ULL));
+	if (!(e & 1))
+		return false;
+	if (scalable) {
+		*at = (e & 0xffffffffff000ULL) + (pasid >> 6) * 8;
+		if (which == 2)
+			return true;
+		if (!((e = get64(*at)) & 1))
+			return false;
+		*at = (e & 0xffffffffff000ULL) + (pasid % 64) * 64;
+		if (which == 3) {
+			*at += (q % 8) * 8;
+			return true;
+		}
+		t = get64(*at + (first_stage ? 16 : 0)) & 0xffffffffff000ULL;
+	} else {
+		t = e & 0xffffffffff000ULL;
+	}
+	for (unsigned int l = 4; l > level; l--) {
+		e = get64(t + ((iova >> (12 + 9 * (l - 1))) & 511) * 8);
+		if (!(e & 3) || (e & 0x80))
+			return false;
+		t = e & 0xffffffffff000ULL;
+	}
+	*at = t + ((iova >> (12 + 9 * (level - 1))) & 511) * 8;
+	return true;
+}
+
+/*
+ * Change one entry the unit walks for a device: flip bits, set one bit,
+ * clear it, or make it a large-page leaf (2 MiB at level 2, 1 GiB at 3)
+ * over guest address 0. Random stores rarely land on a live entry.
+ */
+static void corrupt(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS, sel = (unsigned int)take(r, 1);
+	unsigned int how = (unsigned int)take(r, 1);
+	unsigned int which = sel % 5, level = (sel >> 3) % 4 + 1;
+	uint64_t iova = (uint64_t)((sel >> 5) % 8) << 12, at, v = take(r, 8);
+
+	if (!entry_of(d, which, how >> 2, (uint32_t)(v >> 62), (sel >> 2) & 1, level, iova, &at))
+		return;
+	switch (how % 4) {
+	case 0:
+		put64(at, get64(at) ^ v);
+		break;
+	case 1:
+		put64(at, get64(at) | 1ULL << (v % 64));
+		break;
+	case 2:
+		put64(at, get64(at) & ~(1ULL << (v % 64)));
+		break;
+	default:
+		if (which == 4 && (level == 2 || level == 3))
+			put64(at, 0x80 | (v & 0x67));	/* PS, and R/W/U/A/D as the input says */
+		break;
+	}
+}
+
+/* The DMA engine's own registers, any offset and size, read or written. */
+static void simdev_access(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS, how = (unsigned int)take(r, 1);
+	unsigned int off = (unsigned int)take(r, 1), len = sizes[how % 8];
+	struct pci_device *pci = simdev_pci(m.sims[d]);
+	uint8_t buf[16] = { 0 };
+	uint64_t v = take(r, 8);
+
+	memcpy(buf, &v, 8);
+	pci->bars[0].fn(pci->bars[0].opaque, off, buf, len, how & 8);
+}
+
+/*
+ * A resync all at once, as setup and the unit tests call it (and the
+ * queue does when it has no memory for steps), by any granularity: it
+ * must leave the unit as consistent as the stepped one the guest drives.
+ */
+static void sync_now(struct reader *r, unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	unsigned int how = (unsigned int)take(r, 1);
+	uint16_t did = (uint16_t)(take(r, 1) % 5);
+	struct vtd_resync_req req = { .kind = VTD_RESYNC_DEVICES, .all = how & 4,
+				      .sid = dev_cfg[how / 8 % NDEVS].sid };
+	struct flush_result res;
+
+	vtd_unit_lock(u);
+	switch (how % 4) {
+	case 0:
+		vtd_sync_attachments(u, how & 4, req.sid);
+		break;
+	case 1:
+		(void)vtd_sync_pasid(u, did, (uint32_t)(how >> 5), &res);
+		break;
+	case 2:
+		(void)vtd_sync_domain(u, did, &res);
+		break;
+	default:
+		(void)vtd_sync_req(u, &req, &res);
+		break;
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
 static void run_op(struct reader *r)
 {
-	unsigned int op = (unsigned int)take(r, 1) % 15;
+	unsigned int op = (unsigned int)take(r, 1) % 19;
 	unsigned int k = (unsigned int)take(r, 1) % NUNITS;
 
 	switch (op) {
@@ -834,6 +1001,18 @@ static void run_op(struct reader *r)
 	}
 	case 14:
 		k = expensive(r);
+		break;
+	case 15:
+		reg_access(r, k);
+		break;
+	case 16:
+		corrupt(r);
+		break;
+	case 17:
+		simdev_access(r);
+		break;
+	case 18:
+		sync_now(r, k);
 		break;
 	default:
 		if (take(r, 1) & 1)
