@@ -68,11 +68,12 @@ else
 	failed=$((failed + 1)); status=1
 fi
 
-echo "== tag-store stress under ThreadSanitizer"
+echo "== tag-store stress and the vIOMMU worker against vCPU exits under ThreadSanitizer"
 mkdir -p build-tsan
 if (cd build-tsan && { [ -f Makefile ] || ../configure --enable-werror --enable-tsan >/dev/null; } &&
-    make -j"$jobs" tests/unit/check_stress >/dev/null &&
-    TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_stress); then
+    make -j"$jobs" tests/unit/check_stress tests/unit/check_vtd_bounded >/dev/null &&
+    TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_stress &&
+    TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_vtd_bounded); then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1)); status=1

@@ -140,7 +140,12 @@ static int complete_wait(struct viommu *u, const struct vtd_desc_wait *w)
 
 		if (!p)
 			return -1;
-		memcpy(p, &w->status_data, 4);
+		/*
+		 * One 4-byte store (the address is 4-aligned), ordered after
+		 * every write the wait vouches for: the guest polls this word
+		 * from another CPU while we write it, and must never see it torn.
+		 */
+		__atomic_store_n((uint32_t *)p, w->status_data, __ATOMIC_RELEASE);
 	}
 	/* QEMU once asserted on SW and IF together: both are fine here. */
 	if (w->intr && !(u->ics & VTD_ICS_IWC)) {
