@@ -142,6 +142,7 @@ static struct machine_state {
 	unsigned int steps_left;
 	bool big_built;		/* the expensive directory is in RAM */
 	bool host_failed;	/* a host flush failure was injected this input */
+	uint32_t full_flushes;	/* full_flush() calls this input: each wait's status value */
 } m;
 
 static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
@@ -224,6 +225,7 @@ static void fuzz_machine_init(void)
 	m.steps_left = MAX_WORK_STEPS;
 	m.big_built = false;
 	m.host_failed = false;
+	m.full_flushes = 0;
 }
 
 static void fuzz_machine_exit(void)
@@ -481,7 +483,7 @@ static void full_flush(unsigned int k)
 {
 	struct viommu *u = &m.units[k];
 	struct vtd_desc d;
-	uint32_t seq = 0x5eed0000u + (uint32_t)m.pool;
+	uint32_t seq = 0x5eed0000u + ++m.full_flushes;	/* never a value an earlier wait wrote */
 	bool scalable, ok;
 	uint32_t fsts_before, fsts_after;
 
@@ -493,6 +495,8 @@ static void full_flush(unsigned int k)
 	pthread_mutex_unlock(&u->lock);
 	if (!ok || !drain(k))
 		return;
+	/* Only this wait can now write the word (the queue is empty up to here). */
+	put_bytes(STATUS(k), &(uint32_t){ 0 }, 4);
 	memset(&d, 0, sizeof(d));
 	d.type = VTD_DESC_CC;
 	d.cc.gran = VTD_CC_GLOBAL;
