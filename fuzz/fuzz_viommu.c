@@ -15,7 +15,9 @@
  *   without PASID, at any IOVA; the DMA engines' own registers; bus
  *   master, ATS and PASID toggles; worker steps; synchronous resyncs (the
  *   entry points setup and the tests use);
- *   host failures (device-TLB timeouts, host IQE).
+ *   host failures (device-TLB timeouts, host IQE); a VFIO device behind
+ *   vIOMMU 1 on the unit tests' fake host (nested HWPTs, iommufd calls),
+ *   its tables set up like the others' and its host calls made to fail.
  *
  * Oracles beyond the sanitizers (each aborts):
  *   - after a full flush and a completed wait on a unit, the host IOTLBs
@@ -40,8 +42,11 @@
  * Past 800 lines on purpose: the machine, the step interpreter and the
  * oracles read one shared state per input; split, each would export it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +66,18 @@
 #include "vmm/pci.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"
+#include "viommu/passthrough.h"
+#include "vmm/vfio.h"
+/*
+ * The recording fake host of the unit tests: one VFIO device on it. Its two
+ * checks abort here, without the Check runner they would report to.
+ */
+#include <check.h>
+#undef ck_assert_ptr_nonnull
+#undef ck_assert_int_lt
+#define ck_assert_ptr_nonnull(p)	((p) ? (void)0 : abort())
+#define ck_assert_int_lt(a, b)		((a) < (b) ? (void)0 : abort())
+#include "tests/unit/fake_vfio_host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,6 +105,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define BIG_PDTS	0
 #define DATA		0x30000ULL			/* 16 data pages up to the end of RAM */
 #define DATA_PAGES	16
+
+/*
+ * A VFIO device on the fake host (tests/unit/fake_vfio_host.h) behind
+ * vIOMMU 1: its guest tables become nested HWPTs and iommufd calls
+ * (passthrough.c), which the input can make fail.
+ */
+#define VFIO_BDF	"0000:3b:00.0"
+#define VFIO_SID	(0x11 << 3)	/* its guest slot, 00:11.0 */
+#define VFIO_UNIT	1
+#define VFIO_VM_FD	(FAKE_FIRST_FD + 63)
 
 /* Device d: guest SID, behind vIOMMU, on host unit; ATS, PASID. */
 static const struct {
@@ -143,6 +170,8 @@ static struct machine_state {
 	bool big_built;		/* the expensive directory is in RAM */
 	bool host_failed;	/* a host flush failure was injected this input */
 	uint32_t full_flushes;	/* full_flush() calls this input: each wait's status value */
+	struct viommu_dev vfio_dev;
+	struct viommu_pt_host *pt;
 } m;
 
 static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
@@ -159,7 +188,69 @@ static void die(const char *what)
 	abort();
 }
 
-static void fuzz_machine_init(void)
+/*
+ * The host's answer to IOMMU_GET_HW_INFO: scalable mode, nesting, 20-bit
+ * PASIDs, less what @lacks names (a host unit without device TLBs,
+ * supervisor requests, PASIDs, or nesting, which refuses the device).
+ */
+static void script_hw_info(unsigned int lacks)
+{
+	static const uint64_t without[] = {
+		0, VTD_ECAP_DT, VTD_ECAP_SRS, VTD_ECAP_PASID | 0x1fULL << VTD_ECAP_PSS_SHIFT,
+		VTD_ECAP_NEST,
+	};
+	struct iommu_hw_info_vtd vtd = {
+		.cap_reg = 0xd2008c40660462ULL,
+		.ecap_reg = (VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
+			     VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
+			     VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SRS) &
+			    ~without[lacks % (sizeof(without) / sizeof(without[0]))],
+	};
+	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_hw_info, out_data_type),
+				       .out_len = 4, .ptr_out_len = sizeof(vtd) };
+	uint32_t type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+
+	memcpy(r.out, &type, 4);
+	memcpy(r.ptr_out, &vtd, sizeof(vtd));
+	fake_hostops_script_ioctl(fake, IOMMU_GET_HW_INFO, &r);
+}
+
+/*
+ * The VFIO device assigned (vfio_setup()) and put behind vIOMMU VFIO_UNIT,
+ * on a host unit that lacks what @lacks says (script_hw_info()). A host
+ * that cannot nest refuses it: then the input runs without it.
+ */
+static void vfio_machine_init(unsigned int lacks)
+{
+	const char *bdfs[1] = { VFIO_BDF };
+	size_t used = 0;
+	char err[512];
+
+	fake_vfio_host_init();
+	fake_hostops_ioctl_ids(fake, IOMMU_HWPT_ALLOC, offsetof(struct iommu_hwpt_alloc, out_hwpt_id),
+			       0x100);
+	host_with_device(VFIO_BDF, 17, "vfio0");
+	fake_hostops_add_node(fake, "/dev/kvm-vm");
+	fake->next_fd = VFIO_VM_FD;
+	m.vm.vm_fd = fake->ops.open(fake, "/dev/kvm-vm", O_RDWR);
+	fake->next_fd = FAKE_FIRST_FD;
+	script_ok(VFIO_DEVICE_GET_INFO);
+	if (vfio_setup(&m.vm, bdfs, 1, &ops, err, sizeof(err))) {
+		fprintf(stderr, "fuzz_viommu: vfio_setup: %s\n", err);
+		abort();
+	}
+	fake_hostops_clear_calls(fake);
+	script_hw_info(lacks);
+	memset(&m.vfio_dev, 0, sizeof(m.vfio_dev));
+	m.pt = NULL;
+	if (viommu_pt_setup(&m.vm, &m.units[VFIO_UNIT], &m.vfio_dev, 1, &used, &m.pt, err,
+			    sizeof(err)) != 0 && (lacks % 5) != 4) {
+		fprintf(stderr, "fuzz_viommu: viommu_pt_setup: %s\n", err);
+		abort();
+	}
+}
+
+static void fuzz_machine_init(unsigned int host_lacks)
 {
 	struct simvtd_config cfg = { .units = 2, .mem_size = 64 << 10 };
 	struct plan_options opt = { 0 };
@@ -221,6 +312,7 @@ static void fuzz_machine_init(void)
 		pci = simdev_pci(m.sims[d]);
 		pci_device_config_write(pci, 0x04, 2, 0x0006);	/* memory, bus master */
 	}
+	vfio_machine_init(host_lacks);
 	m.pool = POOL;
 	m.steps_left = MAX_WORK_STEPS;
 	m.big_built = false;
@@ -234,8 +326,13 @@ static void fuzz_machine_exit(void)
 		vtd_work_stop(&m.units[k]);
 	for (unsigned int d = 0; d < NDEVS; d++)
 		simdev_free(m.sims[d]);
+	viommu_pt_teardown(m.pt);
 	for (unsigned int k = 0; k < NUNITS; k++)
 		viommu_unit_exit(&m.units[k]);
+	vfio_teardown(&m.vm);
+	fake->ops.close(fake, m.vm.vm_fd);
+	fake_hostops_free(fake);
+	fake = NULL;
 	flush_engine_free(m.fe);
 	flush_trace_close(m.trace);
 	fclose(m.trace_file);
@@ -554,14 +651,11 @@ static void map_data(uint64_t root, bool first_stage, unsigned int salt)
 }
 
 /* A valid setup of one device's tables; returns the unit it programmed. */
-static unsigned int setup(struct reader *r)
+static unsigned int setup_dev(struct reader *r, unsigned int k, uint16_t sid, bool ats)
 {
-	unsigned int d = (unsigned int)take(r, 1) % NDEVS;
 	unsigned int kind = (unsigned int)take(r, 1) % NSETUPS;
 	uint16_t did = (uint16_t)(take(r, 1) % 4 + 1);
 	uint32_t pasid = (uint32_t)take(r, 1) % 4;
-	unsigned int k = dev_cfg[d].viommu;
-	uint16_t sid = dev_cfg[d].sid;
 	bool scalable = kind != SETUP_LEGACY;
 	uint64_t root = ROOT(k), ctx, slpt = 0, flpt = 0;
 	struct vtd_desc desc;
@@ -581,7 +675,7 @@ static unsigned int setup(struct reader *r)
 	}
 	if (!scalable) {
 		ctx = table_at(root + (sid >> 8) * 16, 1);
-		put64(ctx + (sid & 0xff) * 16, slpt | (dev_cfg[d].ats ? 1ULL << 2 : 0) | 1);
+		put64(ctx + (sid & 0xff) * 16, slpt | (ats ? 1ULL << 2 : 0) | 1);
 		put64(ctx + (sid & 0xff) * 16 + 8, 2 | (uint64_t)did << 8);
 	} else {
 		uint64_t pdir, ptab, pe[8] = { 0 };
@@ -594,7 +688,7 @@ static unsigned int setup(struct reader *r)
 		pdir = get64(at) & 0xffffffffff000ULL;
 		if (!(get64(at) & 1) || pdir < POOL || pdir >= POOL_END)
 			pdir = page();
-		put64(at, pdir | 1 | (dev_cfg[d].ats ? 1ULL << 2 : 0) | 1ULL << 3);	/* PDTS 0 */
+		put64(at, pdir | 1 | (ats ? 1ULL << 2 : 0) | 1ULL << 3);	/* PDTS 0 */
 		put64(at + 8, 0);
 		put64(at + 16, 0);
 		put64(at + 24, 0);
@@ -624,6 +718,13 @@ static unsigned int setup(struct reader *r)
 		queue_desc(k, &desc);
 	}
 	return k;
+}
+
+static unsigned int setup(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS;
+
+	return setup_dev(r, dev_cfg[d].viommu, dev_cfg[d].sid, dev_cfg[d].ats);
 }
 
 /*
@@ -938,9 +1039,23 @@ static void sync_now(struct reader *r, unsigned int k)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* The host fails the nth next call of one iommufd or VFIO request. */
+static void vfio_failure(struct reader *r)
+{
+	static const unsigned long requests[] = {
+		IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_DESTROY,
+		VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+	};
+	static const int errs[] = { EINVAL, ENOMEM, EBUSY, ETIMEDOUT };
+	unsigned int what = (unsigned int)take(r, 1);
+
+	m.host_failed = true;
+	fail_nth(requests[what % 5], (int)(what / 5 % 4) + 1, errs[what / 20 % 4]);
+}
+
 static void run_op(struct reader *r)
 {
-	unsigned int op = (unsigned int)take(r, 1) % 19;
+	unsigned int op = (unsigned int)take(r, 1) % 21;
 	unsigned int k = (unsigned int)take(r, 1) % NUNITS;
 
 	switch (op) {
@@ -1018,6 +1133,12 @@ static void run_op(struct reader *r)
 	case 18:
 		sync_now(r, k);
 		break;
+	case 19:	/* the VFIO device's tables, as for a sim device */
+		k = setup_dev(r, VFIO_UNIT, VFIO_SID, false);
+		break;
+	case 20:
+		vfio_failure(r);
+		break;
 	default:
 		if (take(r, 1) & 1)
 			full_flush(k);
@@ -1059,7 +1180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (threads < 0)
 		threads = getenv("FUZZ_VIOMMU_THREADS") ? atoi(getenv("FUZZ_VIOMMU_THREADS")) > 0 :
 							   FUZZ_VIOMMU_THREADS_DEFAULT;
-	fuzz_machine_init();
+	/* The input's last byte picks what the VFIO device's host unit lacks (mostly nothing). */
+	fuzz_machine_init(size && data[size - 1] >= 0xf0 ? data[size - 1] & 7 : 0);
 	if (threads && pthread_create(&dma_thread, NULL, dma_main, &t))
 		threads = 0;
 	for (unsigned int i = 0; i < MAX_STEPS && r.n; i++)
