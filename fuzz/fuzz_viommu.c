@@ -751,6 +751,18 @@ static unsigned int expensive(struct reader *r)
 	return k;
 }
 
+/* Whether unit @k has register work pending (its worker may run: under its lock). */
+static bool work_busy(unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	bool busy;
+
+	pthread_mutex_lock(&u->lock);
+	busy = vtd_work_busy(u);
+	pthread_mutex_unlock(&u->lock);
+	return busy;
+}
+
 /* ---- one operation ---- */
 
 static const unsigned int sizes[] = { 1, 2, 4, 8, 3, 16, 4, 8 };
@@ -1150,7 +1162,7 @@ static void run_op(struct reader *r)
 	}
 	check_trace(k);
 	check_bounds();
-	if (!vtd_work_busy(&m.units[k]))
+	if (!work_busy(k))
 		check_te_off(k);
 }
 
