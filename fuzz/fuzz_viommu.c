@@ -17,7 +17,8 @@
  *   entry points setup and the tests use);
  *   host failures (device-TLB timeouts, host IQE); a VFIO device behind
  *   vIOMMU 1 on the unit tests' fake host (nested HWPTs, iommufd calls),
- *   its tables set up like the others' and its host calls made to fail.
+ *   its tables set up like the others' and its host calls made to fail,
+ *   on a host the input's last byte may make lacking or failing.
  *
  * Oracles beyond the sanitizers (each aborts):
  *   - after a full flush and a completed wait on a unit, the host IOTLBs
@@ -172,6 +173,7 @@ static struct machine_state {
 	uint32_t full_flushes;	/* full_flush() calls this input: each wait's status value */
 	struct viommu_dev vfio_dev;
 	struct viommu_pt_host *pt;
+	bool pt_report;		/* print the iommufd statistics at the end */
 } m;
 
 static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
@@ -217,8 +219,10 @@ static void script_hw_info(unsigned int lacks)
 
 /*
  * The VFIO device assigned (vfio_setup()) and put behind vIOMMU VFIO_UNIT,
- * on a host unit that lacks what @lacks says (script_hw_info()). A host
- * that cannot nest refuses it: then the input runs without it.
+ * on a host unit that lacks what @lacks says (script_hw_info(), 1-4), or
+ * whose kernel refuses PASID attach (5), or fails the nest parent (6, 7)
+ * or the hardware info (8); 9 prints the iommufd statistics at the end.
+ * A host that refuses the device leaves the input to run without it.
  */
 static void vfio_machine_init(unsigned int lacks)
 {
@@ -240,11 +244,19 @@ static void vfio_machine_init(unsigned int lacks)
 		abort();
 	}
 	fake_hostops_clear_calls(fake);
-	script_hw_info(lacks);
+	if (lacks == 8)
+		fake_hostops_fail_ioctl(fake, IOMMU_GET_HW_INFO, EIO);
+	else
+		script_hw_info(lacks <= 4 ? lacks : 0);
+	if (lacks == 5 || lacks == 7)
+		fake_hostops_fail_ioctl(fake, IOMMU_HWPT_ALLOC, EOPNOTSUPP);
+	if (lacks == 6 || lacks == 7)
+		fake_hostops_fail_ioctl(fake, IOMMU_HWPT_ALLOC, EIO);
 	memset(&m.vfio_dev, 0, sizeof(m.vfio_dev));
 	m.pt = NULL;
+	m.pt_report = lacks == 9;
 	if (viommu_pt_setup(&m.vm, &m.units[VFIO_UNIT], &m.vfio_dev, 1, &used, &m.pt, err,
-			    sizeof(err)) != 0 && (lacks % 5) != 4) {
+			    sizeof(err)) != 0 && lacks != 4 && lacks != 6 && lacks != 7 && lacks != 8) {
 		fprintf(stderr, "fuzz_viommu: viommu_pt_setup: %s\n", err);
 		abort();
 	}
@@ -326,6 +338,8 @@ static void fuzz_machine_exit(void)
 		vtd_work_stop(&m.units[k]);
 	for (unsigned int d = 0; d < NDEVS; d++)
 		simdev_free(m.sims[d]);
+	if (m.pt_report)
+		viommu_pt_report(m.pt);
 	viommu_pt_teardown(m.pt);
 	for (unsigned int k = 0; k < NUNITS; k++)
 		viommu_unit_exit(&m.units[k]);
@@ -1192,8 +1206,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (threads < 0)
 		threads = getenv("FUZZ_VIOMMU_THREADS") ? atoi(getenv("FUZZ_VIOMMU_THREADS")) > 0 :
 							   FUZZ_VIOMMU_THREADS_DEFAULT;
-	/* The input's last byte picks what the VFIO device's host unit lacks (mostly nothing). */
-	fuzz_machine_init(size && data[size - 1] >= 0xf0 ? data[size - 1] & 7 : 0);
+	/* The input's last byte picks the VFIO device's host (vfio_machine_init(); mostly healthy). */
+	fuzz_machine_init(size && data[size - 1] >= 0xf0 ? data[size - 1] % 16 % 10 : 0);
 	if (threads && pthread_create(&dma_thread, NULL, dma_main, &t))
 		threads = 0;
 	for (unsigned int i = 0; i < MAX_STEPS && r.n; i++)
