@@ -17,13 +17,13 @@ shift 2
 top=$(cd "$build/.." && pwd)	# the build tree: config.h, libraries
 out=$build/cov
 mkdir -p "$out"
-files="viommu/unit.c viommu/qi.c viommu/tables.c viommu/walk.c viommu/work.c viommu/simdev.c viommu/passthrough.c"
+files="viommu/unit.c viommu/fault.c viommu/qi.c viommu/tables.c viommu/walk.c viommu/work.c viommu/dma.c viommu/simdev.c viommu/passthrough.c"
 srcs="$src/fuzz/fuzz_viommu.c"
 for f in $files; do srcs="$srcs $src/$f"; done
 # shellcheck disable=SC2086 # one word per file
 clang -g -O1 -fprofile-instr-generate -fcoverage-mapping -fsanitize=fuzzer \
 	-include "$top/config.h" -I"$src" -I"$top" $srcs \
-	"$top/libvmm.a" "$top/libhostvtd.a" "$top/libvtd.a" -lfdt -lpthread -o "$out/fuzz_viommu"
+	"$top/libvmm.a" "$top/libhostvtd.a" "$top/libvtd.a" "$top/liblib.a" -lfdt -lpthread -o "$out/fuzz_viommu"
 rm -f "$out"/*.profraw
 # Once as fuzz_viommu runs, once with the DMA thread and unit 0's worker (fuzz_viommu_tsan's mode).
 LLVM_PROFILE_FILE="$out/%p.profraw" "$out/fuzz_viommu" -runs=0 "$@" >"$out/run.log" 2>&1

@@ -6,12 +6,19 @@
  * tables and page tables, and an input that is a program of guest steps:
  *
  *   MMIO of any size at any offset (straddling included), GCMD sequences,
- *   IQT writes, FSTS write-1-to-clear; raw and templated descriptors;
- *   stores to guest RAM between steps (tables, queue, status words);
+ *   IQT writes, FSTS write-1-to-clear, every register at its size; raw
+ *   and templated descriptors; stores to guest RAM between steps (tables,
+ *   queue, status words), and changes to the very entries a device's
+ *   translation goes through (bits flipped, large-page leaves);
  *   seeded valid setups (legacy second stage, scalable first stage,
  *   second stage, nested, pass-through); DMA from any device, with or
- *   without PASID; bus master, ATS and PASID toggles; worker steps;
- *   host failures (device-TLB timeouts, host IQE).
+ *   without PASID, at any IOVA; the DMA engines' own registers; bus
+ *   master, ATS and PASID toggles; worker steps; synchronous resyncs (the
+ *   entry points setup and the tests use);
+ *   host failures (device-TLB timeouts, host IQE); a VFIO device behind
+ *   vIOMMU 1 on the unit tests' fake host (nested HWPTs, iommufd calls),
+ *   its tables set up like the others' and its host calls made to fail,
+ *   on a host the input's last byte may make lacking or failing.
  *
  * Oracles beyond the sanitizers (each aborts):
  *   - after a full flush and a completed wait on a unit, the host IOTLBs
@@ -21,8 +28,9 @@
  *   - once translation is off and the unit's work is done (and no host
  *     flush failed in this input), the tag store holds none of its domains;
  *   - the host caches stay within SIM_CACHE_CAPACITY;
- *   - no step does more than VTD_WORK_BUDGET units (plus one step's
- *     overshoot); libFuzzer's -timeout is the time limit per input.
+ *   - no step does more than its budget (FUZZ_BUDGET units, counted with
+ *     the overshoot, u->work_spent) plus one step's documented overshoot;
+ *     libFuzzer's -timeout is the time limit per input.
  *
  * Each input starts from a fresh machine. The unit workers are off
  * (worker_off): the input steps the work itself, so a run is
@@ -35,8 +43,11 @@
  * Past 800 lines on purpose: the machine, the step interpreter and the
  * oracles read one shared state per input; split, each would export it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +67,18 @@
 #include "vmm/pci.h"
 #include "vtd/desc.h"
 #include "vtd/regs.h"
+#include "viommu/passthrough.h"
+#include "vmm/vfio.h"
+/*
+ * The recording fake host of the unit tests: one VFIO device on it. Its two
+ * checks abort here, without the Check runner they would report to.
+ */
+#include <check.h>
+#undef ck_assert_ptr_nonnull
+#undef ck_assert_int_lt
+#define ck_assert_ptr_nonnull(p)	((p) ? (void)0 : abort())
+#define ck_assert_int_lt(a, b)		((a) < (b) ? (void)0 : abort())
+#include "tests/unit/fake_vfio_host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,17 +88,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_STEPS	256		/* operations per input */
 #define MAX_DRAIN	256		/* worker steps to finish a unit's work */
 #define MAX_WORK_STEPS	256		/* worker steps per input: well inside -timeout */
-#define STEP_SLACK	(64 + 64 + 4 + VTD_MAX_BATCH)
+/*
+ * Units per step. Less than VTD_WORK_BUDGET, so that work spans steps
+ * after a few hundred table reads rather than 16384: the same code paths
+ * (a step ending mid-walk, mid-queue, mid-device) at a fraction of the
+ * cost per input. check_vtd_bounded runs the real budget.
+ */
+#define FUZZ_BUDGET	128
+#define STEP_SLACK	(64 + 64 + 4 + VTD_MAX_BATCH)	/* one step's overshoot */
 #define ROOT(k)		(0x1000ULL + (k) * 0x1000)
 #define QUEUE(k)	(0x3000ULL + (k) * 0x1000)	/* one page: QS 0 */
 #define STATUS(k)	(0x5000ULL + (k) * 0x100)
 #define POOL		0x6000ULL			/* table pages from here */
 #define POOL_END	0x27000ULL
 #define BIG_TABLE	0x27000ULL	/* 64 present, invalid PASID entries */
-#define BIG_DIR		0x28000ULL	/* 2^12 directory entries (PDTS 5), all aimed at BIG_TABLE */
-#define BIG_PDTS	5
+#define BIG_DIR		0x28000ULL	/* 2^7 directory entries (PDTS 0), all aimed at BIG_TABLE */
+#define BIG_PDTS	0
 #define DATA		0x30000ULL			/* 16 data pages up to the end of RAM */
 #define DATA_PAGES	16
+
+/*
+ * A VFIO device on the fake host (tests/unit/fake_vfio_host.h) behind
+ * vIOMMU 1: its guest tables become nested HWPTs and iommufd calls
+ * (passthrough.c), which the input can make fail.
+ */
+#define VFIO_BDF	"0000:3b:00.0"
+#define VFIO_SID	(0x11 << 3)	/* its guest slot, 00:11.0 */
+#define VFIO_UNIT	1
+#define VFIO_VM_FD	(FAKE_FIRST_FD + 63)
 
 /* Device d: guest SID, behind vIOMMU, on host unit; ATS, PASID. */
 static const struct {
@@ -130,6 +170,10 @@ static struct machine_state {
 	unsigned int steps_left;
 	bool big_built;		/* the expensive directory is in RAM */
 	bool host_failed;	/* a host flush failure was injected this input */
+	uint32_t full_flushes;	/* full_flush() calls this input: each wait's status value */
+	struct viommu_dev vfio_dev;
+	struct viommu_pt_host *pt;
+	bool pt_report;		/* print the iommufd statistics at the end */
 } m;
 
 static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
@@ -146,7 +190,79 @@ static void die(const char *what)
 	abort();
 }
 
-static void fuzz_machine_init(void)
+/*
+ * The host's answer to IOMMU_GET_HW_INFO: scalable mode, nesting, 20-bit
+ * PASIDs, less what @lacks names (a host unit without device TLBs,
+ * supervisor requests, PASIDs, or nesting, which refuses the device).
+ */
+static void script_hw_info(unsigned int lacks)
+{
+	static const uint64_t without[] = {
+		0, VTD_ECAP_DT, VTD_ECAP_SRS, VTD_ECAP_PASID | 0x1fULL << VTD_ECAP_PSS_SHIFT,
+		VTD_ECAP_NEST,
+	};
+	struct iommu_hw_info_vtd vtd = {
+		.cap_reg = 0xd2008c40660462ULL,
+		.ecap_reg = (VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
+			     VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
+			     VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SRS) &
+			    ~without[lacks % (sizeof(without) / sizeof(without[0]))],
+	};
+	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_hw_info, out_data_type),
+				       .out_len = 4, .ptr_out_len = sizeof(vtd) };
+	uint32_t type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+
+	memcpy(r.out, &type, 4);
+	memcpy(r.ptr_out, &vtd, sizeof(vtd));
+	fake_hostops_script_ioctl(fake, IOMMU_GET_HW_INFO, &r);
+}
+
+/*
+ * The VFIO device assigned (vfio_setup()) and put behind vIOMMU VFIO_UNIT,
+ * on a host unit that lacks what @lacks says (script_hw_info(), 1-4), or
+ * whose kernel refuses PASID attach (5), or fails the nest parent (6, 7)
+ * or the hardware info (8); 9 prints the iommufd statistics at the end.
+ * A host that refuses the device leaves the input to run without it.
+ */
+static void vfio_machine_init(unsigned int lacks)
+{
+	const char *bdfs[1] = { VFIO_BDF };
+	size_t used = 0;
+	char err[512];
+
+	fake_vfio_host_init();
+	fake_hostops_ioctl_ids(fake, IOMMU_HWPT_ALLOC, offsetof(struct iommu_hwpt_alloc, out_hwpt_id),
+			       0x100);
+	host_with_device(VFIO_BDF, 17, "vfio0");
+	fake_hostops_add_node(fake, "/dev/kvm-vm");
+	fake->next_fd = VFIO_VM_FD;
+	m.vm.vm_fd = fake->ops.open(fake, "/dev/kvm-vm", O_RDWR);
+	fake->next_fd = FAKE_FIRST_FD;
+	script_ok(VFIO_DEVICE_GET_INFO);
+	if (vfio_setup(&m.vm, bdfs, 1, &ops, err, sizeof(err))) {
+		fprintf(stderr, "fuzz_viommu: vfio_setup: %s\n", err);
+		abort();
+	}
+	fake_hostops_clear_calls(fake);
+	if (lacks == 8)
+		fake_hostops_fail_ioctl(fake, IOMMU_GET_HW_INFO, EIO);
+	else
+		script_hw_info(lacks <= 4 ? lacks : 0);
+	if (lacks == 5 || lacks == 7)
+		fake_hostops_fail_ioctl(fake, IOMMU_HWPT_ALLOC, EOPNOTSUPP);
+	if (lacks == 6 || lacks == 7)
+		fake_hostops_fail_ioctl(fake, IOMMU_HWPT_ALLOC, EIO);
+	memset(&m.vfio_dev, 0, sizeof(m.vfio_dev));
+	m.pt = NULL;
+	m.pt_report = lacks == 9;
+	if (viommu_pt_setup(&m.vm, &m.units[VFIO_UNIT], &m.vfio_dev, 1, &used, &m.pt, err,
+			    sizeof(err)) != 0 && lacks != 4 && lacks != 6 && lacks != 7 && lacks != 8) {
+		fprintf(stderr, "fuzz_viommu: viommu_pt_setup: %s\n", err);
+		abort();
+	}
+}
+
+static void fuzz_machine_init(unsigned int host_lacks)
 {
 	struct simvtd_config cfg = { .units = 2, .mem_size = 64 << 10 };
 	struct plan_options opt = { 0 };
@@ -185,6 +301,7 @@ static void fuzz_machine_init(void)
 		u->fe = m.fe;
 		u->signal_msi = no_msi;
 		u->worker_off = !(threads && k == 0);
+		u->work_budget = FUZZ_BUDGET;
 	}
 	for (unsigned int d = 0; d < NDEVS; d++) {
 		struct viommu_dev *vd = &m.vdevs[d];
@@ -207,10 +324,12 @@ static void fuzz_machine_init(void)
 		pci = simdev_pci(m.sims[d]);
 		pci_device_config_write(pci, 0x04, 2, 0x0006);	/* memory, bus master */
 	}
+	vfio_machine_init(host_lacks);
 	m.pool = POOL;
 	m.steps_left = MAX_WORK_STEPS;
 	m.big_built = false;
 	m.host_failed = false;
+	m.full_flushes = 0;
 }
 
 static void fuzz_machine_exit(void)
@@ -219,8 +338,15 @@ static void fuzz_machine_exit(void)
 		vtd_work_stop(&m.units[k]);
 	for (unsigned int d = 0; d < NDEVS; d++)
 		simdev_free(m.sims[d]);
+	if (m.pt_report)
+		viommu_pt_report(m.pt);
+	viommu_pt_teardown(m.pt);
 	for (unsigned int k = 0; k < NUNITS; k++)
 		viommu_unit_exit(&m.units[k]);
+	vfio_teardown(&m.vm);
+	fake->ops.close(fake, m.vm.vm_fd);
+	fake_hostops_free(fake);
+	fake = NULL;
 	flush_engine_free(m.fe);
 	flush_trace_close(m.trace);
 	fclose(m.trace_file);
@@ -383,7 +509,7 @@ static void check_bounds(void)
 		pthread_mutex_lock(&u->lock);
 		max = u->work_max_exit;
 		pthread_mutex_unlock(&u->lock);
-		if (max > VTD_WORK_BUDGET + STEP_SLACK)
+		if (max > FUZZ_BUDGET + STEP_SLACK)
 			die("one step did more than its budget");
 	}
 }
@@ -468,7 +594,7 @@ static void full_flush(unsigned int k)
 {
 	struct viommu *u = &m.units[k];
 	struct vtd_desc d;
-	uint32_t seq = 0x5eed0000u + (uint32_t)m.pool;
+	uint32_t seq = 0x5eed0000u + ++m.full_flushes;	/* never a value an earlier wait wrote */
 	bool scalable, ok;
 	uint32_t fsts_before, fsts_after;
 
@@ -480,6 +606,8 @@ static void full_flush(unsigned int k)
 	pthread_mutex_unlock(&u->lock);
 	if (!ok || !drain(k))
 		return;
+	/* Only this wait can now write the word (the queue is empty up to here). */
+	put_bytes(STATUS(k), &(uint32_t){ 0 }, 4);
 	memset(&d, 0, sizeof(d));
 	d.type = VTD_DESC_CC;
 	d.cc.gran = VTD_CC_GLOBAL;
@@ -537,14 +665,11 @@ static void map_data(uint64_t root, bool first_stage, unsigned int salt)
 }
 
 /* A valid setup of one device's tables; returns the unit it programmed. */
-static unsigned int setup(struct reader *r)
+static unsigned int setup_dev(struct reader *r, unsigned int k, uint16_t sid, bool ats)
 {
-	unsigned int d = (unsigned int)take(r, 1) % NDEVS;
 	unsigned int kind = (unsigned int)take(r, 1) % NSETUPS;
 	uint16_t did = (uint16_t)(take(r, 1) % 4 + 1);
 	uint32_t pasid = (uint32_t)take(r, 1) % 4;
-	unsigned int k = dev_cfg[d].viommu;
-	uint16_t sid = dev_cfg[d].sid;
 	bool scalable = kind != SETUP_LEGACY;
 	uint64_t root = ROOT(k), ctx, slpt = 0, flpt = 0;
 	struct vtd_desc desc;
@@ -564,7 +689,7 @@ static unsigned int setup(struct reader *r)
 	}
 	if (!scalable) {
 		ctx = table_at(root + (sid >> 8) * 16, 1);
-		put64(ctx + (sid & 0xff) * 16, slpt | (dev_cfg[d].ats ? 1ULL << 2 : 0) | 1);
+		put64(ctx + (sid & 0xff) * 16, slpt | (ats ? 1ULL << 2 : 0) | 1);
 		put64(ctx + (sid & 0xff) * 16 + 8, 2 | (uint64_t)did << 8);
 	} else {
 		uint64_t pdir, ptab, pe[8] = { 0 };
@@ -577,7 +702,7 @@ static unsigned int setup(struct reader *r)
 		pdir = get64(at) & 0xffffffffff000ULL;
 		if (!(get64(at) & 1) || pdir < POOL || pdir >= POOL_END)
 			pdir = page();
-		put64(at, pdir | 1 | (dev_cfg[d].ats ? 1ULL << 2 : 0) | 1ULL << 3);	/* PDTS 0 */
+		put64(at, pdir | 1 | (ats ? 1ULL << 2 : 0) | 1ULL << 3);	/* PDTS 0 */
 		put64(at + 8, 0);
 		put64(at + 16, 0);
 		put64(at + 24, 0);
@@ -609,10 +734,17 @@ static unsigned int setup(struct reader *r)
 	return k;
 }
 
+static unsigned int setup(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS;
+
+	return setup_dev(r, dev_cfg[d].viommu, dev_cfg[d].sid, dev_cfg[d].ats);
+}
+
 /*
  * Device @d's context entry (scalable) points at the big directory: every
- * global or domain-selective resync of it reads 2^12 + 2^18 entries, more
- * than one step's budget, so the work spans exits (and the worker).
+ * global or domain-selective resync of it reads 2^7 + 2^13 entries, about
+ * 64 steps' budget, so the work spans exits (and the worker).
  */
 static unsigned int expensive(struct reader *r)
 {
@@ -631,6 +763,18 @@ static unsigned int expensive(struct reader *r)
 	put64(ctx + (sid & 0x7f) * 32, BIG_DIR | (uint64_t)BIG_PDTS << 9 | 1ULL << 3 | 1);
 	put64(ctx + (sid & 0x7f) * 32 + 8, 0);
 	return k;
+}
+
+/* Whether unit @k has register work pending (its worker may run: under its lock). */
+static bool work_busy(unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	bool busy;
+
+	pthread_mutex_lock(&u->lock);
+	busy = vtd_work_busy(u);
+	pthread_mutex_unlock(&u->lock);
+	return busy;
 }
 
 /* ---- one operation ---- */
@@ -709,6 +853,12 @@ static void dma(struct reader *r)
 	uint64_t src = take(r, 2) % 0x9000, dst = take(r, 2) % 0x9000;
 	uint64_t len = take(r, 2) % 0x3000 + 1, pasid = take(r, 1);
 	struct pci_device *pci = simdev_pci(m.sims[d]);
+
+	/* Any IOVA at all: non-canonical, beyond the address width, in a large page. */
+	if (pasid & 0x40)
+		src = take(r, 8);
+	if (pasid & 0x20)
+		dst = take(r, 8);
 	uint8_t buf[8];
 	const struct { unsigned int reg; uint64_t val; } w[] = {
 		{ SIMDEV_SRC, src }, { SIMDEV_DST, dst }, { SIMDEV_LEN, len },
@@ -758,9 +908,180 @@ static void toggle(struct reader *r)
 	}
 }
 
+/* The registers a driver uses (and the fault records): any of them, at the right size. */
+static const unsigned int regs[] = {
+	VTD_REG_VER, VTD_REG_CAP, VTD_REG_ECAP, VTD_REG_GCMD, VTD_REG_GSTS, VTD_REG_RTADDR,
+	VTD_REG_CCMD, VTD_REG_FSTS, VTD_REG_FECTL, VTD_REG_FEDATA, VTD_REG_FEADDR,
+	VTD_REG_FEUADDR, VTD_REG_IQH, VTD_REG_IQT, VTD_REG_IQA, VTD_REG_ICS, VTD_REG_IECTL,
+	VTD_REG_IEDATA, VTD_REG_IEADDR, VTD_REG_IEUADDR, VTD_REG_IQER, VTD_IOTLB_OFFSET,
+	VTD_IOTLB_OFFSET + 8, VTD_FRCD_OFFSET,
+};
+
+static void reg_access(struct reader *r, unsigned int k)
+{
+	unsigned int i = (unsigned int)take(r, 1), how = (unsigned int)take(r, 1);
+	unsigned int off = regs[i % (sizeof(regs) / sizeof(regs[0]))];
+	unsigned int len = (how & 1) ? 8 : 4;
+
+	if (off == VTD_FRCD_OFFSET)
+		off += (i / 32 % VTD_NFR) * 16 + (how & 2 ? 8 : 0);
+	if (len == 4 && (how & 4))
+		off += 4;		/* the upper half of a 64-bit register */
+	if (how & 8)
+		mmio_write(k, off, take(r, 8), len);
+	else
+		(void)mmio_read(k, off, len);
+}
+
+/*
+ * The guest address of one entry device @d's translation goes through, as
+ * the unit would read it now: its root or context entry, PASID directory or
+ * PASID entry, or a page-table entry of either stage (@level 4..1) for
+ * @iova. Returns false when the walk there finds nothing present.
+ */
+static bool entry_of(unsigned int d, unsigned int which, unsigned int q, uint32_t pasid,
+		     bool first_stage, unsigned int level, uint64_t iova, uint64_t *at)
+{
+	struct viommu *u = &m.units[dev_cfg[d].viommu];
+	uint16_t sid = dev_cfg[d].sid;
+	unsigned int devfn = sid & 0xff;
+	uint64_t rt, e, t;
+	bool scalable;
+
+	pthread_mutex_lock(&u->lock);
+	rt = u->rtaddr_active;
+	pthread_mutex_unlock(&u->lock);
+	scalable = VTD_FIELD(rt, 11, 10) == 1;
+	*at = (rt & ~0xfffULL) + (sid >> 8) * 16 + (scalable && devfn >= 128 ? 8 : 0);
+	if (which == 0)
+		return true;
+	if (!((e = get64(*at)) & 1))
+		return false;
+	*at = (e & 0xffffffffff000ULL) + (scalable ? (devfn & 0x7f) * 32 + (q % 4) * 8 :
+						    devfn * 16 + (q % 2) * 8);
+	if (which == 1)
+		return true;
+	e = get64(*at & ~(scalable ? 31ULL : 15ULL));
+	if (!(e & 1))
+		return false;
+	if (scalable) {
+		*at = (e & 0xffffffffff000ULL) + (pasid >> 6) * 8;
+		if (which == 2)
+			return true;
+		if (!((e = get64(*at)) & 1))
+			return false;
+		*at = (e & 0xffffffffff000ULL) + (pasid % 64) * 64;
+		if (which == 3) {
+			*at += (q % 8) * 8;
+			return true;
+		}
+		t = get64(*at + (first_stage ? 16 : 0)) & 0xffffffffff000ULL;
+	} else {
+		t = e & 0xffffffffff000ULL;
+	}
+	for (unsigned int l = 4; l > level; l--) {
+		e = get64(t + ((iova >> (12 + 9 * (l - 1))) & 511) * 8);
+		if (!(e & 3) || (e & 0x80))
+			return false;
+		t = e & 0xffffffffff000ULL;
+	}
+	*at = t + ((iova >> (12 + 9 * (level - 1))) & 511) * 8;
+	return true;
+}
+
+/*
+ * Change one entry the unit walks for a device: flip bits, set one bit,
+ * clear it, or make it a large-page leaf (2 MiB at level 2, 1 GiB at 3)
+ * over guest address 0. Random stores rarely land on a live entry.
+ */
+static void corrupt(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS, sel = (unsigned int)take(r, 1);
+	unsigned int how = (unsigned int)take(r, 1);
+	unsigned int which = sel % 5, level = (sel >> 3) % 4 + 1;
+	uint64_t iova = (uint64_t)((sel >> 5) % 8) << 12, at, v = take(r, 8);
+
+	if (!entry_of(d, which, how >> 2, (uint32_t)(v >> 62), (sel >> 2) & 1, level, iova, &at))
+		return;
+	switch (how % 4) {
+	case 0:
+		put64(at, get64(at) ^ v);
+		break;
+	case 1:
+		put64(at, get64(at) | 1ULL << (v % 64));
+		break;
+	case 2:
+		put64(at, get64(at) & ~(1ULL << (v % 64)));
+		break;
+	default:
+		if (which == 4 && (level == 2 || level == 3))
+			put64(at, 0x80 | (v & 0x67));	/* PS, and R/W/U/A/D as the input says */
+		break;
+	}
+}
+
+/* The DMA engine's own registers, any offset and size, read or written. */
+static void simdev_access(struct reader *r)
+{
+	unsigned int d = (unsigned int)take(r, 1) % NDEVS, how = (unsigned int)take(r, 1);
+	unsigned int off = (unsigned int)take(r, 1), len = sizes[how % 8];
+	struct pci_device *pci = simdev_pci(m.sims[d]);
+	uint8_t buf[16] = { 0 };
+	uint64_t v = take(r, 8);
+
+	memcpy(buf, &v, 8);
+	pci->bars[0].fn(pci->bars[0].opaque, off, buf, len, how & 8);
+}
+
+/*
+ * A resync all at once, as setup and the unit tests call it (and the
+ * queue does when it has no memory for steps), by any granularity: it
+ * must leave the unit as consistent as the stepped one the guest drives.
+ */
+static void sync_now(struct reader *r, unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	unsigned int how = (unsigned int)take(r, 1);
+	uint16_t did = (uint16_t)(take(r, 1) % 5);
+	struct vtd_resync_req req = { .kind = VTD_RESYNC_DEVICES, .all = how & 4,
+				      .sid = dev_cfg[how / 8 % NDEVS].sid };
+	struct flush_result res;
+
+	vtd_unit_lock(u);
+	switch (how % 4) {
+	case 0:
+		vtd_sync_attachments(u, how & 4, req.sid);
+		break;
+	case 1:
+		(void)vtd_sync_pasid(u, did, (uint32_t)(how >> 5), &res);
+		break;
+	case 2:
+		(void)vtd_sync_domain(u, did, &res);
+		break;
+	default:
+		(void)vtd_sync_req(u, &req, &res);
+		break;
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* The host fails the nth next call of one iommufd or VFIO request. */
+static void vfio_failure(struct reader *r)
+{
+	static const unsigned long requests[] = {
+		IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE, IOMMU_DESTROY,
+		VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+	};
+	static const int errs[] = { EINVAL, ENOMEM, EBUSY, ETIMEDOUT };
+	unsigned int what = (unsigned int)take(r, 1);
+
+	m.host_failed = true;
+	fail_nth(requests[what % 5], (int)(what / 5 % 4) + 1, errs[what / 20 % 4]);
+}
+
 static void run_op(struct reader *r)
 {
-	unsigned int op = (unsigned int)take(r, 1) % 15;
+	unsigned int op = (unsigned int)take(r, 1) % 21;
 	unsigned int k = (unsigned int)take(r, 1) % NUNITS;
 
 	switch (op) {
@@ -826,6 +1147,24 @@ static void run_op(struct reader *r)
 	case 14:
 		k = expensive(r);
 		break;
+	case 15:
+		reg_access(r, k);
+		break;
+	case 16:
+		corrupt(r);
+		break;
+	case 17:
+		simdev_access(r);
+		break;
+	case 18:
+		sync_now(r, k);
+		break;
+	case 19:	/* the VFIO device's tables, as for a sim device */
+		k = setup_dev(r, VFIO_UNIT, VFIO_SID, false);
+		break;
+	case 20:
+		vfio_failure(r);
+		break;
 	default:
 		if (take(r, 1) & 1)
 			full_flush(k);
@@ -837,7 +1176,7 @@ static void run_op(struct reader *r)
 	}
 	check_trace(k);
 	check_bounds();
-	if (!vtd_work_busy(&m.units[k]))
+	if (!work_busy(k))
 		check_te_off(k);
 }
 
@@ -867,7 +1206,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (threads < 0)
 		threads = getenv("FUZZ_VIOMMU_THREADS") ? atoi(getenv("FUZZ_VIOMMU_THREADS")) > 0 :
 							   FUZZ_VIOMMU_THREADS_DEFAULT;
-	fuzz_machine_init();
+	/* The input's last byte picks the VFIO device's host (vfio_machine_init(); mostly healthy). */
+	fuzz_machine_init(size && data[size - 1] >= 0xf0 ? data[size - 1] % 16 % 10 : 0);
 	if (threads && pthread_create(&dma_thread, NULL, dma_main, &t))
 		threads = 0;
 	for (unsigned int i = 0; i < MAX_STEPS && r.n; i++)

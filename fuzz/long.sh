@@ -3,7 +3,7 @@
 #
 # The long run of fuzz_viommu (docs/viommu.md, "Fuzzing"), for hours:
 #   fuzz/long.sh BUILD_FUZZ_DIR SRCDIR SECONDS [JOBS]
-# Niced, JOBS libFuzzer processes (-fork), a 25 s limit per input (an input
+# Niced (19), JOBS libFuzzer processes (-fork), a 25 s limit per input (an input
 # costs at most about a second of CPU; the rest is room for a busy machine), the
 # corpus in BUILD_FUZZ_DIR/corpus-fuzz_viommu (seeded from
 # SRCDIR/fuzz/corpus/viommu), crashes, oracle failures and timeouts in
@@ -25,7 +25,7 @@ log=$build/long-fuzz_viommu.log
 mkdir -p "$corpus" "$artifacts" || exit 1
 cp "$src"/fuzz/corpus/viommu/* "$corpus"/ || exit 1
 echo "== fuzz_viommu: $seconds s, $jobs job(s), log $log"
-nice -n 10 "$fuzzer" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
+nice -n 19 "$fuzzer" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
 	-fork="$jobs" -ignore_crashes=0 -print_final_stats=1 \
 	-artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
 status=$?

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * A pool of slots, chained into a hash table of twice as many buckets,
- * growing by doubling (a rehash, amortised O(1)) up to SIM_CACHE_CAPACITY
- * slots and never beyond. Insert, lookup and refresh are O(1) expected;
+ * growing by doubling (a rehash, amortised O(1)) up to the capacity
+ * (SIM_CACHE_CAPACITY unless the simulated host was configured with
+ * another) and never beyond. Insert, lookup and refresh are O(1) expected;
  * a full cache evicts in clock order over the slots (any entry may go:
  * the spec lets hardware drop cached translations at will). A range
  * removal looks each page up when the range is smaller than the cache,
@@ -97,6 +98,11 @@ static int grow(struct sim_cache *s)
 	return 0;
 }
 
+static size_t capacity(const struct sim_cache *s)
+{
+	return s->capacity ? s->capacity : SIM_CACHE_CAPACITY;
+}
+
 /*
  * A slot for a new entry: a free one, a never-used one (growing the pool
  * up to the capacity), or the clock hand's victim. -1: out of memory.
@@ -105,14 +111,14 @@ static int64_t take_slot(struct sim_cache *s)
 {
 	uint32_t slot;
 
-	if (!s->free && s->used == s->slots && s->slots < SIM_CACHE_CAPACITY && grow(s))
+	if (!s->free && s->used == s->slots && s->slots < capacity(s) && grow(s))
 		return -1;
 	if (!s->free && s->used < s->slots)
 		return (int64_t)s->used++;
 	if (!s->free) {
 		/* Full: every used slot is live. */
 		unlink_slot(s, s->hand);
-		s->hand = (s->hand + 1) % SIM_CACHE_CAPACITY;
+		s->hand = (uint32_t)((s->hand + 1) % capacity(s));
 		s->evicted++;
 	}
 	slot = s->free - 1;

@@ -32,13 +32,14 @@ struct sim_entry {
 
 /* Zero-initialised is empty; the memory comes with the inserts, up to the capacity. */
 struct sim_cache {
-	struct sim_entry *v;	/* @slots slots, at most SIM_CACHE_CAPACITY */
+	struct sim_entry *v;	/* @slots slots, at most the capacity */
 	uint32_t *bucket;	/* 2 * @slots chain heads: slot + 1, 0 empty */
 	size_t slots;
 	size_t live, used;	/* live entries; slots ever handed out */
 	uint32_t free;		/* free list: slot + 1, 0 empty */
 	uint32_t hand;		/* next slot to evict when full (clock order) */
 	uint64_t evicted;	/* entries dropped for room, not by a flush */
+	size_t capacity;	/* a power of two >= 256; 0: SIM_CACHE_CAPACITY */
 };
 
 void sim_cache_free(struct sim_cache *c);

@@ -161,6 +161,7 @@ static void unit_init(struct simvtd *sim, struct sim_unit *u, unsigned int i,
 	u->hu.ecap = cfg->ecap ? cfg->ecap : simvtd_default_ecap();
 	u->hu.backend = &simvtd_backend;
 	u->hu.backend_data = u;
+	u->iotlb.capacity = cfg->cache_capacity;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_mutex_init(&u->tlb_lock, NULL);
 	u->queue_hpa = simvtd_mem_alloc(sim, VTD_PAGE_SIZE << cfg->queue_order, VTD_PAGE_SIZE);
@@ -179,7 +180,9 @@ struct simvtd *simvtd_new(const struct simvtd_config *cfg)
 	size_t need, mem;
 	unsigned int i;
 
-	if (!cfg || !cfg->units || cfg->units > SIMVTD_MAX_UNITS || cfg->queue_order > 7)
+	if (!cfg || !cfg->units || cfg->units > SIMVTD_MAX_UNITS || cfg->queue_order > 7 ||
+	    (cfg->cache_capacity && (cfg->cache_capacity < 256 || cfg->cache_capacity > UINT32_MAX ||
+				     (cfg->cache_capacity & (cfg->cache_capacity - 1)))))
 		goto inval;
 	need = cfg->units * ((VTD_PAGE_SIZE << cfg->queue_order) + VTD_PAGE_SIZE);
 	mem = cfg->mem_size ? cfg->mem_size : need + SIM_MEM_DEFAULT;
@@ -200,6 +203,7 @@ struct simvtd *simvtd_new(const struct simvtd_config *cfg)
 	}
 	sim->mem_size = mem;
 	sim->nunits = cfg->units;
+	sim->atc.capacity = cfg->cache_capacity;
 	pthread_mutex_init(&sim->mem_lock, NULL);
 	pthread_mutex_init(&sim->atc_lock, NULL);
 	for (i = 0; i < cfg->units; i++)

@@ -24,6 +24,11 @@ struct simvtd_config {
 	uint64_t cap, ecap;		/* 0: simvtd_default_cap()/ecap() */
 	unsigned int queue_order;	/* queue is 2^order 4 KiB pages (IQA.QS), 0..7 */
 	size_t mem_size;		/* simulated host memory; 0: 4 MiB */
+	/*
+	 * Entries per IOTLB and ATC, a power of two >= 256; 0: SIM_CACHE_CAPACITY.
+	 * Only bench_fresh_iovas sets it, to show what the bound prevents.
+	 */
+	size_t cache_capacity;
 };
 
 struct simvtd;

@@ -107,12 +107,6 @@ static int flush_batch(struct qi_run *r, unsigned int waits, bool *ite)
 	return -1;
 }
 
-/* A batch costs the budget one unit per descriptor it sends to the host. */
-static void spend_batch(unsigned long *budget, size_t n)
-{
-	*budget = *budget > n ? *budget - n : 0;
-}
-
 static bool pasid_type(enum vtd_desc_type t)
 {
 	return t == VTD_DESC_PIOTLB || t == VTD_DESC_PC || t == VTD_DESC_PDEVTLB;
@@ -146,7 +140,12 @@ static int complete_wait(struct viommu *u, const struct vtd_desc_wait *w)
 
 		if (!p)
 			return -1;
-		memcpy(p, &w->status_data, 4);
+		/*
+		 * One 4-byte store (the address is 4-aligned), ordered after
+		 * every write the wait vouches for: the guest polls this word
+		 * from another CPU while we write it, and must never see it torn.
+		 */
+		__atomic_store_n((uint32_t *)p, w->status_data, __ATOMIC_RELEASE);
 	}
 	/* QEMU once asserted on SW and IF together: both are fine here. */
 	if (w->intr && !(u->ics & VTD_ICS_IWC)) {
@@ -273,7 +272,7 @@ bool vtd_qi_run(struct viommu *u, unsigned long *budget)
 			}
 			goto next;
 		}
-		(*budget)--;
+		vtd_spend(u, budget, 1);
 
 		if (qbase + head >= qbase)
 			src = vm_gpa(u->vm, qbase + head, dsize);
@@ -341,7 +340,8 @@ bool vtd_qi_run(struct viommu *u, unsigned long *budget)
 			 * failed in an earlier flush (qi_failed). Either way this
 			 * wait answers for that failure: the next one starts clean.
 			 */
-			spend_batch(budget, r->n);
+			/* A batch costs one unit per descriptor it sends to the host. */
+			vtd_spend(u, budget, r->n);
 			if (flush_batch(r, 1, &ite)) {
 				u->qi_failed = u->qi_failed_ice = false;
 				if (ite)

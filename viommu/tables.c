@@ -464,7 +464,7 @@ static bool want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w
 			*next = d;
 			return false;
 		}
-		(*budget)--;
+		vtd_spend(u, budget, 1);
 		if (!read_guest(u, dir + d * 8, &pde, sizeof(pde)) || !(pde & PDE_P) ||
 		    (pde & (PDE_RSVD | above_haw(u))))
 			continue;
@@ -476,8 +476,7 @@ static bool want_pasids(struct viommu *u, const uint64_t ce[4], struct wanted *w
 
 			if (pasid == 0 || pasid >= limit)
 				continue;	/* RID_PASID's (done by the caller), or beyond PSS */
-			if (*budget)
-				(*budget)--;
+			vtd_spend(u, budget, 1);
 			if (!read_guest(u, (pde & VTD_PAGE_MASK) + (uint64_t)i * PASID_ENTRY_SIZE, pe,
 					sizeof(pe)) || !(pe[0] & PE_P))
 				continue;
@@ -841,11 +840,6 @@ static void resync_init(struct vtd_resync *r, bool all, uint16_t sid, const stru
 	r->sc = *sc;
 }
 
-static void spend(unsigned long *budget, unsigned long cost)
-{
-	*budget = *budget > cost ? *budget - cost : 0;
-}
-
 /*
  * Go on with @r for at most *@budget units (overshooting by at most one
  * directory entry's table and one device's apply). Returns 1 while work
@@ -863,7 +857,7 @@ static int resync_run(struct viommu *u, struct vtd_resync *r, unsigned long *bud
 		if (!r->started) {
 			if (!*budget)
 				return 1;
-			spend(budget, RESYNC_DEVICE_COST);
+			vtd_spend(u, budget, RESYNC_DEVICE_COST);
 			r->started = true;
 			r->next = 0;
 			if (r->sc.kind == SCOPE_PASID) {
@@ -876,7 +870,7 @@ static int resync_run(struct viommu *u, struct vtd_resync *r, unsigned long *bud
 		if (r->walking && !want_pasids(u, r->ce, &r->w, &r->next, budget))
 			return 1;
 		r->started = r->walking = false;
-		spend(budget, RESYNC_APPLY_COST);
+		vtd_spend(u, budget, RESYNC_APPLY_COST);
 		if (sync_device(u, dev, &r->sc, &r->w, &fr) && !r->ret) {
 			r->first = fr;
 			r->ret = -1;

@@ -215,6 +215,8 @@ struct viommu {
 	unsigned int reg_caig;		/* CCMD's CAIG for the waiting resync (0: not CCMD's) */
 	unsigned int run_caig;		/* ... for the one under way */
 	bool iotlb_reg_pending;		/* IOTLB_REG.IVT set, waiting behind a resync */
+	unsigned long work_budget;	/* units per step: VTD_WORK_BUDGET (the fuzzer sets less) */
+	uint64_t work_spent;		/* units of work done, overshoot included (vtd_spend()) */
 	bool work_more;			/* the worker has work */
 	bool work_stop;
 	bool worker_started;
@@ -224,7 +226,7 @@ struct viommu {
 	uint64_t work_steps;		/* steps the worker took (statistics) */
 	uint64_t work_max_step_ns;	/* the longest of them, in thread CPU time */
 	unsigned int lock_waiters;	/* threads in vtd_unit_lock() (atomic) */
-	uint64_t work_max_exit;		/* most units one exit spent */
+	uint64_t work_max_exit;		/* most units one exit or step spent (u->work_spent) */
 	uint64_t collapsed;		/* repeated cache invalidations run once */
 	uint64_t ignored_accesses;	/* odd-sized, misaligned or unknown register accesses */
 
@@ -287,6 +289,16 @@ void vtd_qi_exit(struct viommu *u);
  * vtd_work_stop() (without it) ends the worker, dropping what is left.
  */
 #define VTD_WORK_BUDGET		(1ul << 14)
+/*
+ * Spend @cost units of *@budget (never below 0) and count all of them in
+ * u->work_spent: a step's real cost, overshoot included, is what
+ * u->work_max_exit reports and the tests and the fuzzer bound.
+ */
+static inline void vtd_spend(struct viommu *u, unsigned long *budget, unsigned long cost)
+{
+	u->work_spent += cost;
+	*budget = *budget > cost ? *budget - cost : 0;
+}
 void vtd_work_kick(struct viommu *u);
 /* Register side: a resync of every device (@all) or of @sid; CCMD's CAIG once done (0: none). */
 void vtd_work_resync(struct viommu *u, bool all, uint16_t sid, unsigned int ccmd_caig);

@@ -112,13 +112,29 @@ static bool work(struct viommu *u, unsigned long *budget)
 		if (u->iotlb_reg_pending) {
 			u->iotlb_reg_pending = false;
 			vtd_iotlb_reg_run(u);
-			(*budget)--;
+			vtd_spend(u, budget, 1);
 			continue;
 		}
 		if (vtd_qi_pending(u))
 			return vtd_qi_run(u, budget);
 		return false;
 	}
+}
+
+/*
+ * One step of at most u->work_budget units (VTD_WORK_BUDGET unless the
+ * fuzzer set less, 0 meaning the default); its real cost, overshoot
+ * included, goes to u->work_max_exit.
+ */
+static bool work_step(struct viommu *u)
+{
+	unsigned long budget = u->work_budget ? u->work_budget : VTD_WORK_BUDGET;
+	uint64_t spent0 = u->work_spent;
+	bool more = work(u, &budget);
+
+	if (u->work_spent - spent0 > u->work_max_exit)
+		u->work_max_exit = u->work_spent - spent0;
+	return more;
 }
 
 /* CPU time of this thread: what a step costs, without the time it was preempted. */
@@ -154,7 +170,6 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&u->lock);
 	while (!u->work_stop) {
-		unsigned long budget = VTD_WORK_BUDGET;
 		uint64_t t0, dt;
 
 		if (!u->work_more) {
@@ -162,7 +177,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		t0 = cpu_ns();
-		u->work_more = work(u, &budget);
+		u->work_more = work_step(u);
 		dt = cpu_ns() - t0;
 		u->work_steps++;
 		if (dt > u->work_max_step_ns)
@@ -195,14 +210,11 @@ void vtd_work_resync(struct viommu *u, bool all, uint16_t sid, unsigned int ccmd
 
 void vtd_work_kick(struct viommu *u)
 {
-	unsigned long budget = VTD_WORK_BUDGET;
 	bool more;
 
 	if (!vtd_work_busy(u) && !vtd_qi_pending(u))
 		return;
-	more = work(u, &budget);
-	if (VTD_WORK_BUDGET - budget > u->work_max_exit)
-		u->work_max_exit = VTD_WORK_BUDGET - budget;
+	more = work_step(u);
 	if (!more || u->work_stop)
 		return;
 	u->work_more = true;
@@ -244,13 +256,10 @@ void vtd_work_stop(struct viommu *u)
 
 bool vtd_work_step(struct viommu *u)
 {
-	unsigned long budget = VTD_WORK_BUDGET;
 	bool more;
 
 	vtd_unit_lock(u);
-	more = u->work_more = work(u, &budget);
-	if (VTD_WORK_BUDGET - budget > u->work_max_exit)
-		u->work_max_exit = VTD_WORK_BUDGET - budget;
+	more = u->work_more = work_step(u);
 	pthread_mutex_unlock(&u->lock);
 	return more;
 }

@@ -103,7 +103,7 @@ judge() {	# judge NAME CPUS VIOMMU
 	verdict "$name" "${why:-ok}" "$wall"
 }
 
-grep '^TESTBED-ERROR' "$log" | sed 's/^/# /'
+grep -E '^TESTBED-(ERROR|THREAD)' "$log" | sed 's/^/# /'
 judge guests 0 0
 judge guests-viommu 0 0
 judge speed 0 0

@@ -24,13 +24,41 @@ dmesg | grep -E "kvm|SVM" | sed 's/^/L1: /'
 [ -e /dev/kvm ] || echo "TESTBED-ERROR: no /dev/kvm in L1"
 echo 1 >/proc/sys/kernel/printk
 
-# case NAME COMMAND...: one run, bounded, its output on the console.
+# Every tagvmm thread's state, for a case that would not end: where it waits.
+dump_tagvmm() {
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = tagvmm ] || continue
+		for t in "$p"/task/*; do
+			echo "TESTBED-THREAD ${p#/proc/}/${t##*/}: $(cut -d' ' -f3 "$t/stat" 2>/dev/null)" \
+				"wchan $(cat "$t/wchan" 2>/dev/null) syscall $(cat "$t/syscall" 2>/dev/null)"
+			sed 's/^/TESTBED-THREAD   /' "$t/stack" 2>/dev/null
+		done
+	done
+}
+
+# case NAME COMMAND...: one run, bounded, its output on the console. Past
+# CASE_TIMEOUT it gets SIGTERM (tagvmm ends within 100 ms of one, whatever
+# the guest does), past 10 s more SIGKILL, and each time the threads' states
+# are printed: a hang must neither stall the testbed nor go unexplained.
 case_run() {
 	name=$1
 	shift
 	echo "TESTBED-BEGIN $name"
 	t0=$(uptime_ms)
-	timeout "${CASE_TIMEOUT:-300}" "$@" </dev/null 2>&1
+	"$@" </dev/null 2>&1 &
+	pid=$!
+	limit=$((${CASE_TIMEOUT:-300} * 1000))
+	while kill -0 "$pid" 2>/dev/null && [ $(($(uptime_ms) - t0)) -lt "$limit" ]; do sleep 1; done
+	for sig in TERM KILL; do
+		kill -0 "$pid" 2>/dev/null || break
+		echo "TESTBED-ERROR: $name still running after $(($(uptime_ms) - t0)) ms; SIG$sig"
+		dump_tagvmm
+		pkill -"$sig" -P "$pid" 2>/dev/null
+		kill -"$sig" "$pid" 2>/dev/null
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 10 ]; do sleep 1; i=$((i + 1)); done
+	done
+	wait "$pid"
 	rc=$?
 	echo
 	echo "TESTBED-RESULT $name status=$rc wall_ms=$(($(uptime_ms) - t0))"

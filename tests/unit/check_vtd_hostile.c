@@ -147,6 +147,28 @@ START_TEST(page_group_response_refused)
 }
 END_TEST
 
+/*
+ * A wait whose status address is not 4-aligned: bits 1:0 of its second
+ * quadword are reserved (the address is bits 63:2), so the descriptor is
+ * refused, IQE with IQEI 4, IQH on it, and nothing in guest RAM changes.
+ */
+START_TEST(wait_status_address_misaligned)
+{
+	struct vtd_desc w = wait_sw(0x1234);
+	uint8_t *qw1 = vtd_test_gpa(&vm, QBASE + 8, 8);
+
+	scalable_qi(true);
+	vtd_test_write64(&vm, STATUS, 0x5555555555555555ULL);
+	vtd_test_put_desc(&vm, QBASE, &w, true);
+	qw1[0] |= 2;		/* status address STATUS + 2 */
+	wr(VTD_REG_IQT, 32, 8);
+	ck_assert(rd(VTD_REG_FSTS, 4) & VTD_FSTS_IQE);
+	ck_assert_uint_eq(iqei(), VTD_IQEI_RSVD);
+	ck_assert_uint_eq(rd(VTD_REG_IQH, 8), 0);
+	ck_assert_uint_eq(vtd_test_read64(&vm, STATUS), 0x5555555555555555ULL);
+}
+END_TEST
+
 /* TTM 2 (abort DMA, no ECAP.ADMS) and 3 are reserved: the RTADDR write is ignored. */
 START_TEST(reserved_ttm_ignored)
 {
@@ -211,6 +233,7 @@ static Suite *vtd_hostile_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, narrow_descriptors_in_scalable_mode);
 	tcase_add_test(tc, page_group_response_refused);
+	tcase_add_test(tc, wait_status_address_misaligned);
 	tcase_add_test(tc, reserved_ttm_ignored);
 	tcase_add_test(tc, iqa_write_while_qi_on_ignored);
 	tcase_add_test(tc, straddling_accesses_and_fsts_w1c);
