@@ -24,7 +24,9 @@
 #include "vmm/fdt.h"
 #include "vmm/init.h"
 #include "vmm/kvm.h"
+#include "vmm/pci.h"
 #include "vmm/vfio.h"
+#include "vmm/virtio.h"
 #include "viommu/viommu.h"
 
 #define DEFAULT_RAM_MIB 256
@@ -41,6 +43,8 @@ struct run_options {
 	struct viommu_options viommu;
 	const char *vfio[VFIO_MAX_DEVICES];	/* --vfio BDF */
 	size_t nvfio;
+	struct virtio_spec virtio[VIRTIO_MAX_DEVICES];	/* --disk, --rng */
+	size_t nvirtio;
 };
 
 static void usage(FILE *out)
@@ -69,6 +73,11 @@ static void usage(FILE *out)
 		"      --inject-ite D:N  the next N device-TLB invalidations of sim device D time out\n"
 		"      --vfio BDF        assign the host PCI device DDDD:BB:DD.F, bound to vfio-pci\n"
 		"                        (repeatable, up to 8; see docs/passthrough.md)\n"
+		"      --disk FILE[,ro][,ats][,iommu=off]\n"
+		"                        a virtio-blk disk on the raw image FILE (repeatable);\n"
+		"                        behind the vIOMMU with --viommu unless iommu=off, ats\n"
+		"                        adds PCIe ATS (see docs/virtio.md)\n"
+		"      --rng[=ats|iommu=off]  a virtio-rng device fed by getrandom()\n"
 		"  -q, --quiet           no start-up line on standard error\n"
 		"      --stats           at exit, print exits and memory use on standard error\n"
 		"  -h, --help            this text\n"
@@ -190,6 +199,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "no-merge", no_argument, NULL, 'N' },
 		{ "inject-ite", required_argument, NULL, 'I' },
 		{ "vfio", required_argument, NULL, 'P' },
+		{ "disk", required_argument, NULL, 'B' },
+		{ "rng", optional_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -259,6 +270,24 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			o->vfio[o->nvfio++] = optarg;
 			break;
 		}
+		case 'B':
+		case 'R': {
+			char err[160];
+
+			if (o->nvirtio == VIRTIO_MAX_DEVICES) {
+				fprintf(stderr, "tagvmm: run: at most %d virtio devices (--disk, "
+					"--rng)\n", VIRTIO_MAX_DEVICES);
+				return EXIT_USAGE;
+			}
+			if ((c == 'B' ? virtio_parse_disk : virtio_parse_rng)(optarg,
+					&o->virtio[o->nvirtio], err, sizeof(err))) {
+				fprintf(stderr, "tagvmm: run: --%s%s%s: %s\n", c == 'B' ? "disk" : "rng",
+					optarg ? (c == 'B' ? " " : "=") : "", optarg ? optarg : "", err);
+				return EXIT_USAGE;
+			}
+			o->nvirtio++;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -271,6 +300,11 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		fprintf(stderr, "tagvmm: run: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	for (size_t i = 0; i < o->nvirtio; i++)
+		if (o->virtio[i].ats && !o->viommu.units) {
+			fprintf(stderr, "tagvmm: run: ats on a virtio device needs --viommu\n");
+			return EXIT_USAGE;
+		}
 	if (o->viommu.ndevs && !o->viommu.units) {
 		fprintf(stderr, "tagvmm: run: --sim-device needs --viommu\n");
 		return EXIT_USAGE;
@@ -333,8 +367,36 @@ out:
 	return rc;
 }
 
+/*
+ * The virtio devices, at the first free slots from VFIO_GUEST_FIRST_SLOT
+ * (after the sim and VFIO devices), behind vIOMMU 0 with --viommu unless
+ * iommu=off. Returns 0, or prints why not and returns -1.
+ */
+static int create_virtio(struct vm *vm, const struct run_options *o, struct virtio_pci **out)
+{
+	char err[512];
+
+	for (size_t i = 0; i < o->nvirtio; i++) {
+		const struct virtio_spec *s = &o->virtio[i];
+		bool iommu = o->viommu.units && !s->no_iommu;
+		int bdf = pci_free_slot(vm, VFIO_GUEST_FIRST_SLOT);
+
+		if (bdf < 0) {
+			fprintf(stderr, "tagvmm: run: no free PCI slot for virtio device %zu\n", i);
+			return -1;
+		}
+		out[i] = virtio_create(vm, s, (uint16_t)bdf, iommu, err, sizeof(err));
+		if (!out[i] ||
+		    (iommu && viommu_add_device(vm, (uint16_t)bdf, s->ats, err, sizeof(err)))) {
+			fprintf(stderr, "tagvmm: run: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Everything between a created VM and its first instruction. */
-static int prepare(struct vm *vm, const struct run_options *o)
+static int prepare(struct vm *vm, const struct run_options *o, struct virtio_pci **virtio)
 {
 	size_t bios_size = MACHINE_BIOS_END - MACHINE_BIOS_START;
 	uint8_t *bios = vm_gpa(vm, MACHINE_BIOS_START, bios_size);
@@ -354,6 +416,8 @@ static int prepare(struct vm *vm, const struct run_options *o)
 		fprintf(stderr, "tagvmm: run: %s\n", err);
 		return 1;
 	}
+	if (create_virtio(vm, o, virtio))
+		return 1;
 	if (!bios || !acpi_build(&vm->machine, bios, bios_size, MACHINE_BIOS_START)) {
 		fprintf(stderr, "tagvmm: run: the ACPI tables do not fit below 1 MiB\n");
 		return 1;
@@ -461,6 +525,7 @@ int cmd_run(int argc, char **argv)
 	struct run_options o;
 	struct vm_config cfg;
 	struct signal_watch watch = { 0 };
+	struct virtio_pci *virtio[VIRTIO_MAX_DEVICES] = { 0 };
 	pthread_t watcher;
 	struct vm *vm;
 	char err[512];
@@ -498,7 +563,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 
-	status = prepare(vm, &o);
+	status = prepare(vm, &o, virtio);
 	if (!status) {
 		status = exit_status(vm, vm_run(vm), 0);
 		if (o.stats)
@@ -508,6 +573,9 @@ int cmd_run(int argc, char **argv)
 	pthread_join(watcher, NULL);
 	if (watch.signo && status == 1)
 		status = 128 + watch.signo;
+	/* Their workers stop before the vIOMMU they translate through goes. */
+	for (size_t i = 0; i < VIRTIO_MAX_DEVICES; i++)
+		virtio_free(virtio[i]);
 	viommu_teardown(vm);
 	vm_destroy(vm);
 	free(vm);

@@ -18,8 +18,9 @@
 #include "vmm/kvm.h"
 #include "vmm/vfio.h"
 
-/* Host SIDs of the sim devices: bus 0x10 on the (simulated) host. */
+/* Host SIDs of the sim devices: bus 0x10 on the (simulated) host; emulated ones bus 0x11. */
 #define SIM_HOST_BUS 0x10
+#define EMULATED_HOST_BUS 0x11
 
 struct viommu_state {
 	struct flush_path fp;		/* the simulated host, tag store, trace, engine */
@@ -28,6 +29,8 @@ struct viommu_state {
 	unsigned int nunits;
 	struct viommu_dev devs[VIOMMU_MAX_SIM_DEVICES];
 	unsigned int ndevs;
+	struct viommu_dev emulated[VIOMMU_MAX_EMULATED];	/* viommu_add_device() */
+	unsigned int nemulated;
 	/* --vfio devices, behind vIOMMU 0 (passthrough.c). */
 	struct viommu_dev vfio_devs[VFIO_MAX_DEVICES];
 	struct viommu_pt_host *pt;
@@ -229,6 +232,36 @@ int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_
 fail:
 	viommu_teardown(vm);
 	return -1;
+}
+
+int viommu_add_device(struct vm *vm, uint16_t bdf, bool ats, char *err, size_t errlen)
+{
+	struct viommu_state *st = vm->viommu;
+	struct viommu_dev *d;
+	struct viommu *u;
+
+	if (!st || !st->nunits) {
+		snprintf(err, errlen, "no vIOMMU");
+		return -1;
+	}
+	u = &st->units[0];
+	if (st->nemulated == VIOMMU_MAX_EMULATED || u->ndevs == VIOMMU_MAX_UNIT_DEVS) {
+		snprintf(err, errlen, "at most %d emulated devices behind the vIOMMU",
+			 VIOMMU_MAX_EMULATED);
+		return -1;
+	}
+	d = &st->emulated[st->nemulated];
+	*d = (struct viommu_dev){ .unit = u, .guest_sid = bdf, .sim = st->sim };
+	d->host.sid = (uint16_t)(EMULATED_HOST_BUS << 8 | (st->nemulated << 3));
+	host_device_name(d->host.sid, d->host.name);
+	d->host.ats = ats;
+	d->host.unit = simvtd_unit(st->sim, 0);
+	for (size_t p = 0; p < vm->machine.npci; p++)
+		if (vm->machine.pci[p].bdf == bdf)
+			vm->machine.pci[p].iommu = 0;
+	u->devs[u->ndevs++] = d;
+	st->nemulated++;
+	return 0;
 }
 
 static void report(const struct viommu_state *st)

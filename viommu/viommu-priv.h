@@ -64,7 +64,7 @@ struct vtd_resync;
 #define VTD_IOTLB_OFFSET	0x500	/* ECAP.IRO * 16: IVA, then IOTLB_REG at +8 */
 #define VTD_MAX_BATCH		256	/* descriptors planned in one go before a wait */
 #define VTD_PASID_BITS		20
-#define VIOMMU_MAX_UNIT_DEVS	24	/* 16 sim devices and 8 VFIO devices */
+#define VIOMMU_MAX_UNIT_DEVS	32	/* 16 sim, 8 VFIO and 8 emulated (virtio) devices */
 
 /* Why a translation or table lookup failed: the spec's fault reasons (7.1.3). */
 struct vtd_fault {

@@ -18,6 +18,7 @@ struct vm;
 
 #define VIOMMU_MAX_UNITS 4
 #define VIOMMU_MAX_SIM_DEVICES 16
+#define VIOMMU_MAX_EMULATED 8	/* viommu_add_device() */
 
 /* One `--sim-device dma,iommu=dmarN[,viommu=M][,ats][,pasid]` option. */
 struct sim_device_spec {
@@ -53,6 +54,15 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
  * message.
  */
 int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_t errlen);
+/*
+ * Put the emulated PCI function at @bdf (already registered, e.g. a virtio
+ * device) behind vIOMMU 0, placed on simulated host unit 0 like a sim
+ * device, so its DMA (vmm/dma.h) translates through the host's IOTLB and,
+ * with @ats, its own ATC, cleaned by the guest's device-TLB invalidations.
+ * After viommu_setup(), before the tables are built. Returns 0, or -1
+ * with a message.
+ */
+int viommu_add_device(struct vm *vm, uint16_t bdf, bool ats, char *err, size_t errlen);
 /* Print the flush statistics (stderr) and free everything; NULL-safe. */
 void viommu_teardown(struct vm *vm);
 

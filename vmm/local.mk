@@ -13,4 +13,6 @@ libvmm_a_SOURCES = \
 	vmm/fdt.h vmm/fdt.c \
 	vmm/boot.h vmm/boot.c vmm/bzimage.c vmm/elf.c vmm/cpu.c vmm/cpuid.h vmm/cpuid.c \
 	vmm/vfio.h vmm/vfio.c \
-	vmm/vfio-pci-priv.h vmm/vfio-pci.c vmm/vfio-pci-irq.c
+	vmm/vfio-pci-priv.h vmm/vfio-pci.c vmm/vfio-pci-irq.c \
+	vmm/virtio.h vmm/virtio-priv.h vmm/virtio-pci.c vmm/virtio-ring.c vmm/virtio-blk.c \
+	vmm/virtio-rng.c

@@ -71,7 +71,7 @@ int machine_iommu_catch_all(const struct machine *m)
 	if (!m->npci)
 		return (int)m->niommus - 1;
 	for (size_t i = 0; i < m->npci; i++)
-		if (m->pci[i].iommu >= m->niommus)
+		if (m->pci[i].iommu >= m->niommus && m->pci[i].iommu != MACHINE_PCI_NO_IOMMU)
 			return (int)m->niommus - 1;
 	return -1;
 }

@@ -85,6 +85,8 @@ struct machine_pci_dev {
 	uint16_t bdf;
 	unsigned int iommu;		/* index into machine.iommus, when any */
 };
+/* machine_pci_dev.iommu of a function no IOMMU translates: no DMAR scope, no catch-all. */
+#define MACHINE_PCI_NO_IOMMU	0xffffffffu
 
 /* A vIOMMU unit (viommu issue): DRHD in the DMAR, an iommu node in the DTB. */
 struct machine_iommu {
@@ -128,8 +130,8 @@ static inline unsigned int machine_pci_intx_gsi(unsigned int slot, unsigned int 
  * The vIOMMU unit that also translates every PCI function no unit claims
  * (DMAR INCLUDE_PCI_ALL, the catch-all range of the DTB's iommu-map): the
  * last unit, when no PCI function is listed or some listed function has
- * .iommu >= niommus. -1 when every function is assigned explicitly (or
- * there are no units).
+ * .iommu >= niommus (MACHINE_PCI_NO_IOMMU aside). -1 when every function
+ * is assigned explicitly or to no IOMMU (or there are no units).
  */
 int machine_iommu_catch_all(const struct machine *m);
 

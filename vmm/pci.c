@@ -498,3 +498,16 @@ void pci_host_bridge_exit(struct vm *vm)
 	vm->pci = NULL;
 	free(host);
 }
+
+int pci_free_slot(struct vm *vm, unsigned int first_slot)
+{
+	for (unsigned int slot = first_slot; slot < 32; slot++) {
+		unsigned int fn = 0;
+
+		while (fn < 8 && !pci_find(vm, (uint16_t)(slot << 3 | fn)))
+			fn++;
+		if (fn == 8)
+			return (int)(slot << 3);
+	}
+	return -1;
+}

@@ -178,6 +178,8 @@ extern int (*pci_signal_msi)(struct vm *vm, uint64_t address, uint32_t data);
 int pci_register(struct vm *vm, struct pci_device *dev, uint16_t bdf);
 /* The function at @bdf, or NULL. */
 struct pci_device *pci_find(struct vm *vm, uint16_t bdf);
+/* Function 0 of the first bus 0 slot from @first_slot with no function yet; -1: none. */
+int pci_free_slot(struct vm *vm, unsigned int first_slot);
 
 /*
  * Config accessors used by both 0xCF8/0xCFC and ECAM (and the tests):

@@ -392,26 +392,12 @@ static void unwind(struct vfio_state *s)
 	s->iommufd = -1;
 }
 
-/* A bus 0 slot with no function yet, from VFIO_GUEST_FIRST_SLOT; -1 when none is. */
-static int free_guest_bdf(struct vm *vm)
-{
-	for (unsigned int slot = VFIO_GUEST_FIRST_SLOT; slot < 32; slot++) {
-		unsigned int fn = 0;
-
-		while (fn < 8 && !pci_find(vm, (uint16_t)(slot << 3 | fn)))
-			fn++;
-		if (fn == 8)
-			return (int)(slot << 3);
-	}
-	return -1;
-}
-
 /* The function the guest sees and drives: config space, BARs, INTx/MSI/MSI-X. */
 static int create_guest_function(struct vfio_state *s, struct vfio_device *d, char *err,
 				 size_t errlen)
 {
 	char why[256];
-	int bdf = free_guest_bdf(s->vm);
+	int bdf = pci_free_slot(s->vm, VFIO_GUEST_FIRST_SLOT);
 
 	if (bdf < 0) {
 		snprintf(err, errlen, "%s: no free PCI slot for its guest function (00:%02x.0 to "
