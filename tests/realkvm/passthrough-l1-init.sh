@@ -23,10 +23,13 @@ bad() { echo "PASSTHROUGH-FAIL $*"; }
 [ -n "$(ls /sys/class/iommu 2>/dev/null)" ] && ok "iommu units $(ls /sys/class/iommu | tr '\n' ' ')" ||
 	bad "no IOMMU unit in /sys/class/iommu"
 
-# The NVMe controllers (PCI class 01:08:02), bound to vfio-pci.
+# The NVMe controller (PCI class 01:08:02) and the e1000e (8086:10d3), bound to vfio-pci.
 nvme=
 for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/class")" = 0x010802 ] || continue
+	kind=
+	[ "$(cat "$d/class")" = 0x010802 ] && kind=nvme
+	[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x8086:0x10d3 ] && kind=e1000e
+	[ -n "$kind" ] || continue
 	bdf=${d##*/}
 	before=none
 	[ -e "$d/driver" ] && before=$(basename "$(readlink "$d/driver")")
@@ -38,13 +41,13 @@ for d in /sys/bus/pci/devices/*; do
 	group=none
 	[ -e "$d/iommu_group" ] && group=$(basename "$(readlink "$d/iommu_group")")
 	cdev=$(ls "$d/vfio-dev" 2>/dev/null | head -1)
-	echo "PASSTHROUGH: $bdf: was $before, now $drv, iommu group $group, vfio-dev ${cdev:-none}"
+	echo "PASSTHROUGH: $kind $bdf: was $before, now $drv, iommu group $group, vfio-dev ${cdev:-none}"
 	echo "PASSTHROUGH: iommu group $group: $(ls "$d/iommu_group/devices" 2>/dev/null | tr '\n' ' ')"
 	if [ "$drv" = vfio-pci ] && [ -n "$cdev" ] && [ -c "/dev/vfio/devices/$cdev" ]; then
-		ok "nvme $bdf bound to vfio-pci: /dev/vfio/devices/$cdev, group $group"
-		nvme=$bdf
+		ok "$kind $bdf bound to vfio-pci: /dev/vfio/devices/$cdev, group $group"
+		[ $kind = nvme ] && nvme=$bdf
 	else
-		bad "nvme $bdf: driver $drv, vfio-dev ${cdev:-none}"
+		bad "$kind $bdf: driver $drv, vfio-dev ${cdev:-none}"
 	fi
 done
 [ -n "$nvme" ] || bad "no NVMe controller bound to vfio-pci"

@@ -6,9 +6,9 @@
 # (scripts/build-kernel.sh; built once, cached). QEMU gives L1 a q35 machine
 # with its emulated VT-d (interrupt remapping, caching mode, device TLBs), an
 # NVMe controller on a raw image and an e1000e, and the emulated AMD SVM the
-# testbed uses; L1's /init (passthrough-l1-init.sh) binds the NVMe to
-# vfio-pci and reports. Passes when L1 has /dev/kvm, /dev/iommu, an IOMMU
-# unit, and the controller bound to vfio-pci with /dev/vfio/devices/vfioN.
+# testbed uses; L1's /init (passthrough-l1-init.sh) binds the NVMe and the
+# e1000e to vfio-pci and reports. Passes when L1 has /dev/kvm, /dev/iommu, an IOMMU
+# unit, and both devices bound to vfio-pci with /dev/vfio/devices/vfioN.
 #   PASSTHROUGH_TRY_VFIO=1     then also run tagvmm --vfio with the controller
 #                              and Debian's 6.12 cloud kernel as L2 (issue 13's
 #                              next step: reported, not judged)
@@ -82,7 +82,9 @@ check "L1 has /dev/kvm" '^PASSTHROUGH-OK kvm'
 check "L1 has /dev/iommu (iommufd)" '^PASSTHROUGH-OK iommufd'
 check "L1 has QEMU's VT-d unit" '^PASSTHROUGH-OK iommu units dmar'
 check "the NVMe controller is bound to vfio-pci with a VFIO device cdev" \
-	'^PASSTHROUGH-OK nvme .* bound to vfio-pci: /dev/vfio/devices/vfio0'
+	'^PASSTHROUGH-OK nvme .* bound to vfio-pci: /dev/vfio/devices/vfio[0-9]'
+check "the e1000e is bound to vfio-pci with a VFIO device cdev" \
+	'^PASSTHROUGH-OK e1000e .* bound to vfio-pci: /dev/vfio/devices/vfio[0-9]'
 check "L1 finished" '^PASSTHROUGH-DONE'
 if grep -aqE '^PASSTHROUGH-FAIL' "$log"; then
 	echo "not ok - L1 reported failures"
