@@ -8,13 +8,28 @@
 #               QEMU, cpio and the decompressors extract-vmlinux.sh uses. The
 #               kernels and busybox it boots are downloaded by the testbed
 #               itself (apt-get download, cached outside the tree).
+#   --kernels[=V,...]  also what scripts/build-kernel.sh needs to build a
+#               kernel from Debian's own sources: the kernel's build tools and
+#               linux-source-V for each V listed (default 6.1 and 6.12).
+#               Several options may be given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential autoconf automake pkg-config check libfdt-dev linux-libc-dev
 	  clang libclang-rt-14-dev llvm-14 acpica-tools device-tree-compiler
 	  debhelper dpkg-dev lintian)
-[ "${1:-}" = --testbed ] && packages+=(qemu-system-x86 cpio lz4 zstd xz-utils)
+for opt in "$@"; do
+	case $opt in
+	--testbed) packages+=(qemu-system-x86 cpio lz4 zstd xz-utils) ;;
+	--kernels | --kernels=*)
+		packages+=(bc bison flex libelf-dev libssl-dev cpio lz4 xz-utils kmod)
+		versions=6.1,6.12
+		[ "$opt" = --kernels ] || versions=${opt#--kernels=}
+		for v in ${versions//,/ }; do packages+=("linux-source-$v"); done
+		;;
+	*) echo "deps: unknown option $opt" >&2; exit 2 ;;
+	esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,7 +43,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null

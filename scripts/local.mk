@@ -3,4 +3,4 @@
 EXTRA_DIST += \
 	scripts/deps.sh scripts/check.sh scripts/demo.sh \
 	scripts/check-dist.sh scripts/package.sh \
-	scripts/capture-qemu-trace.sh scripts/capture-init.c
+	scripts/capture-qemu-trace.sh scripts/capture-init.c scripts/build-kernel.sh

@@ -206,8 +206,11 @@ TESTS += $(CLI_TESTS)
 EXTRA_DIST += $(CLI_TESTS) tests/data scripts/layers.sh
 
 # Outside `make check` and CI: boots Debian's cloud kernel on both boot paths
-# until its serial log shows what tagvmm handed it (several minutes here).
-EXTRA_DIST += tests/linux/check-linux.sh tests/linux/extract-vmlinux.sh
+# until its serial log shows what tagvmm handed it (several minutes here),
+# then a kernel built from Debian's source with virtio-guest.config
+# (scripts/build-kernel.sh; the first run builds it).
+EXTRA_DIST += tests/linux/check-linux.sh tests/linux/extract-vmlinux.sh \
+	tests/linux/configs/virtio-guest.config tests/linux/configs/l1-iommufd.config
 check-linux: tagvmm$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/linux/check-linux.sh
 .PHONY: check-linux
@@ -222,7 +225,15 @@ EXTRA_DIST += $(DIST_TESTS)
 # and 6.12, bzImage and PVH, 1 and 2 vCPUs, with and without --viommu) to
 # userspace. scripts/check.sh runs it; tests/realkvm/testbed.sh says how.
 EXTRA_DIST += tests/realkvm/testbed.sh tests/realkvm/judge.sh tests/realkvm/l1-init.sh \
-	tests/realkvm/l2-init.sh
+	tests/realkvm/l2-init.sh tests/realkvm/debs.sh
 check-realkvm: tagvmm$(EXEEXT) $(GUEST_ELFS)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/testbed.sh
 .PHONY: check-realkvm
+
+# Outside CI for now: the testbed with an L1 kernel built from Debian's
+# linux-source-6.12 with IOMMUFD and the VFIO device cdev (l1-iommufd.config),
+# QEMU's VT-d and an NVMe controller bound to vfio-pci in L1.
+EXTRA_DIST += tests/realkvm/passthrough.sh tests/realkvm/passthrough-l1-init.sh
+check-passthrough-real: tagvmm$(EXEEXT)
+	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/passthrough.sh
+.PHONY: check-passthrough-real

@@ -25,11 +25,10 @@ set -uo pipefail
 top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 top_builddir=$(cd "${top_builddir:-.}" && pwd)
 here=$top_srcdir/tests/realkvm
-cache=${TAGVMM_TESTBED_CACHE:-/var/cache/tagvmm-testbed}
 timeout_s=${TESTBED_TIMEOUT:-1500}
 tagvmm=$top_builddir/tagvmm
 
-die() { echo "ERROR: $*" >&2; exit 99; }
+. "$here/debs.sh"
 [ -x "$tagvmm" ] || die "$tagvmm not built"
 for g in hello exceptions pci-enumerate smp fail crash speed viommu-legacy viommu-sm viommu-sva \
 	viommu-nested viommu-ats viommu-hostile; do
@@ -41,29 +40,6 @@ done
 
 # The packages: the newest of each Debian cloud kernel line, and busybox.
 # The L1 kernel is the 6.1 one (its modules are uncompressed, so busybox insmod loads them).
-mkdir -p "$cache/debs" || die "cannot create $cache"
-fetch() {	# fetch META-PACKAGE: prints the .deb of the package it depends on
-	local meta=$1 pkg deb
-	apt-cache show "$meta" >/dev/null 2>&1 || apt-get update -qq >/dev/null 2>&1 ||
-		die "apt-get update failed"
-	pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -1)
-	[ -n "$pkg" ] || pkg=$meta
-	deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -1)
-	if [ -z "$deb" ]; then
-		(cd "$cache/debs" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
-			die "apt-get download $pkg failed (run apt-get update?)"
-		deb=$(ls "$cache/debs/${pkg}_"*.deb | sort -V | tail -1)
-	fi
-	echo "$deb"
-}
-extract() {	# extract DEB: prints the directory it is unpacked in (cached)
-	local dir=$cache/root/$(basename "$1" .deb)
-	if [ ! -e "$dir/.done" ]; then
-		rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$1" "$dir" && touch "$dir/.done" ||
-			die "cannot unpack $1"
-	fi
-	echo "$dir"
-}
 k61=$(extract "$(fetch linux-image-cloud-amd64)") || exit 99
 k612=$(extract "$(fetch linux-image-6.12-cloud-amd64)") || exit 99
 bb=$(extract "$(fetch busybox-static)") || exit 99
