@@ -11,6 +11,14 @@
  *   descriptors, headers), a seeded bring-up (features, queue 0 in RAM,
  *   DRIVER_OK), descriptors and avail entries, notifies, resets.
  *
+ * With the input's second byte's bit 1, the device sits behind an emulated
+ * VT-d unit (legacy mode, second stage in guest RAM mapping IOVA page i to
+ * GPA page i, ATS with bit 2) on a simulated host, as `--viommu` puts it:
+ * every ring and buffer address is then an IOVA, and the input can also
+ * remap or unmap IOVA pages (read-only, or to any GPA page), invalidate the
+ * IOTLB and the device TLB, and turn ATS on and off; the tables themselves
+ * sit in guest RAM, where the input's stores reach them too.
+ *
  * Every notify is followed by virtio_quiesce(), so the device's worker has
  * finished before the next step and a run is deterministic. Oracles beyond
  * the sanitizers (each aborts): a reset reads back 0 with every queue
@@ -27,11 +35,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "hostvtd/flush.h"
+#include "hostvtd/simvtd.h"
+#include "hostvtd/tagstore.h"
+#include "viommu/viommu-priv.h"
 #include "vmm/bus.h"
+#include "vmm/dma.h"
 #include "vmm/kvm.h"
 #include "vmm/pci.h"
 #include "vmm/virtio-priv.h"
 #include "vmm/virtio.h"
+#include "vtd/desc.h"
+#include "vtd/regs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,6 +55,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define BDF		0x0018
 #define RING		0x10000ULL	/* desc; avail at +0x1000, used at +0x2000 */
 #define MAX_STEPS	256
+/* Behind the vIOMMU: its tables at the top of RAM, IOVA page i -> GPA page i below them. */
+#define ROOT		0xf0000ULL
+#define CTX		0xf1000ULL
+#define SL_L4		0xf2000ULL
+#define SL_L3		0xf3000ULL
+#define SL_L2		0xf4000ULL
+#define SL_L1		0xf5000ULL	/* IOVA 0 .. 2 MiB */
+#define MAPPED_PAGES	0xf0		/* IOVA pages identity-mapped at the start */
+#define DID		1
+#define HOST_DID	7
+#define HOST_SID	0x1000
+
+struct iommu_world {
+	struct simvtd *sim;
+	struct tag_store *ts;
+	struct flush_engine *fe;
+	struct viommu unit;
+	struct viommu_dev vdev;
+};
 
 struct input {
 	const uint8_t *p;
@@ -86,6 +120,99 @@ static uint8_t status(struct pci_device *pci)
 
 	pci->bars[0].fn(pci->bars[0].opaque, VIRTIO_COMMON_STATUS, &b, 1, false);
 	return b;
+}
+
+static void put64(struct vm *vm, uint64_t gpa, uint64_t v)
+{
+	memcpy((uint8_t *)vm->mem[0].host + gpa, &v, 8);
+}
+
+static int space_of(void *opaque, uint16_t rid, struct dma_space *out)
+{
+	struct iommu_world *w = opaque;
+
+	if (rid != w->vdev.guest_sid)
+		return -1;
+	viommu_dma_space(&w->vdev, out);
+	return 0;
+}
+
+/* A VT-d unit in front of the device, as viommu_setup() would build it. */
+static void iommu_up(struct vm *vm, struct iommu_world *w, bool ats)
+{
+	struct simvtd_config cfg = { .units = 1 };
+	struct plan_options opt = { 0 };
+	struct guest_domain_key key = { .viommu = 0, .did = DID, .pasid = 0 };
+	struct tag_attach a;
+	char err[128];
+
+	memset(w, 0, sizeof(*w));
+	w->sim = simvtd_new(&cfg);
+	w->ts = tag_store_new();
+	w->fe = w->sim && w->ts ? flush_engine_new(w->ts, NULL, &opt) : NULL;
+	if (!w->fe || viommu_unit_init(&w->unit, vm, 0, false, err, sizeof(err)))
+		abort();
+	w->unit.signal_msi = no_msi;
+	w->unit.ts = w->ts;
+	w->unit.fe = w->fe;
+	w->unit.rtaddr = w->unit.rtaddr_active = ROOT;
+	w->unit.gcmd = w->unit.gsts = VTD_GCMD_TE | VTD_GCMD_SRTP;
+	w->vdev.unit = &w->unit;
+	w->vdev.guest_sid = BDF;
+	w->vdev.sim = w->sim;
+	w->vdev.host.sid = HOST_SID;
+	w->vdev.host.ats = ats;
+	host_device_name(HOST_SID, w->vdev.host.name);
+	w->vdev.host.unit = simvtd_unit(w->sim, 0);
+	w->unit.devs[w->unit.ndevs++] = &w->vdev;
+	w->vdev.attach[0] = (struct viommu_attach){ .did = DID, .host_did = HOST_DID };
+	w->vdev.nattach = 1;
+	a = (struct tag_attach){ .dev = &w->vdev.host, .guest_sid = BDF, .host_did = HOST_DID };
+	if (tag_store_attach(w->ts, key, &a))
+		abort();
+	put64(vm, ROOT + (BDF >> 8) * 16, CTX | 1);
+	put64(vm, CTX + (BDF & 0xff) * 16, SL_L4 | (ats ? 1ULL << 2 : 0) | 1);
+	put64(vm, CTX + (BDF & 0xff) * 16 + 8, 2 | (uint64_t)DID << 8);
+	put64(vm, SL_L4, SL_L3 | 3);
+	put64(vm, SL_L3, SL_L2 | 3);
+	put64(vm, SL_L2, SL_L1 | 3);
+	for (uint64_t i = 0; i < MAPPED_PAGES; i++)
+		put64(vm, SL_L1 + i * 8, i << 12 | 3);
+	vm->dma_iommu = (struct dma_iommu){ .space = space_of, .opaque = w };
+}
+
+static void iommu_down(struct vm *vm, struct iommu_world *w)
+{
+	vm->dma_iommu = (struct dma_iommu){ 0 };
+	viommu_unit_exit(&w->unit);
+	flush_engine_free(w->fe);
+	tag_store_free(w->ts);
+	simvtd_free(w->sim);
+}
+
+/* The guest's invalidation: IOTLB page or domain, and the device TLB, as its queue would hand it. */
+static void invalidate(struct iommu_world *w, uint64_t iova, uint8_t how)
+{
+	struct vtd_desc d[2];
+	struct flush_result res;
+	size_t n = 0;
+
+	if (how & 1) {
+		d[n] = (struct vtd_desc){ .type = VTD_DESC_IOTLB };
+		d[n].iotlb.did = DID;
+		d[n].iotlb.gran = how & 4 ? VTD_IOTLB_DOMAIN : VTD_IOTLB_PAGE;
+		d[n++].iotlb.addr = how & 4 ? 0 : iova & ~0xfffULL;
+	}
+	if (how & 2) {
+		d[n] = (struct vtd_desc){ .type = VTD_DESC_DEVTLB };
+		d[n].devtlb.sid = BDF;
+		d[n].devtlb.addr = vtd_devtlb_encode_addr(iova & ~0xfffULL, how & 4 ? VTD_MAX_AM : 0,
+							  &d[n].devtlb.size);
+		n++;
+	}
+	pthread_mutex_lock(&w->unit.lock);
+	flush_engine_batch(w->fe, 0, d, n, 1, &res);
+	pthread_mutex_unlock(&w->unit.lock);
 }
 
 /* An address from the input: mostly inside RAM, sometimes anything. */
@@ -141,7 +268,7 @@ static void check_reset(struct pci_device *pci)
 		abort();
 }
 
-static void run(struct vm *vm, struct virtio_pci *vp, struct input *in)
+static void run(struct vm *vm, struct virtio_pci *vp, struct iommu_world *w, struct input *in)
 {
 	struct pci_device *pci = virtio_pci_device(vp);
 	uint8_t *ram = vm->mem[0].host;
@@ -152,7 +279,7 @@ static void run(struct vm *vm, struct virtio_pci *vp, struct input *in)
 		uint8_t op = (uint8_t)take(in, 1);
 		unsigned int len = 1u << (take(in, 1) & 3);
 
-		switch (op % 11) {
+		switch (op % 14) {
 		case 0: {	/* common configuration, any width */
 			uint64_t off = take(in, 1) % (VIRTIO_COMMON_LEN + 8);
 			uint64_t val = take(in, 8);
@@ -217,8 +344,32 @@ static void run(struct vm *vm, struct virtio_pci *vp, struct input *in)
 			bar(pci, VIRTIO_COMMON_STATUS, 1, 0, true);
 			was_reset = true;
 			break;
+		case 11: {	/* remap or unmap an IOVA page (with a vIOMMU) */
+			uint64_t page = take(in, 1) % 512, to = take(in, 1) % MAPPED_PAGES;
+			uint8_t perm = (uint8_t)(take(in, 1) & 3);
+
+			if (w)
+				put64(vm, SL_L1 + page * 8, to << 12 | perm);
+			break;
 		}
-		if (was_reset && op % 11 != 4)
+		case 12: {	/* the guest's invalidation (with a vIOMMU) */
+			uint64_t iova = (take(in, 1) % 512) << 12;
+			uint8_t how = (uint8_t)take(in, 1);
+
+			if (w)
+				invalidate(w, iova, how);
+			break;
+		}
+		case 13: {	/* ATS enable, if the device has the capability */
+			uint16_t ats = pci_find_ext_cap(pci, PCI_EXT_CAP_ID_ATS);
+			uint16_t on = take(in, 1) & 1 ? ATS_CTRL_ENABLE : 0;
+
+			if (ats)
+				pci_device_config_write(pci, ats + ATS_CTRL, 2, on);
+			break;
+		}
+		}
+		if (was_reset && op % 14 != 4)
 			check_reset(pci);
 		/* NEEDS_RESET stays until a reset. */
 		if (broken && !was_reset && !(status(pci) & VIRTIO_STATUS_NEEDS_RESET))
@@ -230,9 +381,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
 	struct virtio_spec spec = { 0 };
+	static struct iommu_world world;
+	struct iommu_world *w = NULL;
 	struct virtio_pci *vp;
 	struct vm vm;
 	char err[256];
+	uint8_t mode;
 	int fd;
 
 	if (size < 2)
@@ -254,16 +408,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	snprintf(spec.path, sizeof(spec.path), "/proc/self/fd/%d", fd);
 	spec.kind = take(&in, 1) & 1 ? VIRTIO_KIND_RNG : VIRTIO_KIND_BLK;
-	spec.ro = take(&in, 1) & 1;
-	vp = virtio_create(&vm, &spec, BDF, false, err, sizeof(err));
+	mode = (uint8_t)take(&in, 1);
+	spec.ro = mode & 1;
+	if (mode & 2) {
+		spec.ats = mode & 4;
+		w = &world;
+		iommu_up(&vm, w, spec.ats);
+	}
+	vp = virtio_create(&vm, &spec, BDF, w != NULL, err, sizeof(err));
 	if (!vp) {
 		fprintf(stderr, "fuzz_virtio: %s\n", err);
 		abort();
 	}
 	pci_device_config_write(virtio_pci_device(vp), PCI_COMMAND, 2,
 				PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	run(&vm, vp, &in);
+	run(&vm, vp, w, &in);
 	virtio_free(vp);
+	if (w)
+		iommu_down(&vm, w);
 	close(fd);
 	pci_host_bridge_exit(&vm);
 	bus_destroy(&vm.pio);

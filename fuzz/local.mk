@@ -46,7 +46,7 @@ fuzz_fuzz_virtio_SOURCES = fuzz/fuzz_virtio.c vmm/virtio-pci.c vmm/virtio-ring.c
 	vmm/virtio-rng.c
 fuzz_fuzz_virtio_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_virtio_LDFLAGS = $(FUZZ_FLAGS)
-fuzz_fuzz_virtio_LDADD = libvmm.a $(TAGVMM_LIBS) -lpthread
+fuzz_fuzz_virtio_LDADD = libviommu.a libvmm.a $(TAGVMM_LIBS) -lpthread
 
 # Hours of fuzz_viommu: make fuzz-viommu-long FUZZ_LONG_SECONDS=14400 FUZZ_JOBS=2
 FUZZ_LONG_SECONDS ?= 3600
