@@ -6,7 +6,8 @@
  * reader but upsets the decoder shows up here too.
  *
  * Beyond "no crash", the reader's own promises are checked: events come
- * in line order, counters add up, and an error is sticky and names a line.
+ * in line order, counters add up (a descriptor with tagvmm's upper-half
+ * line took two lines), and an error is sticky and names a line.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,10 +25,10 @@ static void decode_and_format(const struct qemu_trace_event *ev)
 	struct vtd_desc d;
 	char text[256];
 
-	/* QEMU's trace only carries qw0/qw1, so the 128-bit form applies. */
-	if (ev->raw.qw[2] || ev->raw.qw[3])
+	/* QEMU's lines carry qw0/qw1; bits 255:128 only come from tagvmm's upper line. */
+	if (!ev->wide && (ev->raw.qw[2] || ev->raw.qw[3]))
 		abort();
-	vtd_desc_decode(&ev->raw, false, &d);
+	vtd_desc_decode(&ev->raw, ev->wide, &d);
 	if (vtd_desc_format(&d, text, sizeof(text)) < 0)
 		abort();
 }
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qemu_trace_event ev;
 	struct qemu_trace_reader *r;
-	unsigned long prev_line = 0, events = 0;
+	unsigned long prev_line = 0, events = 0, upper_lines = 0;
 	char err[256];
 	char *copy;
 	FILE *f;
@@ -72,12 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		prev_line = ev.line;
 		events++;
-		if (ev.kind == QEMU_TRACE_DESC)
+		if (ev.kind == QEMU_TRACE_DESC) {
 			decode_and_format(&ev);
-		else if (ev.kind != QEMU_TRACE_TAIL || ev.invalid)
+			upper_lines += ev.wide ? 1 : 0;
+		} else if ((ev.kind != QEMU_TRACE_TAIL && ev.kind != QEMU_TRACE_VIOMMU) ||
+			   ev.invalid || ev.wide) {
 			abort();
+		}
 	}
-	if (ret == 0 && events + qemu_trace_skipped(r) != qemu_trace_lines(r))
+	if (ret == 0 && events + upper_lines + qemu_trace_skipped(r) != qemu_trace_lines(r))
 		abort();
 	if (ret == -1)
 		check_failure(r, err);

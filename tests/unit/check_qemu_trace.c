@@ -395,6 +395,7 @@ START_TEST(test_tagvmm_extensions)
 	assert_desc(&r.ev[2], 5, 4, 3, 0);
 	ck_assert_int_eq(r.ev[2].wide, 0);
 	ck_assert_uint_eq(r.skipped, 1);
+	ck_assert_uint_eq(r.lines, 5);	/* 3 events, the upper half, 1 skipped */
 }
 END_TEST
 
