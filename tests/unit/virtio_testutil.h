@@ -79,8 +79,21 @@ static inline bool vd_negotiate(struct vdrv *d, uint64_t features)
 }
 
 /* Queue 0 at the driver's ring addresses with @size entries; vector @vector. */
+/*
+ * Queue 0 of @size on fresh rings: their flags and indexes zeroed, as a
+ * driver's newly allocated queue is (Linux allocates zeroed rings), so a
+ * queue set up again after a reset never sees the used index the device
+ * wrote before it. Rings a hostile test puts outside RAM are left alone.
+ */
 static inline void vd_setup_queue(struct vdrv *d, uint16_t size, uint16_t vector)
 {
+	void *avail = vm_gpa(d->vm, d->gpa_of(d->avail), 4);
+	void *used = vm_gpa(d->vm, d->gpa_of(d->used), 4);
+
+	if (avail)
+		memset(avail, 0, 4);
+	if (used)
+		memset(used, 0, 4);
 	vd_wr(d, VIRTIO_COMMON_Q_SELECT, 2, 0);
 	vd_wr(d, VIRTIO_COMMON_Q_SIZE, 2, size);
 	vd_wr(d, VIRTIO_COMMON_Q_DESC, 4, (uint32_t)d->desc);
