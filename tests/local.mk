@@ -234,6 +234,10 @@ check-realkvm: tagvmm$(EXEEXT) $(GUEST_ELFS)
 # linux-source-6.12 with IOMMUFD and the VFIO device cdev (l1-iommufd.config),
 # QEMU's VT-d and an NVMe controller bound to vfio-pci in L1.
 EXTRA_DIST += tests/realkvm/passthrough.sh tests/realkvm/passthrough-l1-init.sh
-check-passthrough-real: tagvmm$(EXEEXT)
+# The dry-run iommufd held against the real kernel's (run in L1).
+EXTRA_PROGRAMS += tests/realkvm/iommufd-agree
+tests_realkvm_iommufd_agree_SOURCES = tests/realkvm/iommufd-agree.c
+tests_realkvm_iommufd_agree_LDADD = $(TAGVMM_LIBS)
+check-passthrough-real: tagvmm$(EXEEXT) tests/realkvm/iommufd-agree$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/passthrough.sh
 .PHONY: check-passthrough-real
