@@ -507,6 +507,11 @@ static void print_stats(const struct vm *vm)
 		"failures retried; RSS %lu KiB (peak %lu), guest RAM resident %lu KiB, VMM overhead "
 		"%lu KiB\n", (unsigned long long)exits, (unsigned long long)recovered,
 		(unsigned long long)retried, now, peak, guest, now > guest ? now - guest : 0);
+	const struct vfio_state *vs = vfio_state_of(vm);
+
+	for (size_t i = 0; vs && i < vs->ndevs; i++)
+		if (vs->devs[i].pci)
+			vfio_pci_print_stats(vs->devs[i].pci, stderr);
 }
 
 static int exit_status(const struct vm *vm, enum vm_stop_reason why, int signo)
