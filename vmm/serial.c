@@ -121,6 +121,12 @@ int (*serial8250_irq_line)(struct vm *vm, unsigned int gsi, bool level) = vm_irq
 /*
  * Every UART not yet freed, so that process exit flushes them even when
  * nobody called serial8250_free() (an error path, a crash report).
+ *
+ * fork() copies a mutex as it is, and in the child no thread is left to
+ * release one that the UART's console thread held at that instant: the
+ * child's exit-time flush would then wait forever. So fork takes
+ * live_lock and every live UART's lock first (the flush's order) and
+ * releases them on both sides (fork_prepare(), fork_release()).
  */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct serial8250 *live_uarts;
@@ -192,9 +198,24 @@ static void flush_live_uarts(void)
 	pthread_mutex_unlock(&live_lock);
 }
 
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&live_lock);
+	for (struct serial8250 *s = live_uarts; s; s = s->next_live)
+		pthread_mutex_lock(&s->lock);
+}
+
+static void fork_release(void)
+{
+	for (struct serial8250 *s = live_uarts; s; s = s->next_live)
+		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&live_lock);
+}
+
 static void register_exit_flush(void)
 {
 	atexit(flush_live_uarts);
+	pthread_atfork(fork_prepare, fork_release, fork_release);
 }
 
 static void live_add(struct serial8250 *s)

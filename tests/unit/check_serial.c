@@ -5,6 +5,7 @@
  * line is recorded through serial8250_irq_line.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -180,6 +181,33 @@ START_TEST(test_flush_at_exit)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
 	ck_assert_str_eq(console(), "Kernel panic - not syncing");
+}
+END_TEST
+
+/*
+ * A fork while the console thread holds the UART's lock: it is pushing a
+ * partial line into a full pipe (a blocked console). Without the UART's
+ * fork handlers, the child inherits the lock held by a thread it does not
+ * have, and its exit-time flush waits forever.
+ */
+START_TEST(test_fork_while_the_console_thread_flushes)
+{
+	char sink[4096];
+	pid_t pid;
+	int status;
+
+	while (write(out_pipe[1], sink, sizeof(sink)) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+	puts_guest("partial line");
+	sleep_ms(100);		/* the flush timer fired: the thread waits on the pipe */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		exit(0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 END_TEST
 
@@ -554,6 +582,7 @@ static Suite *serial_suite(void)
 	tcase_add_test(tc, test_transmit_lines);
 	tcase_add_test(tc, test_flush_on_free);
 	tcase_add_test(tc, test_flush_at_exit);
+	tcase_add_test(tc, test_fork_while_the_console_thread_flushes);
 	tcase_add_test(tc, test_explicit_flush_and_big_output);
 	tcase_add_test(tc, test_wide_access);
 	tcase_add_test(tc, test_reset_state);
