@@ -2,6 +2,7 @@
 UNIT_TESTS = \
 	tests/unit/check_desc \
 	tests/unit/check_pci_bdf \
+	tests/unit/check_hostops_trace \
 	tests/unit/check_tagstore \
 	tests/unit/check_plan \
 	tests/unit/check_simvtd \
@@ -51,6 +52,9 @@ UNIT_LDADD = $(TAGVMM_LIBS) $(CHECK_LIBS)
 tests_unit_check_desc_SOURCES = tests/unit/check_desc.c
 tests_unit_check_desc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_desc_LDADD = $(UNIT_LDADD)
+tests_unit_check_hostops_trace_SOURCES = tests/unit/check_hostops_trace.c
+tests_unit_check_hostops_trace_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_hostops_trace_LDADD = $(UNIT_LDADD)
 tests_unit_check_pci_bdf_SOURCES = tests/unit/check_pci_bdf.c
 tests_unit_check_pci_bdf_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_pci_bdf_LDADD = $(UNIT_LDADD)

@@ -64,6 +64,12 @@ tagvmm_run() {	# tagvmm_run NAME TAGVMM-ARGS...: L2 is Debian's 6.12 cloud kerne
 	rc=$?
 	sed "s/^/PASSTHROUGH-TAGVMM $name: /" /tmp/tagvmm.log
 	echo "PASSTHROUGH-TAGVMM $name: exit $rc"
+	# --host-trace: each kind of host call and the kernel's answer, counted.
+	if [ -s /tmp/host.log ]; then
+		sed -E 's/^(ioctl|close|mmap) [0-9]+ /\1 /; s/ len 0x[0-9a-f]+ off 0x[0-9a-f]+//; s/ = [0-9]+$/ = ok/' \
+			/tmp/host.log | sort | uniq -c | sed "s/^/PASSTHROUGH-HOSTCALL $name: /"
+		rm -f /tmp/host.log
+	fi
 }
 l2_cmdline="console=ttyS0 panic=-1 rdinit=/init quiet"
 if [ -n "$nvme" ]; then
@@ -75,7 +81,7 @@ if [ -n "$nvme" ]; then
 		tagvmm_run refuse-group -p "$l2_cmdline" --vfio "${d##*/}"
 		break
 	done
-	tagvmm_run refuse-viommu -p "$l2_cmdline" --viommu --vfio "$nvme"
+	tagvmm_run refuse-viommu -p "$l2_cmdline" --viommu --vfio "$nvme" --host-trace /tmp/host.log
 	# The iommufd calls tagvmm makes, on this kernel and on the dry run.
 	e1000e=$(grep -l 0x10d3 /sys/bus/pci/devices/*/device | head -1)
 	e1000e=${e1000e%/device}
@@ -83,7 +89,7 @@ if [ -n "$nvme" ]; then
 		/tb/iommufd-agree "/dev/vfio/devices/$(ls "$e1000e/vfio-dev" | head -1)" 2>&1 |
 		sed 's/^/PASSTHROUGH-AGREE /'
 	# The device itself: L2's nvme driver does verified I/O through it.
-	tagvmm_run nvme -p "$l2_cmdline tagvmm.nvme" --stats --vfio "$nvme"
+	tagvmm_run nvme -p "$l2_cmdline tagvmm.nvme" --stats --vfio "$nvme" --host-trace /tmp/host.log
 fi
 echo "PASSTHROUGH-DONE"
 poweroff -f
