@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "hostvtd/iommufd-dryrun.h"
@@ -214,12 +215,14 @@ static void run_case(int i, struct side *s, struct answer *a, const char **what)
 	     hwpt_invalidate(s, PT_IOAS, 1, false, a));
 	CASE(25, "IOMMU_HWPT_INVALIDATE: entry_num 1 with data_uptr NULL",
 	     hwpt_invalidate(s, PT_HWPT, 1, true, a));
-	CASE(26, "IOMMU_DESTROY: the IOAS while the paging HWPT holds it", destroy(s, PT_IOAS, a));
-	CASE(27, "IOMMU_DESTROY: the device", destroy(s, PT_DEVICE, a));
-	CASE(28, "IOMMU_DESTROY: the paging HWPT", destroy(s, PT_HWPT, a));
-	CASE(29, "IOMMU_DESTROY: the paging HWPT again", destroy(s, PT_HWPT, a));
-	CASE(30, "IOMMU_DESTROY: an unknown id", destroy(s, PT_BAD, a));
-	CASE(31, "IOMMU_DESTROY: the IOAS", destroy(s, PT_IOAS, a));
+	CASE(26, "IOMMU_HWPT_INVALIDATE: entry_num 2^19 + 1 (past the kernel's bound)",
+	     hwpt_invalidate(s, PT_BAD, (1u << 19) + 1, false, a));
+	CASE(27, "IOMMU_DESTROY: the IOAS while the paging HWPT holds it", destroy(s, PT_IOAS, a));
+	CASE(28, "IOMMU_DESTROY: the device", destroy(s, PT_DEVICE, a));
+	CASE(29, "IOMMU_DESTROY: the paging HWPT", destroy(s, PT_HWPT, a));
+	CASE(30, "IOMMU_DESTROY: the paging HWPT again", destroy(s, PT_HWPT, a));
+	CASE(31, "IOMMU_DESTROY: an unknown id", destroy(s, PT_BAD, a));
+	CASE(32, "IOMMU_DESTROY: the IOAS", destroy(s, PT_IOAS, a));
 #undef CASE
 	default: *what = NULL;
 	}
@@ -241,6 +244,7 @@ static const char *err_name(int err)
 	case ENOTTY:		return "ENOTTY";
 	case ENODEV:		return "ENODEV";
 	case EPERM:		return "EPERM";
+	case EEXIST:		return "EEXIST";
 	default:
 		snprintf(buf, sizeof(buf), "errno %d", err);
 		return buf;
@@ -256,47 +260,46 @@ static int real_only(struct side *r, int dev_fd)
 	const size_t len = 2 << 20;
 	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct iommu_ioas_map map = {
-		.size = sizeof(map), .ioas_id = r->ioas_id, .user_va = (uintptr_t)mem, .length = len,
-		.iova = 0x100000,
+		.size = sizeof(map), .user_va = (uintptr_t)mem, .length = len, .iova = 0x100000,
 		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
 	};
-	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap), .ioas_id = r->ioas_id,
-					  .iova = 0x100000, .length = len };
+	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap), .iova = 0x100000, .length = len };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct vfio_device_detach_iommufd_pt dt = { .argsz = sizeof(dt) };
 	struct answer a;
 	int bad = 0;
 
 	if (mem == MAP_FAILED)
 		return 1;
 	ioas_alloc(r, 0, &a);
-	map.ioas_id = unmap.ioas_id = r->ioas_id;
-	bad += !!call(r, IOMMU_IOAS_MAP, &map, &a);
-	printf("REAL IOMMU_IOAS_MAP: 2 MiB at iova 0x100000, fixed, read-write: %s\n",
-	       err_name(a.err));
-	map.iova = 0x100800;
+	map.ioas_id = unmap.ioas_id = at.pt_id = r->ioas_id;
+	/* Each line: what the kernel answered, and whether that was what tagvmm expects. */
+#define EXPECT(want, fmt, ...) do { \
+		printf("REAL " fmt ": %s%s\n", __VA_ARGS__, err_name(a.err), \
+		       a.err == (want) ? "" : " (unexpected)"); \
+		bad += a.err != (want); \
+	} while (0)
 	call(r, IOMMU_IOAS_MAP, &map, &a);
-	printf("REAL IOMMU_IOAS_MAP: iova 0x100800 (not page-aligned): %s\n", err_name(a.err));
-	bad += !a.err;
-	bad += !!call(r, IOMMU_IOAS_UNMAP, &unmap, &a);
-	printf("REAL IOMMU_IOAS_UNMAP: the 2 MiB: %s\n", err_name(a.err));
+	EXPECT(0, "%s", "IOMMU_IOAS_MAP: 2 MiB at iova 0x100000, fixed, read-write");
+	map.iova = 0x200000;
+	call(r, IOMMU_IOAS_MAP, &map, &a);
+	EXPECT(EEXIST, "%s", "IOMMU_IOAS_MAP: iova 0x200000, over the first map");
+	a.err = ioctl_errno(r, dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
+	EXPECT(0, "VFIO_DEVICE_ATTACH_IOMMUFD_PT: the IOAS (pt_id out %u)", at.pt_id);
+	/* With a 4 KiB-page domain attached, the IOAS takes only page-aligned IOVAs. */
+	map.iova = 0x400800;
+	call(r, IOMMU_IOAS_MAP, &map, &a);
+	EXPECT(EINVAL, "%s", "IOMMU_IOAS_MAP: iova 0x400800 (not page-aligned), a device attached");
+	a.err = ioctl_errno(r, dev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt);
+	EXPECT(0, "%s", "VFIO_DEVICE_DETACH_IOMMUFD_PT");
 	call(r, IOMMU_IOAS_UNMAP, &unmap, &a);
-	printf("REAL IOMMU_IOAS_UNMAP: the same range again: %s\n", err_name(a.err));
-	bad += !a.err;
-
-	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = r->ioas_id };
-	struct vfio_device_detach_iommufd_pt dt = { .argsz = sizeof(dt) };
-	int err;
-
-	err = ioctl_errno(r, dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
-	printf("REAL VFIO_DEVICE_ATTACH_IOMMUFD_PT: the IOAS: %s (pt_id out %u)\n", err_name(err),
-	       at.pt_id);
-	bad += !!err;
-	err = ioctl_errno(r, dev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt);
-	printf("REAL VFIO_DEVICE_DETACH_IOMMUFD_PT: %s\n", err_name(err));
-	bad += !!err;
+	EXPECT(0, "%s", "IOMMU_IOAS_UNMAP: the 2 MiB");
+	call(r, IOMMU_IOAS_UNMAP, &unmap, &a);
+	EXPECT(ENOENT, "%s", "IOMMU_IOAS_UNMAP: the same range again");
 	at.pt_id = r->ioas_id + 1000;
-	err = ioctl_errno(r, dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
-	printf("REAL VFIO_DEVICE_ATTACH_IOMMUFD_PT: an unknown pt_id: %s\n", err_name(err));
-	bad += !err;
+	a.err = ioctl_errno(r, dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
+	EXPECT(ENOENT, "%s", "VFIO_DEVICE_ATTACH_IOMMUFD_PT: an unknown pt_id");
+#undef EXPECT
 	munmap(mem, len);
 	return bad;
 }
@@ -311,6 +314,8 @@ int main(int argc, char **argv)
 	struct iommu_hw_info info = { .size = sizeof(info), .data_len = sizeof(vtd),
 				      .data_uptr = (uintptr_t)&vtd };
 	int dev_fd, agree = 0, differ = 0, real_bad;
+	unsigned int major = IOMMUFD_DRYRUN_LINUX_NEWEST / 100, minor = IOMMUFD_DRYRUN_LINUX_NEWEST % 100;
+	struct utsname un = { .release = "unknown" };
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: iommufd-agree /dev/vfio/devices/vfioN\n");
@@ -338,6 +343,10 @@ int main(int argc, char **argv)
 	}
 	printf("device %s: dev_id %u, VT-d cap %#llx ecap %#llx\n", argv[1], real.dev_id,
 	       (unsigned long long)vtd.cap_reg, (unsigned long long)vtd.ecap_reg);
+	/* The dry run follows this kernel's rules where they changed. */
+	if (uname(&un) == 0 && sscanf(un.release, "%u.%u", &major, &minor) == 2)
+		iommufd_dryrun_set_linux(dr, major, minor);
+	printf("kernel %s; the dry run follows Linux %u.%u's rules\n", un.release, major, minor);
 	dry.fd = dry.ops->open(dry.ops->ctx, "/dev/iommu", O_RDWR);
 	if (dry.fd < 0 ||
 	    iommufd_dryrun_bind_device(dr, dry.fd, vtd.cap_reg, vtd.ecap_reg, &dry.dev_id)) {

@@ -76,11 +76,16 @@ if [ -n "$nvme" ]; then
 	# Refusals: a device vfio-pci does not own; a group only half given; a
 	# vIOMMU over a host unit without nesting (QEMU 7.2's VT-d has no ECAP.NEST).
 	tagvmm_run refuse-driver -p "$l2_cmdline" --vfio 0000:00:00.0
-	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x8086:0x100e ] || continue
-		tagvmm_run refuse-group -p "$l2_cmdline" --vfio "${d##*/}"
-		break
-	done
+	# The e1000s behind the bridge: one alone is refused (naming the other,
+	# not the bridge that shares their group); both together are taken.
+	e1000s=$(for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x8086:0x100e ] && echo "${d##*/}"
+	done)
+	set -- $e1000s
+	if [ $# = 2 ]; then
+		tagvmm_run refuse-group -p "$l2_cmdline" --vfio "$1"
+		tagvmm_run group-whole -p "$l2_cmdline" --vfio "$1" --vfio "$2"
+	fi
 	tagvmm_run refuse-viommu -p "$l2_cmdline" --viommu --vfio "$nvme" --host-trace /tmp/host.log
 	# The iommufd calls tagvmm makes, on this kernel and on the dry run.
 	e1000e=$(grep -l 0x10d3 /sys/bus/pci/devices/*/device | head -1)
