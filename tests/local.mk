@@ -234,9 +234,10 @@ check-realkvm: tagvmm$(EXEEXT) $(GUEST_ELFS)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/testbed.sh
 .PHONY: check-realkvm
 
-# Outside CI for now: the testbed with an L1 kernel built from Debian's
-# linux-source-6.12 with IOMMUFD and the VFIO device cdev (l1-iommufd.config),
-# QEMU's VT-d and an NVMe controller bound to vfio-pci in L1.
+# Outside CI (its L1 kernel takes over half an hour to build once): the
+# testbed with an L1 built from Debian's linux-source-6.12 with IOMMUFD and
+# the VFIO device cdev (l1-iommufd.config), QEMU's VT-d, devices bound to
+# vfio-pci in L1, tagvmm --vfio with an L2 doing NVMe I/O (docs/running.md).
 EXTRA_DIST += tests/realkvm/passthrough.sh tests/realkvm/passthrough-l1-init.sh
 # The dry-run iommufd held against the real kernel's (run in L1).
 EXTRA_PROGRAMS += tests/realkvm/iommufd-agree
