@@ -1,11 +1,10 @@
 # `make bench`: figures, never timed assertions. See docs/performance.md.
-EXTRA_PROGRAMS = bench/bench_flush bench/boot-time bench/bench_fresh_iovas
+EXTRA_PROGRAMS += bench/bench_flush bench/boot-time bench/bench_fresh_iovas
 bench_bench_flush_SOURCES = bench/bench_flush.c
 bench_bench_flush_LDADD = $(TAGVMM_LIBS)
 bench_boot_time_SOURCES = bench/boot-time.c
 bench_bench_fresh_iovas_SOURCES = bench/bench_fresh_iovas.c
 bench_bench_fresh_iovas_LDADD = libviommu.a libvmm.a $(TAGVMM_LIBS)
-CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/linux-boot.sh bench/iommufd-sva.sh
 
 BENCH_TRACE = $(top_srcdir)/tests/data/qemu-nvme-sm.trace

@@ -18,6 +18,7 @@
 
 #include "hostvtd/flushtrace.h"
 #include "lib/hostops.h"
+#include "lib/hostops-trace.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
 #include "cli/cli.h"
@@ -43,6 +44,7 @@ struct run_options {
 	struct viommu_options viommu;
 	const char *vfio[VFIO_MAX_DEVICES];	/* --vfio BDF */
 	size_t nvfio;
+	const char *host_trace;			/* --host-trace FILE */
 	struct virtio_spec virtio[VIRTIO_MAX_DEVICES];	/* --disk, --rng */
 	size_t nvirtio;
 };
@@ -77,6 +79,8 @@ static void usage(FILE *out)
 		"      --inject-ite D:N  the next N device-TLB invalidations of sim device D time out\n"
 		"      --vfio BDF        assign the host PCI device DDDD:BB:DD.F, bound to vfio-pci\n"
 		"                        (repeatable, up to 8; see docs/passthrough.md)\n"
+		"      --host-trace FILE log every VFIO, iommufd and KVM interrupt call --vfio\n"
+		"                        makes, with the kernel's answer ('-': stderr)\n"
 		"      --disk FILE[,ro][,ats][,iommu=off]\n"
 		"                        a virtio-blk disk on the raw image FILE (repeatable);\n"
 		"                        behind the vIOMMU with --viommu unless iommu=off, ats\n"
@@ -208,6 +212,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "no-merge", no_argument, NULL, 'N' },
 		{ "inject-ite", required_argument, NULL, 'I' },
 		{ "vfio", required_argument, NULL, 'P' },
+		{ "host-trace", required_argument, NULL, 'O' },
 		{ "disk", required_argument, NULL, 'B' },
 		{ "rng", optional_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
@@ -264,6 +269,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			if (parse_viommu_option(c, optarg, &o->viommu))
 				return EXIT_USAGE;
 			break;
+		case 'O': o->host_trace = optarg; break;
 		case 'P': {
 			char bdf[VFIO_BDF_LEN];
 
@@ -409,6 +415,20 @@ static int create_virtio(struct vm *vm, const struct run_options *o, struct virt
 	return 0;
 }
 
+/*
+ * --host-trace: the host calls of --vfio, logged. The VFIO state keeps the
+ * ops it is given until the VM is destroyed, so they live here, past it.
+ */
+static struct host_ops_trace host_trace;
+static FILE *host_trace_out;
+
+static const struct host_ops *host_ops_for(void)
+{
+	if (!host_trace_out)
+		return &host_ops_real;
+	return host_ops_trace_init(&host_trace, &host_ops_real, host_trace_out);
+}
+
 /* Everything between a created VM and its first instruction. */
 static int prepare(struct vm *vm, const struct run_options *o, struct virtio_pci **virtio)
 {
@@ -421,7 +441,7 @@ static int prepare(struct vm *vm, const struct run_options *o, struct virtio_pci
 		fprintf(stderr, "tagvmm: run: %s\n", err);
 		return 1;
 	}
-	if (vfio_setup(vm, o->vfio, o->nvfio, &host_ops_real, err, sizeof(err))) {
+	if (vfio_setup(vm, o->vfio, o->nvfio, host_ops_for(), err, sizeof(err))) {
 		fprintf(stderr, "tagvmm: run: %s\n", err);
 		return 1;
 	}
@@ -507,6 +527,11 @@ static void print_stats(const struct vm *vm)
 		"failures retried; RSS %lu KiB (peak %lu), guest RAM resident %lu KiB, VMM overhead "
 		"%lu KiB\n", (unsigned long long)exits, (unsigned long long)recovered,
 		(unsigned long long)retried, now, peak, guest, now > guest ? now - guest : 0);
+	const struct vfio_state *vs = vfio_state_of(vm);
+
+	for (size_t i = 0; vs && i < vs->ndevs; i++)
+		if (vs->devs[i].pci)
+			vfio_pci_print_stats(vs->devs[i].pci, stderr);
 }
 
 static int exit_status(const struct vm *vm, enum vm_stop_reason why, int signo)
@@ -548,6 +573,14 @@ int cmd_run(int argc, char **argv)
 	status = parse_options(argc, argv, &o);
 	if (status)
 		return status < 0 ? 0 : status;
+	if (o.host_trace) {
+		host_trace_out = strcmp(o.host_trace, "-") ? fopen(o.host_trace, "w") : stderr;
+		if (!host_trace_out) {
+			fprintf(stderr, "tagvmm: run: --host-trace %s: %s\n", o.host_trace,
+				strerror(errno));
+			return 1;
+		}
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "tagvmm: run: out of memory\n");
@@ -593,5 +626,10 @@ int cmd_run(int argc, char **argv)
 	viommu_teardown(vm);
 	vm_destroy(vm);
 	free(vm);
+	if (host_trace_out) {
+		host_ops_trace_destroy(&host_trace);
+		if (host_trace_out != stderr)
+			fclose(host_trace_out);
+	}
 	return status;
 }

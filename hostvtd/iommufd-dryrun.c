@@ -20,6 +20,8 @@
 
 /* Far from the fds a process usually holds, so a mix-up shows in the log. */
 #define DRYRUN_FIRST_FD 1000
+/* hw_pagetable.c: the most entries one IOMMU_HWPT_INVALIDATE takes. */
+#define DR_INVALIDATE_ENTRY_NUM_MAX (1u << 19)
 
 enum dr_type {
 	DR_FREE,
@@ -59,6 +61,7 @@ struct iommufd_dryrun {
 	int next_fd;
 	FILE *log;
 	struct iommufd_dryrun_stats st;
+	unsigned int linux_version;	/* major * 100 + minor; the rules' version */
 };
 
 /* One ioctl being answered: its description and, if refused, why. */
@@ -324,6 +327,8 @@ static int do_get_hw_info(struct call *c)
 	if (!dev)
 		return refuse(c, ENOENT, "dev_id %u is no device bound to this iommufd", cmd.dev_id);
 	memset(&vtd, 0, sizeof(vtd));
+	/* intel_iommu_hw_info() reports the erratum on every unit. */
+	vtd.flags = IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17;
 	vtd.cap_reg = dev->cap;
 	vtd.ecap_reg = dev->ecap;
 	copy = cmd.data_len < sizeof(vtd) ? cmd.data_len : (uint32_t)sizeof(vtd);
@@ -386,7 +391,9 @@ static int do_hwpt_invalidate(struct call *c)
 		rc = refuse(c, EOPNOTSUPP, "__reserved is %#x, not zero", cmd.__reserved);
 		goto out;
 	}
-	if (cmd.entry_num && (!cmd.data_uptr || !cmd.entry_len)) {
+	/* The bound is the stable kernels' (Debian's 6.12.118 has it): one call cannot pin a CPU. */
+	if (cmd.entry_num && (!cmd.data_uptr || !cmd.entry_len || cmd.entry_len > VTD_PAGE_SIZE ||
+			      cmd.entry_num > DR_INVALIDATE_ENTRY_NUM_MAX)) {
 		rc = refuse(c, EINVAL, "entry_num %u with data_uptr %#llx, entry_len %u", cmd.entry_num,
 			    (unsigned long long)cmd.data_uptr, cmd.entry_len);
 		goto out;
@@ -394,6 +401,13 @@ static int do_hwpt_invalidate(struct call *c)
 	pt = get_obj(c->ctx, cmd.hwpt_id, DR_FREE);
 	if (!pt) {
 		rc = refuse(c, ENOENT, "hwpt_id %u is no object of this iommufd", cmd.hwpt_id);
+		goto out;
+	}
+	/* Before 6.13 the kernel looked the id up as a nested HWPT only: any other object is absent. */
+	if (pt->type != DR_HWPT_NESTED && c->dr->linux_version < 613) {
+		rc = refuse(c, ENOENT, "hwpt_id %u is no nested HWPT (Linux %u.%u rules)", cmd.hwpt_id,
+			    c->dr->linux_version / 100, c->dr->linux_version % 100);
+		pt = NULL;
 		goto out;
 	}
 	if (pt->type != DR_HWPT_NESTED) {
@@ -673,12 +687,22 @@ static ssize_t dr_read(void *vdr, int fd, void *buf, size_t len)
 	return dr_pread(vdr, fd, buf, len, 0);
 }
 
+void iommufd_dryrun_set_linux(struct iommufd_dryrun *dr, unsigned int major, unsigned int minor)
+{
+	unsigned int v = major * 100 + minor;
+
+	pthread_mutex_lock(&dr->lock);
+	dr->linux_version = v < IOMMUFD_DRYRUN_LINUX_NEWEST ? v : IOMMUFD_DRYRUN_LINUX_NEWEST;
+	pthread_mutex_unlock(&dr->lock);
+}
+
 struct iommufd_dryrun *iommufd_dryrun_new(void)
 {
 	struct iommufd_dryrun *dr = calloc(1, sizeof(*dr));
 
 	if (!dr)
 		return NULL;
+	dr->linux_version = IOMMUFD_DRYRUN_LINUX_NEWEST;
 	dr->ops = (struct host_ops){
 		.open = dr_open,
 		.close = dr_close,

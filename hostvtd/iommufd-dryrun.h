@@ -19,7 +19,9 @@
  *
  * The rules modelled are those of Linux 6.14 and later
  * (drivers/iommu/iommufd/main.c, hw_pagetable.c, device.c and
- * drivers/iommu/intel/nested.c, iommu.c). ioctls the back end never makes
+ * drivers/iommu/intel/nested.c, iommu.c); iommufd_dryrun_set_linux() selects
+ * an older kernel's where they differ. Held against Debian's 6.12.118 in the
+ * passthrough testbed (tests/realkvm/iommufd-agree.c, docs/passthrough.md). ioctls the back end never makes
  * are refused with ENOTTY, as "not modelled"; every other path opens with
  * ENOENT (there is no sysfs, so nothing to list either), and the device
  * calls (region reads and writes, mmap, eventfds) fail with ENOSYS: the
@@ -63,6 +65,15 @@ struct iommufd_dryrun_stats {
 };
 
 struct iommufd_dryrun *iommufd_dryrun_new(void);
+/*
+ * The kernel whose rules to follow, where they changed: IOMMU_HWPT_INVALIDATE
+ * of an object that is no nested HWPT is ENOENT before 6.13 (the id was
+ * looked up as a nested HWPT; found against Debian's 6.12.118 in the
+ * passthrough testbed) and EINVAL from 6.13. Later versions than the
+ * newest modelled are taken as it. Default: IOMMUFD_DRYRUN_LINUX_NEWEST.
+ */
+#define IOMMUFD_DRYRUN_LINUX_NEWEST 614
+void iommufd_dryrun_set_linux(struct iommufd_dryrun *dr, unsigned int major, unsigned int minor);
 /* Frees every context still open; close the iommufd_host using it first. */
 void iommufd_dryrun_free(struct iommufd_dryrun *dr);
 /* The ops to hand to iommufd_host_open(). Valid as long as @dr. */

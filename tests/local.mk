@@ -2,6 +2,7 @@
 UNIT_TESTS = \
 	tests/unit/check_desc \
 	tests/unit/check_pci_bdf \
+	tests/unit/check_hostops_trace \
 	tests/unit/check_tagstore \
 	tests/unit/check_plan \
 	tests/unit/check_simvtd \
@@ -51,6 +52,9 @@ UNIT_LDADD = $(TAGVMM_LIBS) $(CHECK_LIBS)
 tests_unit_check_desc_SOURCES = tests/unit/check_desc.c
 tests_unit_check_desc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_desc_LDADD = $(UNIT_LDADD)
+tests_unit_check_hostops_trace_SOURCES = tests/unit/check_hostops_trace.c
+tests_unit_check_hostops_trace_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_hostops_trace_LDADD = $(UNIT_LDADD)
 tests_unit_check_pci_bdf_SOURCES = tests/unit/check_pci_bdf.c
 tests_unit_check_pci_bdf_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_pci_bdf_LDADD = $(UNIT_LDADD)
@@ -230,10 +234,15 @@ check-realkvm: tagvmm$(EXEEXT) $(GUEST_ELFS)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/testbed.sh
 .PHONY: check-realkvm
 
-# Outside CI for now: the testbed with an L1 kernel built from Debian's
-# linux-source-6.12 with IOMMUFD and the VFIO device cdev (l1-iommufd.config),
-# QEMU's VT-d and an NVMe controller bound to vfio-pci in L1.
+# Outside CI (its L1 kernel takes over half an hour to build once): the
+# testbed with an L1 built from Debian's linux-source-6.12 with IOMMUFD and
+# the VFIO device cdev (l1-iommufd.config), QEMU's VT-d, devices bound to
+# vfio-pci in L1, tagvmm --vfio with an L2 doing NVMe I/O (docs/running.md).
 EXTRA_DIST += tests/realkvm/passthrough.sh tests/realkvm/passthrough-l1-init.sh
-check-passthrough-real: tagvmm$(EXEEXT)
+# The dry-run iommufd held against the real kernel's (run in L1).
+EXTRA_PROGRAMS += tests/realkvm/iommufd-agree
+tests_realkvm_iommufd_agree_SOURCES = tests/realkvm/iommufd-agree.c
+tests_realkvm_iommufd_agree_LDADD = $(TAGVMM_LIBS)
+check-passthrough-real: tagvmm$(EXEEXT) tests/realkvm/iommufd-agree$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/passthrough.sh
 .PHONY: check-passthrough-real

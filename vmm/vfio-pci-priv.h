@@ -46,6 +46,7 @@ struct vfio_pci_bar {
 	unsigned int index;
 	unsigned int nareas;		/* 0: every access trapped */
 	struct vfio_pci_area areas[VFIO_PCI_MAX_AREAS];	/* slots under bar_lock */
+	uint64_t trapped;		/* accesses that exited to bar_io(); atomic */
 };
 
 /* No GSI for a vector: KVM's routing table has no room (vfio-pci-irq.c). */

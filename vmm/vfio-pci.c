@@ -119,6 +119,7 @@ static void bar_io(void *opaque, uint64_t offset, uint8_t *data, unsigned int le
 	off_t at = (off_t)(r->offset + offset);
 	ssize_t n;
 
+	__atomic_add_fetch(&b->trapped, 1, __ATOMIC_RELAXED);
 	if (is_write) {
 		if (region_ok(r, offset, len, VFIO_REGION_INFO_FLAG_WRITE))
 			vp->ops->pwrite(vp->ops->ctx, vp->fd, data, len, at);
@@ -589,6 +590,26 @@ static void setup_ext_caps(struct vfio_pci *vp, const uint8_t *cfg)
 			pci_add_ats_cap(&vp->pci, depth ? depth : 32);
 		}
 		off = (hdr >> 20) & 0xffc;
+	}
+}
+
+void vfio_pci_print_stats(const struct vfio_pci *vp, FILE *out)
+{
+	char b[PCI_BDF_LEN];
+
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
+		const struct vfio_pci_bar *bar = &vp->bars[i];
+		uint64_t mapped = 0;
+
+		if (!vp->regions[i].size)
+			continue;
+		for (unsigned int a = 0; a < bar->nareas; a++)
+			mapped += bar->areas[a].size;
+		fprintf(out, "tagvmm: stats: vfio %s BAR%u: %llu bytes, %llu mmapped in %u area%s, "
+			"%llu trapped accesses\n", bdf_name(vp, b), i,
+			(unsigned long long)vp->regions[i].size, (unsigned long long)mapped,
+			bar->nareas, bar->nareas == 1 ? "" : "s",
+			(unsigned long long)__atomic_load_n(&bar->trapped, __ATOMIC_RELAXED));
 	}
 }
 

@@ -77,6 +77,30 @@ static bool bdf_given(const struct vfio_state *s, const char *bdf)
 	return false;
 }
 
+/*
+ * A PCI-to-PCI or CardBus bridge (class 06 04 or 06 07). A conventional
+ * bridge and the functions behind it share one IOMMU group, the bridge
+ * included; the kernel lets the group be used while the bridge has no
+ * driver or a DMA-managed one (pcieport), and a bridge cannot be assigned,
+ * so it is no member the user must pass.
+ */
+static bool is_bridge(const struct host_ops *ops, const char *bdf)
+{
+	char path[sizeof(SYSFS_PCI_DEVICES) + 64], cls[32];
+	unsigned long v;
+	char *end;
+
+	if (snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%.32s/class", bdf) >= (int)sizeof(path))
+		return false;
+	if (ops->read_file(ops->ctx, path, cls, sizeof(cls)) < 0)
+		return false;
+	errno = 0;
+	v = strtoul(cls, &end, 16);
+	if (errno || end == cls)
+		return false;
+	return (v >> 8) == 0x0604 || (v >> 8) == 0x0607;
+}
+
 /* Sysfs checks of one device: it exists, vfio-pci owns it, it is behind VT-d. */
 static int discover_device(struct vfio_state *s, struct vfio_device *d, char *err,
 			   size_t errlen)
@@ -130,7 +154,7 @@ static int discover_device(struct vfio_state *s, struct vfio_device *d, char *er
 		return -1;
 	}
 	for (char *m = members; m < members + len; m += strlen(m) + 1)
-		if (strcmp(m, d->bdf) && !bdf_given(s, m)) {
+		if (strcmp(m, d->bdf) && !bdf_given(s, m) && !is_bridge(ops, m)) {
 			snprintf(err, errlen, "%s: IOMMU group %lu also holds %s: pass all of them "
 				 "(--vfio %s --vfio %s)", d->bdf, d->group, m, d->bdf, m);
 			return -1;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct host_ops;
 struct vm;
@@ -151,5 +152,10 @@ struct vfio_pci *vfio_pci_create(struct vm *vm, const struct host_ops *ops, int 
 void vfio_pci_destroy(struct vfio_pci *vp);
 /* The guest-visible function. */
 struct pci_device *vfio_pci_device(struct vfio_pci *vp);
+/*
+ * One line per BAR: its size, the bytes mmapped into memslots (guest
+ * accesses there never exit) and the accesses trapped so far. For --stats.
+ */
+void vfio_pci_print_stats(const struct vfio_pci *vp, FILE *out);
 
 #endif

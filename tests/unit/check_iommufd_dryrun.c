@@ -263,8 +263,35 @@ START_TEST(unknown_hwpt_id_is_refused)
 	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, EINVAL);
 	inv = inv_of(ioas, &e, 1);
 	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, EINVAL);
+	/* Linux 6.12 looked the id up as a nested HWPT: the real kernel said ENOENT for both. */
+	iommufd_dryrun_set_linux(dr, 6, 12);
+	inv = inv_of(parent, &e, 1);
+	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, ENOENT);
+	inv = inv_of(ioas, &e, 1);
+	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, ENOENT);
+	/* A version past the newest modelled follows the newest rules. */
+	iommufd_dryrun_set_linux(dr, 7, 2);
+	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, EINVAL);
 	ck_assert_uint_eq(hwpt_info(parent).invalidate_calls, 0);
 	ck_assert_uint_eq(hwpt_info(nested).invalidate_calls, 0);
+}
+END_TEST
+
+/* One call cannot make the kernel walk an unbounded array (the stable kernels' limits). */
+START_TEST(invalidation_array_is_bounded)
+{
+	static struct iommu_hwpt_vtd_s1_invalidate e[2];
+	struct iommu_hwpt_invalidate inv = inv_of(nested, e, (1u << 19) + 1);
+
+	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, EINVAL);
+	ck_assert_uint_eq(inv.entry_num, 0);
+	inv = inv_of(nested, e, 1);
+	inv.entry_len = 4097;
+	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, EINVAL);
+	/* Before the id is looked up. */
+	inv = inv_of(99, e, (1u << 19) + 1);
+	ck_refused(IOMMU_HWPT_INVALIDATE, &inv, EINVAL);
+	ck_assert_uint_eq(hwpt_info(nested).invalidate_entries, 0);
 }
 END_TEST
 
@@ -446,7 +473,8 @@ START_TEST(hw_info_reports_the_unit)
 	ck_assert_int_eq(call(IOMMU_GET_HW_INFO, &info), 0);
 	ck_assert_uint_eq(info.data_len, sizeof(vtd));
 	ck_assert_uint_eq(info.out_data_type, IOMMU_HW_INFO_TYPE_INTEL_VTD);
-	ck_assert_uint_eq(vtd.flags, 0);
+	/* Linux reports the erratum on every unit (seen from Debian's 6.12.118 in the testbed). */
+	ck_assert_uint_eq(vtd.flags, IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17);
 	ck_assert_uint_eq(vtd.cap_reg, UINT64_MAX);	/* beyond data_len: untouched */
 	info.dev_id = 42;
 	ck_refused(IOMMU_GET_HW_INFO, &info, ENOENT);
@@ -652,6 +680,7 @@ static Suite *dryrun_suite(void)
 	tcase_add_test(uapi, bad_size_is_refused);
 	tcase_add_test(uapi, bad_entry_len_is_refused);
 	tcase_add_test(uapi, unknown_hwpt_id_is_refused);
+	tcase_add_test(uapi, invalidation_array_is_bounded);
 	tcase_add_test(uapi, nonzero_reserved_is_refused);
 	tcase_add_test(uapi, bad_entries_stop_the_array);
 	tcase_add_test(uapi, hwpt_alloc_checks);

@@ -417,6 +417,22 @@ START_TEST(test_guest_accesses)
 	ck_assert(accessed(REGION_OFF(4) + 0x10));
 	ck_assert_uint_eq(nrws, 6 + 2);
 	ck_assert_uint_eq(vm.vcpus[0].mmio_unclaimed, 0);
+	/* --stats counts those exits per BAR, beside what is mmapped. */
+	char *stats = NULL;
+	size_t stats_len = 0;
+	FILE *f = open_memstream(&stats, &stats_len);
+
+	vfio_pci_print_stats(vp, f);
+	fclose(f);
+	ck_assert_msg(strstr(stats, "BAR0: 65536 bytes, 57344 mmapped in 2 areas, 2 trapped accesses\n"),
+		      "%s", stats);
+	ck_assert_msg(strstr(stats, "BAR2: 16384 bytes, 8192 mmapped in 2 areas, 2 trapped accesses\n"),
+		      "%s", stats);
+	ck_assert_msg(strstr(stats, "BAR3: 4096 bytes, 0 mmapped in 0 areas, 1 trapped accesses\n"),
+		      "%s", stats);
+	ck_assert_msg(strstr(stats, "BAR4: 2048 bytes, 0 mmapped in 0 areas, 1 trapped accesses\n"),
+		      "%s", stats);
+	free(stats);
 	/* Memory on reached the device before any slot, off after the last one went. */
 	ck_assert_uint_eq(ncommand, 2);
 	ck_assert_uint_eq(slots_at_command[0], 0);
