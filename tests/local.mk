@@ -245,4 +245,6 @@ tests_realkvm_iommufd_agree_SOURCES = tests/realkvm/iommufd-agree.c
 tests_realkvm_iommufd_agree_LDADD = $(TAGVMM_LIBS)
 check-passthrough-real: tagvmm$(EXEEXT) tests/realkvm/iommufd-agree$(EXEEXT)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/passthrough.sh
+	top_builddir=$(top_builddir) PASSTHROUGH_VTD_OPTS=x-scalable-mode=on \
+		$(top_srcdir)/tests/realkvm/passthrough.sh
 .PHONY: check-passthrough-real

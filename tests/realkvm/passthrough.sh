@@ -14,6 +14,8 @@
 #  - --vfio with the controller, Debian's 6.12 cloud kernel as L2, whose nvme
 #    driver writes 4 MiB O_DIRECT, reads it back and compares (l2-init.sh);
 #    the data is then looked for in the image file here.
+#   PASSTHROUGH_VTD_OPTS=OPTS  more intel-iommu options (make check-passthrough-real
+#                              runs it once more with x-scalable-mode=on)
 #   PASSTHROUGH_TIMEOUT=N      seconds for the whole L1 run (default 900)
 #   PASSTHROUGH_LOG=FILE       keep L1's console log there
 #   L1_KERNEL=DIR              the l1-iommufd build (default: build-kernel.sh)
@@ -63,11 +65,11 @@ truncate -s 64M "$tmp/nvme.img"
 printf 'TAGVMM-NVME-DISK' | dd of="$tmp/nvme.img" conv=notrunc status=none
 
 log=${PASSTHROUGH_LOG:-$tmp/console.log}
-echo "# passthrough: L1 $(sed -n 's/^linux-source-6.12 //p' "$l1k/info") ($(basename "$l1k")) under QEMU TCG, q35 + VT-d"
+echo "# passthrough: L1 $(sed -n 's/^linux-source-6.12 //p' "$l1k/info") ($(basename "$l1k")) under QEMU TCG, q35 + VT-d ${PASSTHROUGH_VTD_OPTS:-legacy mode}"
 start=$(date +%s)
 timeout "$timeout_s" qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu qemu64,+svm,+npt \
 	-m 2G -smp 2 -nographic -no-reboot \
-	-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on \
+	-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on${PASSTHROUGH_VTD_OPTS:+,$PASSTHROUGH_VTD_OPTS} \
 	-drive file="$tmp/nvme.img",if=none,id=nvm,format=raw \
 	-device nvme,drive=nvm,serial=tagvmm-nvme0 \
 	-device e1000e,netdev=nic0 -netdev hubport,id=nic0,hubid=0 \
@@ -113,7 +115,7 @@ judge "... and tagvmm exits 0" group-whole 'exit 0$'
 # QEMU 7.2's VT-d in legacy mode has neither scalable mode nor nesting; the
 # kernel refuses a nest parent on it (EOPNOTSUPP, iommufd-agree's NEST_PARENT line).
 judge "--viommu --vfio over a unit that cannot nest is refused, naming the missing ECAP bit" \
-	refuse-viommu 'lacks .*\(ECAP\.(SMTS|NEST)\)'
+	refuse-viommu 'lacks .*\(ECAP\.(SMTS|FLTS|NEST)\)'
 judge "... and tagvmm exits non-zero" refuse-viommu 'exit [1-9]'
 check "the kernel itself refuses a nest parent on this unit" \
 	'^PASSTHROUGH-AGREE AGREE IOMMU_HWPT_ALLOC: NEST_PARENT on the IOAS: real EOPNOTSUPP'
