@@ -126,6 +126,15 @@ judge "L2's nvme driver found the controller and read its first sector" \
 judge "L2 wrote 4 MiB O_DIRECT, read it back and compared" nvme 'TAGVMM-L2: nvme: read back the pattern'
 judge "L2 got the controller's interrupts" nvme 'TAGVMM-L2: nvme: interrupts: *[0-9]+: *[1-9]'
 judge "tagvmm --vfio exited 0 after L2 powered off" nvme 'exit 0$'
+# The registers and doorbells are mmapped: the driver's accesses never exit.
+judge "the controller's BAR0 is in a memslot, and no access to it was trapped" \
+	nvme 'stats: vfio 00:11\.0 BAR0: [0-9]+ bytes, [1-9][0-9]* mmapped in [0-9]+ areas?, 0 trapped accesses'
+if grep -aE '^PASSTHROUGH-HOSTCALL nvme: +2 ioctl VFIO_DEVICE_RESET = ok' "$log" >/dev/null; then
+	echo "ok - the controller was reset at start and at exit"
+else
+	echo "not ok - the controller was reset at start and at exit"
+	fails=$((fails + 1))
+fi
 yes TAGVMM-NVME-PATTERN | head -c 4194304 >"$tmp/pattern"
 if dd if="$tmp/nvme.img" bs=64k skip=16 count=64 status=none | cmp -s - "$tmp/pattern"; then
 	echo "ok - the 4 MiB L2 wrote are in QEMU's image file"
