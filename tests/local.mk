@@ -35,6 +35,7 @@ UNIT_TESTS = \
 	tests/unit/check_guest_trace \
 	tests/unit/check_vtd_prq \
 	tests/unit/check_iommufd \
+	tests/unit/check_devtlb_cover_oracle \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
 	tests/unit/check_viommu_vfio \
@@ -165,10 +166,15 @@ tests_unit_check_guest_trace_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_guest_trace_LDADD = libreplay.a $(VIOMMU_UNIT_LDADD)
 
 # The passthrough path through the host_ops seam, against a recording fake.
-tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h
+tests_unit_check_iommufd_SOURCES = tests/unit/check_iommufd.c tests/unit/fake_hostops.h \
+	tests/unit/iommufd_testutil.h
 tests_unit_check_iommufd_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_iommufd_LDADD = $(VMM_UNIT_LDADD)
 # The dry-run iommufd: the kernel's argument checks, and the back end against them.
+tests_unit_check_devtlb_cover_oracle_SOURCES = tests/unit/check_devtlb_cover_oracle.c \
+	tests/unit/fake_hostops.h tests/unit/iommufd_testutil.h
+tests_unit_check_devtlb_cover_oracle_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_devtlb_cover_oracle_LDADD = $(VMM_UNIT_LDADD)
 tests_unit_check_iommufd_dryrun_SOURCES = tests/unit/check_iommufd_dryrun.c tests/unit/testutil.h
 tests_unit_check_iommufd_dryrun_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_iommufd_dryrun_LDADD = $(UNIT_LDADD)
