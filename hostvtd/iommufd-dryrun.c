@@ -478,17 +478,9 @@ static const char *ioctl_name(unsigned long request)
 
 static const char *errno_name(int err)
 {
-	switch (err) {
-	case EINVAL:		return "EINVAL";
-	case EOPNOTSUPP:	return "EOPNOTSUPP";
-	case ENOENT:		return "ENOENT";
-	case E2BIG:		return "E2BIG";
-	case EFAULT:		return "EFAULT";
-	case EBUSY:		return "EBUSY";
-	case ENOMEM:		return "ENOMEM";
-	case ENOTTY:		return "ENOTTY";
-	default:		return "error";
-	}
+	const char *name = strerrorname_np(err);
+
+	return name ? name : "error";
 }
 
 static void log_call(struct iommufd_dryrun *dr, int fd, unsigned long request, const struct call *c,

@@ -228,27 +228,12 @@ static void run_case(int i, struct side *s, struct answer *a, const char **what)
 	}
 }
 
+/* "ok", or the errno's name. */
 static const char *err_name(int err)
 {
-	static char buf[32];
+	const char *name = err ? strerrorname_np(err) : "ok";
 
-	switch (err) {
-	case 0:			return "ok";
-	case EINVAL:		return "EINVAL";
-	case EOPNOTSUPP:	return "EOPNOTSUPP";
-	case ENOENT:		return "ENOENT";
-	case E2BIG:		return "E2BIG";
-	case EFAULT:		return "EFAULT";
-	case EBUSY:		return "EBUSY";
-	case ENOMEM:		return "ENOMEM";
-	case ENOTTY:		return "ENOTTY";
-	case ENODEV:		return "ENODEV";
-	case EPERM:		return "EPERM";
-	case EEXIST:		return "EEXIST";
-	default:
-		snprintf(buf, sizeof(buf), "errno %d", err);
-		return buf;
-	}
+	return name ? name : "an unnamed errno";
 }
 
 /*
