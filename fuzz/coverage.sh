@@ -17,7 +17,7 @@ shift 2
 top=$(cd "$build/.." && pwd)	# the build tree: config.h, libraries
 out=$build/cov
 mkdir -p "$out"
-files="viommu/unit.c viommu/fault.c viommu/qi.c viommu/tables.c viommu/walk.c viommu/work.c viommu/dma.c viommu/simdev.c viommu/passthrough.c"
+files="viommu/unit.c viommu/fault.c viommu/qi.c viommu/tables.c viommu/walk.c viommu/work.c viommu/dma.c viommu/simdev.c viommu/passthrough.c viommu/prq.c viommu/guest-trace.c"
 srcs="$src/fuzz/fuzz_viommu.c"
 for f in $files; do srcs="$srcs $src/$f"; done
 # shellcheck disable=SC2086 # one word per file
