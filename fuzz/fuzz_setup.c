@@ -9,8 +9,9 @@
  * the --vfio devices on the unit tests' fake host (those the flags put
  * there; the others are missing), viommu_setup() with the sim devices,
  * viommu_add_device() for the virtio devices, then the teardown.
- * Trace files named by the input are replaced by a memfd ("-" is kept):
- * the fuzzer writes no file the input names.
+ * Trace files named by the input are replaced by a memfd ("-" is kept,
+ * "!..." becomes a path in a missing directory): the fuzzer writes no
+ * file the input names.
  *
  * Oracles beyond the sanitizers (leaks included: each input frees what it
  * made):
@@ -257,11 +258,17 @@ static void check_setup(const struct run_options *o, const struct viommu_options
 
 /* ---- one input ---- */
 
-/* A file the input names becomes the memfd (or stays "-", standard error). */
+/*
+ * A file the input names becomes the memfd, or stays "-" (standard
+ * error), or with a leading '!' one that cannot be created (a missing
+ * directory): the open failure's path.
+ */
 static const char *safe_path(const char *path)
 {
 	if (!path || !strcmp(path, "-"))
 		return path;
+	if (path[0] == '!')
+		return "/nonexistent-fuzz-setup/trace";
 	return trace_path;
 }
 
