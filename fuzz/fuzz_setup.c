@@ -27,7 +27,7 @@
  *     as many as the machine's DMAR/DTB list; every sim device and every
  *     device added behind a vIOMMU is in exactly one unit's list, the one
  *     its placement and the machine's PCI entry name, and its DMA space
- *     is that device's.
+ *     is that device's; the VFIO devices sit behind vIOMMU 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +67,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_INPUT	4096
 #define RAM_SIZE	(1ULL << 20)
 #define VM_FD		(FAKE_FIRST_FD + 63)
+
+static bool verbose;	/* FUZZ_SETUP_VERBOSE=1: print each refusal (for writing seeds) */
+
+static void refused(const char *who, const char *err)
+{
+	if (verbose)
+		fprintf(stderr, "fuzz_setup: %s: %s\n", who, err);
+}
 
 static void die(const char *what)
 {
@@ -166,7 +174,7 @@ static void fake_machine_exit(void)
 /*
  * The fake host: the first --vfio devices present as @flags' bits 0-2
  * say (bound to vfio-pci, each in its own group), the host unit's
- * hardware info answered or failed (bit 3).
+ * hardware info answered, or failed for the first device (bit 3).
  */
 static void host_init(const struct run_options *o, unsigned int flags)
 {
@@ -183,10 +191,13 @@ static void host_init(const struct run_options *o, unsigned int flags)
 	fake->next_fd = VM_FD;
 	vm.vm_fd = fake->ops.open(fake, "/dev/kvm-vm", O_RDWR);
 	fake->next_fd = FAKE_FIRST_FD;
-	if (flags & 8)
-		fake_hostops_fail_ioctl(fake, IOMMU_GET_HW_INFO, EIO);
-	else
-		script_hw_info(0);
+	/* One answer per device viommu_pt_setup() asks about; the first fails with bit 3. */
+	for (size_t i = 0; i < o->nvfio && i < 3; i++) {
+		if (i == 0 && (flags & 8))
+			fake_hostops_fail_ioctl(fake, IOMMU_GET_HW_INFO, EIO);
+		else
+			script_hw_info(0);
+	}
 }
 
 static void host_exit(void)
@@ -241,8 +252,7 @@ static void check_device(struct viommu **units, unsigned int n, uint16_t rid, un
 		die("the device's DMA space is not its own");
 }
 
-static void check_setup(const struct run_options *o, const struct viommu_options *placed,
-			const uint16_t *added, size_t nadded)
+static void check_setup(const struct viommu_options *placed, const uint16_t *added, size_t nadded)
 {
 	struct viommu *units[VIOMMU_MAX_UNITS];
 	unsigned int n = units_on_bus(units);
@@ -253,7 +263,20 @@ static void check_setup(const struct run_options *o, const struct viommu_options
 		check_device(units, n, (uint16_t)((i + 1) << 3), placed->devs[i].viommu);
 	for (size_t i = 0; i < nadded; i++)
 		check_device(units, n, added[i], 0);
-	(void)o;
+	/* Every device any unit lists (the VFIO ones too, behind vIOMMU 0): listed once. */
+	for (unsigned int k = 0; k < n; k++) {
+		if (units[k]->ndevs > VIOMMU_MAX_UNIT_DEVS)
+			die("a unit lists more devices than it holds");
+		for (size_t j = 0; j < units[k]->ndevs; j++) {
+			const struct viommu_dev *d = units[k]->devs[j];
+
+			if (d->unit != units[k])
+				die("a listed device names another unit");
+			if (d->pt && k != 0)
+				die("a VFIO device behind another vIOMMU than 0");
+			check_device(units, n, d->guest_sid, k);
+		}
+	}
 }
 
 /* ---- one input ---- */
@@ -289,12 +312,15 @@ static void run_setup(struct run_options *o, unsigned int flags)
 		check_placement(&o->viommu, &placed, host_units);
 	else if (!perr[0])
 		die("a refused placement without a message");
+	else
+		refused("viommu_place", perr);
 
 	fake_machine_init();
 	host_init(o, flags);
 	if (vfio_setup(&vm, o->vfio, o->nvfio, &ops, err, sizeof(err))) {
 		if (!err[0])
 			die("vfio_setup failed without a message");
+		refused("vfio_setup", err);
 		goto out;
 	}
 	if (!o->viommu.units)
@@ -303,6 +329,7 @@ static void run_setup(struct run_options *o, unsigned int flags)
 	if (rc) {
 		if (!err[0])
 			die("viommu_setup failed without a message");
+		refused("viommu_setup", err);
 		if (vm.viommu)
 			die("a failed viommu_setup left its state");
 		goto out_vfio;
@@ -323,7 +350,7 @@ static void run_setup(struct run_options *o, unsigned int flags)
 		}
 		added[nadded++] = bdf;
 	}
-	check_setup(o, &placed, added, nadded);
+	check_setup(&placed, added, nadded);
 	viommu_teardown(&vm);
 	if (vm.viommu)
 		die("viommu_teardown left its state");
@@ -346,6 +373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size || size > MAX_INPUT)
 		return 0;
 	if (trace_fd < 0) {
+		verbose = getenv("FUZZ_SETUP_VERBOSE") != NULL;
 		if ((trace_fd = memfd_create("fuzz-setup-trace", 0)) < 0)
 			abort();
 		snprintf(trace_path, sizeof(trace_path), "/proc/self/fd/%d", trace_fd);
