@@ -42,7 +42,9 @@
  *     queued exactly when PRO is clear and the queue has a free slot in
  *     guest RAM (then it is in that slot, PQT moved one slot on, PPR set),
  *     else dropped with PRO set (PRO newly set only on a full queue);
- *     refused only without PASID or PRE, changing nothing; and between the
+ *     taken (queued or dropped) only with a PASID, PRS, translation on in
+ *     scalable mode and PRE in the RID's present context entry, and
+ *     changing nothing when refused; and between the
  *     guest's own writes of the queue registers, PQT moves by exactly one
  *     slot per request the unit counts as queued, and a dropped one
  *     leaves PRO set (no request lost without PRO);
@@ -1198,6 +1200,31 @@ static void check_prq_op(unsigned int k, const struct prq_regs *before)
 }
 
 /*
+ * Whether unit @k takes page requests from @rid: PRS, translation on in
+ * scalable mode, and PRE set in the RID's present context entry, read
+ * from guest RAM as it is now.
+ */
+static bool context_pre(unsigned int k, uint16_t rid)
+{
+	struct viommu *u = &m.units[k];
+	unsigned int devfn = rid & 0xff;
+	uint64_t rt, re, ce;
+	bool on;
+
+	pthread_mutex_lock(&u->lock);
+	rt = u->rtaddr_active;
+	on = (u->gsts & VTD_GCMD_TE) && (u->ecap & VTD_ECAP_PRS);
+	pthread_mutex_unlock(&u->lock);
+	if (!on || VTD_FIELD(rt, 11, 10) != 1)
+		return false;
+	re = get64((rt & ~0xfffULL) + (rid >> 8) * 16 + (devfn >= 128 ? 8 : 0));
+	if (!(re & 1))
+		return false;
+	ce = get64((re & 0xffffffffff000ULL) + (devfn & 0x7f) * 32);
+	return (ce & 1) && (ce & 1ULL << 4);
+}
+
+/*
  * One page request made directly to unit @k, as a device would, with
  * fields from the input; its outcome checked against the queue as it was.
  */
@@ -1219,8 +1246,8 @@ static void page_request(struct reader *r, unsigned int k)
 	if (threads)
 		return;		/* DMA may make requests meanwhile */
 	after = prq_regs(k);
-	if (!pr.has_pasid && res != VTD_PRQ_REFUSED)
-		die("a page request without PASID was not refused");
+	if (res != VTD_PRQ_REFUSED && !(pr.has_pasid && context_pre(k, pr.rid)))
+		die("a page request taken without PASID, PRS, scalable translation or PRE");
 	switch (res) {
 	case VTD_PRQ_REFUSED:
 		if (after.pqt != before.pqt || after.prs != before.prs ||
