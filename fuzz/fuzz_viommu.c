@@ -18,7 +18,14 @@
  *   host failures (device-TLB timeouts, host IQE); a VFIO device behind
  *   vIOMMU 1 on the unit tests' fake host (nested HWPTs, iommufd calls),
  *   its tables set up like the others' and its host calls made to fail,
- *   on a host the input's last byte may make lacking or failing.
+ *   on a host the input's last byte may make lacking or failing;
+ *   page requests (prq.c): device 0 has PRI, so its copies over pages the
+ *   tables lack become page requests; requests made directly with any
+ *   fields; the queue's registers (PQH, PQT, PQA, PRS, PECTL, PEDATA,
+ *   PEADDR, PEUADDR) set up as Linux does or written with anything; the
+ *   queue serviced as a driver does (page group responses, type 9, in the
+ *   invalidation queue) and responses with any fields. Every IQT write is
+ *   recorded by a guest trace (--guest-trace) into a memfd, capped small.
  *
  * Oracles beyond the sanitizers (each aborts):
  *   - after a full flush and a completed wait on a unit, the host IOTLBs
@@ -30,7 +37,19 @@
  *   - the host caches stay within SIM_CACHE_CAPACITY;
  *   - no step does more than its budget (FUZZ_BUDGET units, counted with
  *     the overshoot, u->work_spent) plus one step's documented overshoot;
- *     libFuzzer's -timeout is the time limit per input.
+ *     libFuzzer's -timeout is the time limit per input;
+ *   - PQH and PQT stay within their register fields; a page request is
+ *     queued exactly when PRO is clear and the queue has a free slot in
+ *     guest RAM (then it is in that slot, PQT moved one slot on, PPR set),
+ *     else dropped with PRO set (PRO newly set only on a full queue);
+ *     taken (queued or dropped) only with a PASID, PRS, translation on in
+ *     scalable mode and PRE in the RID's present context entry, and
+ *     changing nothing when refused; and between the
+ *     guest's own writes of the queue registers, PQT moves by exactly one
+ *     slot per request the unit counts as queued, and a dropped one
+ *     leaves PRO set (no request lost without PRO);
+ *   - the guest trace stays under its cap plus one submission, and never
+ *     grows once it stopped there.
  *
  * Each input starts from a fresh machine. The unit workers are off
  * (worker_off): the input steps the work itself, so a run is
@@ -52,12 +71,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hostvtd/flush.h"
 #include "hostvtd/flushtrace.h"
 #include "hostvtd/simvtd-cache.h"
 #include "hostvtd/simvtd.h"
 #include "hostvtd/tagstore.h"
+#include "viommu/guest-trace.h"
 #include "viommu/simdev-regs.h"
 #include "viommu/simdev.h"
 #include "viommu/viommu-priv.h"
@@ -79,6 +102,7 @@
 #define ck_assert_ptr_nonnull(p)	((p) ? (void)0 : abort())
 #define ck_assert_int_lt(a, b)		((a) < (b) ? (void)0 : abort())
 #include "tests/unit/fake_vfio_host.h"
+#include "fuzz/fake_vtd_hw_info.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -104,8 +128,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define BIG_TABLE	0x27000ULL	/* 64 present, invalid PASID entries */
 #define BIG_DIR		0x28000ULL	/* 2^7 directory entries (PDTS 0), all aimed at BIG_TABLE */
 #define BIG_PDTS	0
+#define PRQ(k)		(0x29000ULL + (k) * 0x1000)	/* page request queues: PQS 0, 128 slots */
+#define PRQ_SLOTS	128
 #define DATA		0x30000ULL			/* 16 data pages up to the end of RAM */
 #define DATA_PAGES	16
+#define PRI_DEV		0	/* dev_cfg[0] (ATS, PASID) also has PRI */
+#define GTRACE_MAX	(16u << 10)	/* the guest trace's cap: reached by a few inputs */
+/* One submission's worst case past the cap: a 512 KiB queue of 16-byte descriptors. */
+#define GTRACE_SLACK	((512u << 10) / 16 * 128 + 4096)
 
 /*
  * A VFIO device on the fake host (tests/unit/fake_vfio_host.h) behind
@@ -174,7 +204,13 @@ static struct machine_state {
 	struct viommu_dev vfio_dev;
 	struct viommu_pt_host *pt;
 	bool pt_report;		/* print the iommufd statistics at the end */
-} m;
+	/* Page requests: the queue registers the guest wrote during this op. */
+	bool prq_written[NUNITS];
+	/* --guest-trace into a memfd (one per process, truncated per input). */
+	int gtrace_fd;
+	struct guest_trace *gtrace;
+	off_t gtrace_stopped;	/* its size once it reached GTRACE_MAX; 0 before */
+} m = { .gtrace_fd = -1 };
 
 static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
 {
@@ -188,33 +224,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "fuzz_viommu: oracle failed: %s\n", what);
 	abort();
-}
-
-/*
- * The host's answer to IOMMU_GET_HW_INFO: scalable mode, nesting, 20-bit
- * PASIDs, less what @lacks names (a host unit without device TLBs,
- * supervisor requests, PASIDs, or nesting, which refuses the device).
- */
-static void script_hw_info(unsigned int lacks)
-{
-	static const uint64_t without[] = {
-		0, VTD_ECAP_DT, VTD_ECAP_SRS, VTD_ECAP_PASID | 0x1fULL << VTD_ECAP_PSS_SHIFT,
-		VTD_ECAP_NEST,
-	};
-	struct iommu_hw_info_vtd vtd = {
-		.cap_reg = 0xd2008c40660462ULL,
-		.ecap_reg = (VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
-			     VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
-			     VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SRS) &
-			    ~without[lacks % (sizeof(without) / sizeof(without[0]))],
-	};
-	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_hw_info, out_data_type),
-				       .out_len = 4, .ptr_out_len = sizeof(vtd) };
-	uint32_t type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
-
-	memcpy(r.out, &type, 4);
-	memcpy(r.ptr_out, &vtd, sizeof(vtd));
-	fake_hostops_script_ioctl(fake, IOMMU_GET_HW_INFO, &r);
 }
 
 /*
@@ -262,6 +271,24 @@ static void vfio_machine_init(unsigned int lacks)
 	}
 }
 
+/*
+ * The guest trace of every input goes to one memfd (opened by path, as
+ * --guest-trace FILE is, which truncates it), capped at GTRACE_MAX.
+ */
+static void guest_trace_init(void)
+{
+	char path[64];
+
+	if (m.gtrace_fd < 0 && (m.gtrace_fd = memfd_create("fuzz-viommu-guest-trace", 0)) < 0)
+		abort();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", m.gtrace_fd);
+	m.gtrace = guest_trace_open(path);
+	if (!m.gtrace)
+		abort();
+	guest_trace_set_max_bytes(m.gtrace, GTRACE_MAX);
+	m.gtrace_stopped = 0;
+}
+
 static void fuzz_machine_init(unsigned int host_lacks)
 {
 	struct simvtd_config cfg = { .units = 2, .mem_size = 64 << 10 };
@@ -292,6 +319,7 @@ static void fuzz_machine_init(unsigned int host_lacks)
 	m.fe = m.sim && m.ts ? flush_engine_new(m.ts, m.trace, &opt) : NULL;
 	if (!m.trace || !m.fe)
 		abort();
+	guest_trace_init();
 	for (unsigned int k = 0; k < NUNITS; k++) {
 		struct viommu *u = &m.units[k];
 
@@ -302,6 +330,8 @@ static void fuzz_machine_init(unsigned int host_lacks)
 		u->signal_msi = no_msi;
 		u->worker_off = !(threads && k == 0);
 		u->work_budget = FUZZ_BUDGET;
+		u->guest_trace = m.gtrace;
+		m.prq_written[k] = false;
 	}
 	for (unsigned int d = 0; d < NDEVS; d++) {
 		struct viommu_dev *vd = &m.vdevs[d];
@@ -321,6 +351,8 @@ static void fuzz_machine_init(unsigned int host_lacks)
 		if (!m.sims[d])
 			abort();
 		vd->simdev = m.sims[d];
+		if (d == PRI_DEV && simdev_add_pri(m.sims[d], err, sizeof(err)))
+			abort();
 		pci = simdev_pci(m.sims[d]);
 		pci_device_config_write(pci, 0x04, 2, 0x0006);	/* memory, bus master */
 	}
@@ -343,6 +375,8 @@ static void fuzz_machine_exit(void)
 	viommu_pt_teardown(m.pt);
 	for (unsigned int k = 0; k < NUNITS; k++)
 		viommu_unit_exit(&m.units[k]);
+	if (guest_trace_close(m.gtrace))
+		die("writing the guest trace failed");
 	vfio_teardown(&m.vm);
 	fake->ops.close(fake, m.vm.vm_fd);
 	fake_hostops_free(fake);
@@ -435,6 +469,8 @@ static void mmio_write(unsigned int k, unsigned int off, uint64_t val, unsigned 
 	uint8_t buf[8];
 
 	memcpy(buf, &val, sizeof(buf));
+	if (k < NUNITS && off < VTD_REG_PEUADDR + 4 && off + len > VTD_REG_PQH)
+		m.prq_written[k] = true;	/* the PRQ oracle leaves the guest's own writes out */
 	bus_dispatch(&m.vm.mmio, MACHINE_VTD_BASE + (uint64_t)k * VTD_REG_SIZE + off, buf, len,
 		     true);
 }
@@ -1079,10 +1115,348 @@ static void vfio_failure(struct reader *r)
 	fail_nth(requests[what % 5], (int)(what / 5 % 4) + 1, errs[what / 20 % 4]);
 }
 
+/* ---- page requests (prq.c) ---- */
+
+/* Device @d's status register, read as the guest does (a copy waiting on a response resumes). */
+static uint64_t simdev_status(unsigned int d)
+{
+	struct pci_device *pci = simdev_pci(m.sims[d]);
+	uint8_t buf[8] = { 0 };
+	uint64_t v;
+
+	pci->bars[0].fn(pci->bars[0].opaque, SIMDEV_STATUS, buf, 8, false);
+	memcpy(&v, buf, 8);
+	return v;
+}
+
+#define PRS_PPR		1u
+#define PRS_PRO		2u
+#define PQ_FIELD	0x7ffe0ULL	/* PQH/PQT bits 18:5 */
+
+struct prq_regs {
+	uint64_t pqh, pqt, pqa;
+	uint32_t prs;
+	uint64_t queued, dropped;
+};
+
+static struct prq_regs prq_regs(unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	struct prq_regs p;
+
+	pthread_mutex_lock(&u->lock);
+	p = (struct prq_regs){ u->pqh, u->pqt, u->pqa, u->prs, u->page_requests,
+			       u->page_requests_dropped };
+	pthread_mutex_unlock(&u->lock);
+	return p;
+}
+
+static uint64_t prq_bytes(const struct prq_regs *p)
+{
+	return 32ULL << ((p->pqa & 7) + 7);
+}
+
+/* The queue as the spec has it: no room for one more request (or no slot in guest RAM). */
+static bool prq_full(const struct prq_regs *p)
+{
+	uint64_t size = prq_bytes(p), head = p->pqh & PQ_FIELD, tail = p->pqt & PQ_FIELD;
+	uint64_t slot = (p->pqa & ~0xfffULL) + tail;
+
+	return head >= size || tail >= size || (tail + 32) % size == head ||
+	       slot < (p->pqa & ~0xfffULL) || slot + 32 > RAM_SIZE;
+}
+
+/* Registers the guest cannot set out of their fields, whatever it writes. */
+static void check_prq_regs(unsigned int k)
+{
+	struct prq_regs p = prq_regs(k);
+
+	if ((p.pqh & ~PQ_FIELD) || (p.pqt & ~PQ_FIELD))
+		die("PQH or PQT outside its field");
+	if (p.prs & ~(PRS_PPR | PRS_PRO))
+		die("PRS beyond PPR and PRO");
+}
+
+/*
+ * What one op did to unit @k's queue, the guest's own writes of its
+ * registers aside: PQT moved one slot per request queued, and a dropped
+ * request left PRO set. Single-thread mode only (DMA may race otherwise).
+ */
+static void check_prq_op(unsigned int k, const struct prq_regs *before)
+{
+	struct prq_regs after = prq_regs(k);
+	uint64_t queued = after.queued - before->queued, size = prq_bytes(before);
+
+	if (threads || m.prq_written[k])
+		return;
+	if (after.dropped != before->dropped && !(after.prs & PRS_PRO))
+		die("a page request was dropped without PRO");
+	if (after.pqa != before->pqa || after.pqh != before->pqh)
+		die("the unit moved PQA or PQH");
+	if (after.pqt != (queued ? (before->pqt + queued * 32) % size : before->pqt))
+		die("PQT moved other than one slot per queued page request");
+	if (queued && !(after.prs & PRS_PPR))
+		die("a page request queued without PPR");
+}
+
+/*
+ * Whether unit @k takes page requests from @rid: PRS, translation on in
+ * scalable mode, and PRE set in the RID's present context entry, read
+ * from guest RAM as it is now.
+ */
+static bool context_pre(unsigned int k, uint16_t rid)
+{
+	struct viommu *u = &m.units[k];
+	unsigned int devfn = rid & 0xff;
+	uint64_t rt, re, ce;
+	bool on;
+
+	pthread_mutex_lock(&u->lock);
+	rt = u->rtaddr_active;
+	on = (u->gsts & VTD_GCMD_TE) && (u->ecap & VTD_ECAP_PRS);
+	pthread_mutex_unlock(&u->lock);
+	if (!on || VTD_FIELD(rt, 11, 10) != 1)
+		return false;
+	re = get64((rt & ~0xfffULL) + (rid >> 8) * 16 + (devfn >= 128 ? 8 : 0));
+	if (!(re & 1))
+		return false;
+	ce = get64((re & 0xffffffffff000ULL) + (devfn & 0x7f) * 32);
+	return (ce & 1) && (ce & 1ULL << 4);
+}
+
+/*
+ * One page request made directly to unit @k, as a device would, with
+ * fields from the input; its outcome checked against the queue as it was.
+ */
+static void page_request(struct reader *r, unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	uint64_t f = take(r, 8);
+	struct vtd_page_req pr = {
+		.rid = (f & 1) ? (uint16_t)(f >> 1) : dev_cfg[(f >> 1) % NDEVS].sid,
+		.has_pasid = !(f & 0x100000), .pasid = (uint32_t)(f >> 24),
+		.addr = take(r, 8), .read = f & 0x200000, .write = f & 0x400000,
+		.exec = f & 0x800000, .priv = f & 0x1000000, .lpig = f & 0x2000000,
+		.prgi = (uint16_t)(f >> 40),
+	};
+	struct prq_regs before = prq_regs(k), after;
+	enum vtd_prq_result res = vtd_page_request(u, &pr);
+	uint64_t tail = before.pqt & PQ_FIELD, qw[2];
+
+	if (threads)
+		return;		/* DMA may make requests meanwhile */
+	after = prq_regs(k);
+	if (res != VTD_PRQ_REFUSED && !(pr.has_pasid && context_pre(k, pr.rid)))
+		die("a page request taken without PASID, PRS, scalable translation or PRE");
+	switch (res) {
+	case VTD_PRQ_REFUSED:
+		if (after.pqt != before.pqt || after.prs != before.prs ||
+		    after.queued != before.queued || after.dropped != before.dropped)
+			die("a refused page request changed the queue");
+		break;
+	case VTD_PRQ_DROPPED:
+		if (!(before.prs & PRS_PRO) && !prq_full(&before))
+			die("PRO set on a queue with room");
+		if (!(after.prs & PRS_PRO) || after.pqt != before.pqt ||
+		    after.dropped != before.dropped + 1)
+			die("a dropped page request without PRO, or moving PQT");
+		break;
+	case VTD_PRQ_QUEUED:
+		if ((before.prs & PRS_PRO) || prq_full(&before))
+			die("a page request queued into a full or overflowed queue");
+		if (after.pqt != (tail + 32) % prq_bytes(&before) || !(after.prs & PRS_PPR) ||
+		    (after.prs & PRS_PRO) || after.queued != before.queued + 1)
+			die("a queued page request left the wrong PQT or PRS");
+		qw[0] = get64((before.pqa & ~0xfffULL) + tail);
+		qw[1] = get64((before.pqa & ~0xfffULL) + tail + 8);
+		if ((qw[0] & 0x1ff) != 0x101 || (uint16_t)(qw[0] >> 16) != pr.rid ||
+		    ((qw[0] >> 32) & 0xfffff) != (pr.pasid & 0xfffff) ||
+		    (qw[1] & 7) != ((uint64_t)pr.read | (uint64_t)pr.write << 1 |
+				    (uint64_t)pr.lpig << 2) ||
+		    ((qw[1] >> 3) & 0x1ff) != (pr.prgi & 0x1ffu) ||
+		    (qw[1] & ~0xfffULL) != (pr.addr & ~0xfffULL))
+			die("the queued page request is not the one made");
+		break;
+	default:
+		die("an unknown page request result");
+	}
+}
+
+/*
+ * Unit @k's page request queue set up as Linux does it (PQH, PQT, PQA of
+ * one page, the event registers, unmasked), PRE set in the scalable
+ * context entries of its devices, and for unit 0 the PRI device's ATS,
+ * PASID and PRI enabled: its copies over missing pages ask the guest.
+ */
+static void prq_setup(unsigned int k)
+{
+	struct viommu *u = &m.units[k];
+	uint64_t rt;
+
+	mmio_write(k, VTD_REG_PQH, 0, 8);
+	mmio_write(k, VTD_REG_PQT, 0, 8);
+	mmio_write(k, VTD_REG_PQA, PRQ(k), 8);
+	mmio_write(k, VTD_REG_PEDATA, 0x41, 4);
+	mmio_write(k, VTD_REG_PEADDR, 0xfee00000u, 4);
+	mmio_write(k, VTD_REG_PEUADDR, 0, 4);
+	mmio_write(k, VTD_REG_PECTL, 0, 4);
+	pthread_mutex_lock(&u->lock);
+	rt = u->rtaddr_active;
+	pthread_mutex_unlock(&u->lock);
+	if (VTD_FIELD(rt, 11, 10) == 1) {
+		for (unsigned int d = 0; d < NDEVS; d++) {
+			uint16_t sid = dev_cfg[d].sid;
+			uint64_t re, at;
+
+			if (dev_cfg[d].viommu != k)
+				continue;
+			re = get64((rt & ~0xfffULL) + (sid >> 8) * 16 + ((sid & 0xff) >= 128 ? 8 : 0));
+			if (!(re & 1))
+				continue;
+			at = (re & 0xffffffffff000ULL) + (sid & 0x7f) * 32;
+			put64(at, get64(at) | 1ULL << 4);	/* PRE */
+		}
+	}
+	if (k == dev_cfg[PRI_DEV].viommu) {
+		struct pci_device *pci = simdev_pci(m.sims[PRI_DEV]);
+		uint16_t cap;
+
+		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_ATS)))
+			pci_device_config_write(pci, cap + 6, 2, 0x8000);
+		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_PASID)))
+			pci_device_config_write(pci, cap + 6, 2, 1);
+		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_PRI)))
+			pci_device_config_write(pci, cap + PRI_CTRL, 2, PRI_CTRL_ENABLE);
+	}
+}
+
+/* One page request register read, or written with any value or one near a valid one. */
+static void prq_reg_access(struct reader *r, unsigned int k)
+{
+	static const unsigned int offs[] = {
+		VTD_REG_PQH, VTD_REG_PQH + 4, VTD_REG_PQT, VTD_REG_PQT + 4, VTD_REG_PQA,
+		VTD_REG_PQA + 4, VTD_REG_PRS, VTD_REG_PECTL, VTD_REG_PEDATA, VTD_REG_PEADDR,
+		VTD_REG_PEUADDR,
+	};
+	unsigned int how = (unsigned int)take(r, 1);
+	unsigned int off = offs[how % (sizeof(offs) / sizeof(offs[0]))];
+	unsigned int len = (off & 4) || off >= VTD_REG_PRS || !(how & 0x40) ? 4 : 8;
+	uint64_t v;
+
+	if (how & 0x20) {
+		(void)mmio_read(k, off, len);
+		return;
+	}
+	v = take(r, 8);
+	if (how & 0x80) {	/* in range: a slot of the unit's queue, or its base with any PQS */
+		if (off == VTD_REG_PQH || off == VTD_REG_PQT)
+			v = (v % PRQ_SLOTS) * 32;
+		else if (off == VTD_REG_PQA)
+			v = PRQ(k) | (v & 7);
+	}
+	mmio_write(k, off, v, len);
+}
+
+/* A page group response (type 9) for @rid in unit @k's queue. */
+static void respond(unsigned int k, uint16_t rid, uint32_t pasid, uint16_t prgi, uint8_t code,
+		    bool lpig, bool pasid_present)
+{
+	struct vtd_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.type = VTD_DESC_PGRP_RESP;
+	d.pgrp.pasid_present = pasid_present;
+	d.pgrp.rid = rid;
+	d.pgrp.pasid = pasid & 0xfffff;
+	d.pgrp.prgi = prgi & 0x1ff;
+	d.pgrp.rcode = code & 0xf;
+	d.pgrp.lpig = lpig;
+	queue_desc(k, &d);
+}
+
+/*
+ * The driver's side: each request from PQH to PQT answered with a page
+ * group response (the input's code, mostly Success), then PQH moved on
+ * and PPR cleared. Device 0's copy waiting on one goes on when read.
+ */
+static void prq_service(struct reader *r, unsigned int k)
+{
+	struct prq_regs p = prq_regs(k);
+	uint64_t size = prq_bytes(&p), head = p.pqh & PQ_FIELD, tail = p.pqt & PQ_FIELD;
+	uint64_t base = p.pqa & ~0xfffULL;
+	unsigned int codes = (unsigned int)take(r, 1), n = 0;
+
+	if (head >= size || tail >= size)
+		return;
+	for (; head != tail && n < 16; head = (head + 32) % size, n++) {
+		uint64_t qw0 = get64(base + head), qw1 = get64(base + head + 8);
+
+		respond(k, (uint16_t)(qw0 >> 16), (uint32_t)(qw0 >> 32), (uint16_t)(qw1 >> 3),
+			(codes >> (n % 8)) & 1 ? 1 : 0, qw1 & 4, qw0 & 0x100);
+	}
+	mmio_write(k, VTD_REG_PQH, head, 8);
+	mmio_write(k, VTD_REG_PRS, PRS_PPR | ((codes & 0x80) ? PRS_PRO : 0), 4);
+	(void)simdev_status(PRI_DEV);
+}
+
+/* Unit @k's page request queue, as op 13's selector says. */
+static void prq_op(struct reader *r, unsigned int k, unsigned int sel)
+{
+	switch (sel % 6) {
+	case 0:
+		prq_setup(k);
+		break;
+	case 1:
+		prq_reg_access(r, k);
+		break;
+	case 2:
+		page_request(r, k);
+		break;
+	case 3:
+		prq_service(r, k);
+		break;
+	case 4: {	/* a response with any fields: unknown RIDs and groups, any code */
+		uint64_t f = take(r, 8);
+
+		respond(k, (f & 1) ? (uint16_t)(f >> 1) : dev_cfg[(f >> 1) % NDEVS].sid,
+			(uint32_t)(f >> 17), (uint16_t)(f >> 37), (uint8_t)(f >> 46), f & 0x8,
+			f & 0x4);
+		break;
+	}
+	default:	/* the guest reads the PRI device's status: a waiting copy resumes */
+		(void)simdev_status(PRI_DEV);
+		break;
+	}
+}
+
+/* The guest trace: under its cap plus one submission, and still once stopped there. */
+static void check_guest_trace(void)
+{
+	struct stat st;
+
+	if (fstat(m.gtrace_fd, &st))
+		abort();
+	if (m.gtrace_stopped) {
+		if (st.st_size != m.gtrace_stopped)
+			die("the guest trace grew after it stopped at its cap");
+		return;
+	}
+	if (st.st_size > (off_t)(GTRACE_MAX + GTRACE_SLACK))
+		die("the guest trace went past its cap by more than one submission");
+	if (st.st_size >= (off_t)GTRACE_MAX)
+		m.gtrace_stopped = st.st_size;
+}
+
 static void run_op(struct reader *r)
 {
 	unsigned int op = (unsigned int)take(r, 1) % 21;
 	unsigned int k = (unsigned int)take(r, 1) % NUNITS;
+	struct prq_regs prq_before[NUNITS];
+
+	for (unsigned int j = 0; j < NUNITS; j++) {
+		prq_before[j] = prq_regs(j);
+		m.prq_written[j] = false;
+	}
 
 	switch (op) {
 	case 0: {	/* MMIO write, any size and offset */
@@ -1165,17 +1539,32 @@ static void run_op(struct reader *r)
 	case 20:
 		vfio_failure(r);
 		break;
-	default:
-		if (take(r, 1) & 1)
+	default: {	/* 13: a full flush, worker steps, or the page request queue */
+		/*
+		 * The page request ops share op 13's byte (even values from
+		 * 0x80) rather than taking new op numbers: the committed corpus
+		 * keeps its meaning.
+		 */
+		unsigned int how = (unsigned int)take(r, 1);
+
+		if (how & 1)
 			full_flush(k);
+		else if (how & 0x80)
+			prq_op(r, k, how >> 1);
 		else
 			for (unsigned int i = take(r, 1) % 4 + 1; i; i--)
 				if (!step(k))
 					break;
 		break;
 	}
+	}
 	check_trace(k);
 	check_bounds();
+	for (unsigned int j = 0; j < NUNITS; j++) {
+		check_prq_regs(j);
+		check_prq_op(j, &prq_before[j]);
+	}
+	check_guest_trace();
 	if (!work_busy(k))
 		check_te_off(k);
 }

@@ -48,6 +48,15 @@ fuzz_fuzz_virtio_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_virtio_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_virtio_LDADD = libviommu.a libvmm.a $(TAGVMM_LIBS) -lpthread
 
+# tagvmm run's command line through the vIOMMU's placement and setup
+# (fuzz/fuzz_setup.c): the parser and setup.c compiled in, the rest from
+# the libraries; the VFIO devices on the unit tests' fake host.
+noinst_PROGRAMS += fuzz/fuzz_setup
+fuzz_fuzz_setup_SOURCES = fuzz/fuzz_setup.c cli/run-options.c viommu/setup.c
+fuzz_fuzz_setup_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
+fuzz_fuzz_setup_LDFLAGS = $(FUZZ_FLAGS)
+fuzz_fuzz_setup_LDADD = libviommu.a libvmm.a $(TAGVMM_LIBS) -lpthread
+
 # Hours of fuzz_viommu: make fuzz-viommu-long FUZZ_LONG_SECONDS=14400 FUZZ_JOBS=2
 FUZZ_LONG_SECONDS ?= 3600
 FUZZ_JOBS ?= 1
@@ -56,11 +65,13 @@ fuzz-viommu-long: fuzz/fuzz_viommu$(EXEEXT)
 
 FUZZ_SECONDS ?= 30
 fuzz: fuzz/fuzz_desc$(EXEEXT) fuzz/fuzz_qemu_trace$(EXEEXT) fuzz/fuzz_trace_summary$(EXEEXT) \
-	fuzz/fuzz_viommu$(EXEEXT) fuzz/fuzz_viommu_tsan$(EXEEXT) fuzz/fuzz_virtio$(EXEEXT)
+	fuzz/fuzz_viommu$(EXEEXT) fuzz/fuzz_viommu_tsan$(EXEEXT) fuzz/fuzz_virtio$(EXEEXT) \
+	fuzz/fuzz_setup$(EXEEXT)
 	$(top_srcdir)/fuzz/run.sh $(builddir)/fuzz $(top_srcdir) $(FUZZ_SECONDS)
 else
 fuzz fuzz-viommu-long:
 	@echo "fuzzing is not configured: ./configure CC=clang --enable-fuzzing" >&2; exit 1
 endif
 .PHONY: fuzz fuzz-viommu-long
-EXTRA_DIST += fuzz/run.sh fuzz/long.sh fuzz/coverage.sh fuzz/tsan-guest-ram.supp fuzz/corpus/viommu
+EXTRA_DIST += fuzz/run.sh fuzz/long.sh fuzz/coverage.sh fuzz/tsan-guest-ram.supp fuzz/corpus/viommu \
+	fuzz/corpus/setup fuzz/fake_vtd_hw_info.h

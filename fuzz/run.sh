@@ -9,7 +9,8 @@
 # SRCDIR/tests/data/*.trace, cut into 40-line pieces: small seeds mutate
 # much faster than a whole 1500-line trace. fuzz_trace_summary is seeded
 # with a few hand-written flush trace submissions, text and JSON lines.
-# fuzz_viommu starts from the corpus kept in SRCDIR/fuzz/corpus/viommu.
+# fuzz_viommu starts from the corpus kept in SRCDIR/fuzz/corpus/viommu,
+# fuzz_setup from SRCDIR/fuzz/corpus/setup.
 # Exits non-zero if any target found a crash (or could not run).
 set -u
 
@@ -84,14 +85,21 @@ for fuzzer in "$build"/fuzz_*; do
 		seed_trace_summary "$corpus" || { echo "$0: seeding $name failed" >&2; exit 1; }
 	elif [ "$name" = fuzz_viommu ] || [ "$name" = fuzz_viommu_tsan ]; then
 		cp "$src"/fuzz/corpus/viommu/* "$corpus"/ || { echo "$0: seeding $name failed" >&2; exit 1; }
+	elif [ "$name" = fuzz_setup ]; then
+		cp "$src"/fuzz/corpus/setup/* "$corpus"/ || { echo "$0: seeding $name failed" >&2; exit 1; }
 	fi
 	tsan_options=
 	[ "$name" = fuzz_viommu_tsan ] &&
 		tsan_options="halt_on_error=1 suppressions=$src/fuzz/tsan-guest-ram.supp"
+	# fuzz_setup's parser prints --help and every refusal: kept off the log
+	# (libFuzzer's own output and the sanitizers' reports still come).
+	quiet=
+	[ "$name" = fuzz_setup ] && quiet=-close_fd_mask=3
 	echo "== $name: $seconds s, corpus $corpus"
 	ran=$((ran + 1))
+	# shellcheck disable=SC2086 # $quiet: no word or one
 	if ! TSAN_OPTIONS=$tsan_options "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -timeout=25 \
-		-artifact_prefix="$artifacts/" "$corpus"; then
+		$quiet -artifact_prefix="$artifacts/" "$corpus"; then
 		echo "$0: $name FAILED; reproducers in $artifacts/" >&2
 		status=1
 	fi

@@ -34,6 +34,7 @@ UNIT_TESTS = \
 	tests/unit/check_virtio_iommu \
 	tests/unit/check_guest_trace \
 	tests/unit/check_vtd_prq \
+	tests/unit/check_run_options \
 	tests/unit/check_iommufd \
 	tests/unit/check_devtlb_cover_oracle \
 	tests/unit/check_iommufd_dryrun \
@@ -160,6 +161,10 @@ tests_unit_check_virtio_iommu_LDADD = $(VIOMMU_UNIT_LDADD)
 tests_unit_check_vtd_prq_SOURCES = tests/unit/check_vtd_prq.c tests/unit/vtd_testutil.h
 tests_unit_check_vtd_prq_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_vtd_prq_LDADD = $(VIOMMU_UNIT_LDADD)
+# tagvmm run's option parser and the vIOMMU placement, without a VM (fuzz/fuzz_setup.c's entry points).
+tests_unit_check_run_options_SOURCES = tests/unit/check_run_options.c cli/run-options.c
+tests_unit_check_run_options_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_run_options_LDADD = $(VIOMMU_UNIT_LDADD)
 # --guest-trace's recorder, read back with the replay's reader.
 tests_unit_check_guest_trace_SOURCES = tests/unit/check_guest_trace.c tests/unit/vtd_testutil.h
 tests_unit_check_guest_trace_CFLAGS = $(UNIT_CFLAGS)

@@ -233,14 +233,21 @@ static int create_device(struct vm *vm, struct viommu_state *st, const struct si
 	return 0;
 }
 
+int viommu_place(const struct viommu_options *given, struct viommu_options *placed,
+		 unsigned int *host_units, char *err, size_t errlen)
+{
+	*placed = *given;
+	place_devices(placed);
+	return check_options(placed, host_units, err, errlen);
+}
+
 int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, size_t errlen)
 {
-	struct viommu_options placed = *given, *o = &placed;
+	struct viommu_options placed, *o = &placed;
 	struct viommu_state *st;
 	unsigned int host_units;
 
-	place_devices(o);
-	if (check_options(o, &host_units, err, errlen))
+	if (viommu_place(given, &placed, &host_units, err, errlen))
 		return -1;
 	st = calloc(1, sizeof(*st));
 	if (!st) {

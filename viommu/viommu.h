@@ -57,6 +57,15 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 			    size_t errlen);
 
 /*
+ * The placement viommu_setup() makes, without a VM: @given copied to
+ * @placed with plain --viommu's vIOMMU count and every sim device's
+ * vIOMMU filled in, then the whole checked; *@host_units is how many
+ * simulated host units it needs. Returns 0, or -1 with a message (then
+ * @placed holds the placement that was refused).
+ */
+int viommu_place(const struct viommu_options *given, struct viommu_options *placed,
+		 unsigned int *host_units, char *err, size_t errlen);
+/*
  * Create the vIOMMUs, the simulated host and the sim devices for @vm,
  * describe them in vm->machine (DMAR, DTB), and install the DMA
  * translation every device behind them uses (vm->dma_iommu, vmm/dma.h).
