@@ -60,17 +60,38 @@ for k in "$k61_img" "$k612_img"; do
 	[ -s "$v" ] || "$top_srcdir/tests/linux/extract-vmlinux.sh" "$k" "$v" || die "no vmlinux in $k"
 done
 
-# The SVA test kernels (tests/linux/configs/sva-guest.config with the patches
-# that let x86 bind SVA and add the test driver), built once and cached.
+# The SVA cases, one per line: NAME KV ITERS matched|one DUMP, named
+# sva-KV[-one]-iITERS; the shorter run of each kernel with matched placement
+# also prints the guest's invalidation stream (DUMP ":dump").
 sva=${TESTBED_SVA:-}
+sva_cases= sva_images=()
 if [ -n "$sva" ]; then
+	read -r sva_short sva_long <<<"${TESTBED_SVA_ITERS:-1 5}"
+	placements=matched
+	[ -n "${TESTBED_SVA_ONE:-}" ] && placements="matched one"
 	for kv in 6.1 6.12; do
-		out=$("$top_srcdir/scripts/build-kernel.sh" --patch "sva-bind-x86-$kv" --patch tagvmm-sva-test \
-			"$kv" sva-guest) || die "building the $kv SVA test kernel failed"
-		eval "sva_img_${kv/./_}=\$out/bzImage"
+		for p in $placements; do
+			for it in $sva_short $sva_long; do
+				name=sva-$kv
+				[ $p = one ] && name=$name-one
+				name=$name-i$it
+				extra=
+				[ $p = matched ] && [ "$it" = "$sva_short" ] && extra=:dump
+				[[ $name =~ ${TESTBED_CASES:-.} ]] && sva_cases+="$name $kv $it $p $extra"$'\n'
+			done
+		done
 	done
-	command -v gcc >/dev/null || die "gcc missing (the SVA test program is built static)"
 fi
+# Their test kernels (tests/linux/configs/sva-guest.config with the patches
+# that let x86 bind SVA and add the test driver), built once and cached; only
+# those of the cases selected.
+for kv in 6.1 6.12; do
+	grep -q "^[^ ]* $kv " <<<"$sva_cases" || continue
+	out=$("$top_srcdir/scripts/build-kernel.sh" --patch "sva-bind-x86-$kv" --patch tagvmm-sva-test \
+		"$kv" sva-guest) || die "building the $kv SVA test kernel failed"
+	sva_images+=("$kv=$out/bzImage")
+done
+[ -n "$sva" ] && ! command -v gcc >/dev/null && die "gcc missing (the SVA test program is built static)"
 
 t_setup=$(date +%s)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tagvmm-testbed.XXXXXX") || exit 99
@@ -122,10 +143,10 @@ cp "$k61_img" "$l1/tb/l2/bzImage-6.1" && cp "$k612_img" "$l1/tb/l2/bzImage-6.12"
 cp "$cache/vmlinux-vmlinuz-$k61_ver" "$l1/tb/l2/vmlinux-6.1"
 cp "$cache/vmlinux-vmlinuz-$k612_ver" "$l1/tb/l2/vmlinux-6.12"
 cp "$tmp/l2.cpio.gz" "$l1/tb/l2/initramfs.cpio.gz"
-if [ -n "$sva" ]; then
-	cp "$sva_img_6_1" "$l1/tb/l2/bzImage-sva-6.1" && cp "$sva_img_6_12" "$l1/tb/l2/bzImage-sva-6.12"
-	[ "$sva" = only ] && touch "$l1/tb/sva-only"
-fi
+for img in "${sva_images[@]}"; do
+	cp "${img#*=}" "$l1/tb/l2/bzImage-sva-${img%%=*}" || die "cannot copy ${img#*=}"
+done
+[ "$sva" = only ] && touch "$l1/tb/sva-only"
 cp "$here/l1-init.sh" "$l1/init" && chmod +x "$l1/init"
 echo "${TESTBED_L2_CMDLINE-quiet}" >"$l1/tb/l2-cmdline"
 
@@ -163,27 +184,10 @@ for c in $virtio_cases; do
 	kv=${kv%%-*}
 	[[ $name =~ ${TESTBED_CASES:-.} ]] && echo "$name 1 $viommu /tb/l2/bzImage-$kv $opts" >>"$l1/tb/cases"
 done
-# The SVA cases: NAME 1 1 IMAGE sva:ITERS:matched|one[:dump] (l1-init.sh's
-# sva_run); named sva-KV[-one]-iITERS. The shorter run of each kernel with
-# matched placement also prints the guest's invalidation stream (dump).
-if [ -n "$sva" ]; then
-	read -r sva_short sva_long <<<"${TESTBED_SVA_ITERS:-1 5}"
-	placements=matched
-	[ -n "${TESTBED_SVA_ONE:-}" ] && placements="matched one"
-	for kv in 6.1 6.12; do
-		for p in $placements; do
-			for it in $sva_short $sva_long; do
-				name=sva-$kv
-				[ $p = one ] && name=$name-one
-				name=$name-i$it
-				extra=
-				[ $p = matched ] && [ "$it" = "$sva_short" ] && extra=:dump
-				[[ $name =~ ${TESTBED_CASES:-.} ]] &&
-					echo "$name 1 1 /tb/l2/bzImage-sva-$kv sva:$it:$p$extra" >>"$l1/tb/cases"
-			done
-		done
-	done
-fi
+# The SVA cases for L1: NAME 1 1 IMAGE sva:ITERS:matched|one[:dump] (l1-init.sh's sva_run).
+while read -r name kv it p extra; do
+	[ -n "$name" ] && echo "$name 1 1 /tb/l2/bzImage-sva-$kv sva:$it:$p$extra" >>"$l1/tb/cases"
+done <<<"$sva_cases"
 (cd "$l1" && find . | cpio -o -H newc --quiet) >"$tmp/l1.cpio" || die "cpio (L1)"
 
 log=${TESTBED_LOG:-$tmp/console.log}
