@@ -245,6 +245,18 @@ check-realkvm: tagvmm$(EXEEXT) $(GUEST_ELFS)
 	top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/testbed.sh
 .PHONY: check-realkvm
 
+# Outside CI (each kernel build takes about 25 minutes here; once cached, the
+# run takes a few minutes): the testbed's SVA cases only. Linux 6.1 and 6.12
+# test kernels built from Debian's sources with x86 SVA bind allowed again and
+# the tagvmm-sva-test driver bind SVA on 8 emulated DMA engines with PRI and
+# run PASID DMA through page requests (docs/running.md).
+EXTRA_DIST += tests/linux/configs/sva-guest.config tests/linux/patches/sva-bind-x86-6.1.patch \
+	tests/linux/patches/sva-bind-x86-6.12.patch tests/linux/patches/tagvmm-sva-test.patch \
+	tests/linux/sva/sva-test.c
+check-sva-linux: tagvmm$(EXEEXT) $(GUEST_ELFS)
+	TESTBED_SVA=only top_builddir=$(top_builddir) $(top_srcdir)/tests/realkvm/testbed.sh
+.PHONY: check-sva-linux
+
 # Outside CI (its L1 kernel takes over half an hour to build once): the
 # testbed with an L1 built from Debian's linux-source-6.12 with IOMMUFD and
 # the VFIO device cdev (l1-iommufd.config), QEMU's VT-d, devices bound to

@@ -13,7 +13,17 @@
  * framework's lock (config space) is taken before dma_lock(), never under
  * it. Order: d->lock, then the unit's lock (dma_lock(), a page request).
  * A page group response arrives under the unit's lock: it only takes
- * d->resp_lock, which is never held while taking another lock.
+ * d->resp_lock, which is never held while taking another lock. The engine
+ * acts on it (and keeps the PRI status bits) under d->lock, at its next
+ * BAR access or PRI control write.
+ *
+ * PRI (PCIe 6.0 10.4): one page request outstanding at most, and none
+ * while Response Failure is set or the guest allocated no requests.
+ * Stopped reads 1 while Enable is clear and nothing is outstanding;
+ * Reset with Enable clear drops an outstanding request (its command ends
+ * in STATUS_FAULT) and clears itself; a response code of Response Failure
+ * sets that bit, a response to no outstanding group sets Unexpected PRG
+ * Index.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -79,6 +89,26 @@ static bool pasid_enabled(struct simdev *d)
 static bool pri_enabled(struct simdev *d)
 {
 	return d->pri_cap && (cfg_read16(d, d->pri_cap + PRI_CTRL) & PRI_CTRL_ENABLE);
+}
+
+/* Whether the engine may make a page request now (PRI enabled is the caller's). */
+static bool pri_may_request(struct simdev *d)
+{
+	return !(cfg_read16(d, d->pri_cap + PRI_STATUS) & PRI_STATUS_RF) &&
+	       pci_device_config_read(&d->pci, d->pri_cap + PRI_ALLOCATION, 4) != 0;
+}
+
+static void pri_status(struct simdev *d, uint16_t clear, uint16_t set)
+{
+	pci_device_config_update(&d->pci, d->pri_cap + PRI_STATUS, 2, clear, set);
+}
+
+/* Stopped: Enable clear and no page request outstanding. Under d->lock. */
+static void pri_update_stopped(struct simdev *d)
+{
+	bool stopped = !pri_enabled(d) && d->status != SIMDEV_STATUS_PAGE_REQUEST;
+
+	pri_status(d, PRI_STATUS_STOPPED, stopped ? PRI_STATUS_STOPPED : 0);
 }
 
 /* Count where a translation came from, faulted ones included. */
@@ -155,7 +185,7 @@ static bool page_request(struct simdev *d, const struct dma_request *r, uint64_t
 	};
 
 	d->fault_addr = addr;
-	if (d->tries >= SIMDEV_PRI_TRIES) {
+	if (d->tries >= SIMDEV_PRI_TRIES || !pri_may_request(d)) {
 		d->status = SIMDEV_STATUS_FAULT;
 		return false;
 	}
@@ -265,24 +295,33 @@ static void page_response(void *opaque, const struct vtd_desc_pgrp_resp *resp)
  */
 static bool resume(struct simdev *d)
 {
-	bool have;
+	bool have, ended;
+	uint16_t prgi;
 	uint8_t code;
 
-	if (d->status != SIMDEV_STATUS_PAGE_REQUEST)
-		return false;
 	pthread_mutex_lock(&d->resp_lock);
-	have = d->resp_valid && d->resp_prgi == d->prgi_wait;
+	have = d->resp_valid;
 	code = d->resp_code;
+	prgi = d->resp_prgi;
 	d->resp_valid = false;
 	pthread_mutex_unlock(&d->resp_lock);
-	if (!have)
+	if (!have || !d->pri_cap)
 		return false;
-	if (code != 0) {
-		d->status = SIMDEV_STATUS_FAULT;
-		return true;
+	if (d->status != SIMDEV_STATUS_PAGE_REQUEST || prgi != d->prgi_wait) {
+		pri_status(d, 0, PRI_STATUS_UPRGI);
+		return false;
 	}
-	run_copy(d, d->resume_at);
-	return d->status != SIMDEV_STATUS_PAGE_REQUEST;
+	if (code == VTD_PRG_RESP_FAILURE)
+		pri_status(d, 0, PRI_STATUS_RF);
+	if (code != VTD_PRG_RESP_SUCCESS) {
+		d->status = SIMDEV_STATUS_FAULT;
+		ended = true;
+	} else {
+		run_copy(d, d->resume_at);
+		ended = d->status != SIMDEV_STATUS_PAGE_REQUEST;
+	}
+	pri_update_stopped(d);
+	return ended;
 }
 
 /* Returns true when a command ran (and vector 0 is due). */
@@ -346,6 +385,39 @@ static void simdev_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned i
 		pci_device_notify(&d->pci, 0);
 }
 
+/*
+ * A write to the PRI control register: Reset (with Enable clear) drops an
+ * outstanding page request, whose command then ends in STATUS_FAULT; then
+ * Stopped follows Enable. Runs without the framework's lock.
+ */
+static void config_written(struct pci_device *pci, unsigned int offset, unsigned int len)
+{
+	struct simdev *d = pci->opaque;
+	bool notify;
+	uint16_t ctrl;
+
+	if (!d->pri_cap || !pci_config_touches(offset, len, d->pri_cap + PRI_CTRL, 2))
+		return;
+	pthread_mutex_lock(&d->lock);
+	notify = resume(d);
+	ctrl = cfg_read16(d, d->pri_cap + PRI_CTRL);
+	if (ctrl & PRI_CTRL_RESET) {
+		pci_device_config_update(&d->pci, d->pri_cap + PRI_CTRL, 2, PRI_CTRL_RESET, 0);
+		if (!(ctrl & PRI_CTRL_ENABLE) && d->status == SIMDEV_STATUS_PAGE_REQUEST) {
+			d->status = SIMDEV_STATUS_FAULT;
+			notify = true;
+		}
+	}
+	pri_update_stopped(d);
+	pthread_mutex_unlock(&d->lock);
+	if (notify)
+		pci_device_notify(&d->pci, 0);
+}
+
+static const struct pci_device_ops simdev_ops = {
+	.config_written = config_written,
+};
+
 struct simdev *simdev_create(struct vm *vm, struct viommu_dev *vdev, struct simvtd *sim,
 			     bool ats, bool pasid, uint16_t bdf, char *err, size_t errlen)
 {
@@ -370,6 +442,8 @@ struct simdev *simdev_create(struct vm *vm, struct viommu_dev *vdev, struct simv
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->resp_lock, NULL);
 	pci_device_init(&d->pci, SIMDEV_VENDOR, SIMDEV_DEVICE, SIMDEV_CLASS, 0);
+	d->pci.ops = &simdev_ops;
+	d->pci.opaque = d;
 	d->pci.cfg[0x3d] = 0;	/* MSI-X only: no INTx pin */
 	if (pci_device_set_bar(&d->pci, 0, PCI_BAR_MEM32, SIMDEV_BAR_SIZE, simdev_mmio, d) ||
 	    !pci_add_msix_cap(&d->pci, SIMDEV_MSIX_VECTORS, SIMDEV_MSIX_BAR) ||

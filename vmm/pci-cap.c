@@ -157,8 +157,23 @@ uint8_t pci_add_pcie_cap(struct pci_device *dev, uint8_t port_type)
 	return off;
 }
 
+/* The offset of standard capability @id, or 0. */
+static uint8_t find_cap(const struct pci_device *dev, uint8_t id)
+{
+	unsigned int off = dev->cfg[PCI_CAPABILITY_LIST] & 0xfc;
+
+	/* The list is the framework's; the bound is belt and braces. */
+	for (unsigned int hops = 0; off >= PCI_STD_CAP_START && hops < 48; hops++) {
+		if (dev->cfg[off] == id)
+			return (uint8_t)off;
+		off = dev->cfg[off + 1] & 0xfc;
+	}
+	return 0;
+}
+
 uint16_t pci_add_pasid_cap(struct pci_device *dev, unsigned int pasid_bits)
 {
+	uint8_t exp = find_cap(dev, PCI_CAP_ID_EXP);
 	uint16_t off;
 
 	if (!pasid_bits || pasid_bits > 20)
@@ -169,14 +184,21 @@ uint16_t pci_add_pasid_cap(struct pci_device *dev, unsigned int pasid_bits)
 	/* Max PASID width; no execute or privileged mode, so only Enable is writable. */
 	cfg_set(dev, off + PASID_CAP, 2, pasid_bits << 8, 0, 0);
 	cfg_set(dev, off + PASID_CTRL, 2, 0, 0x0001, 0);
+	/*
+	 * A PASID is an End-End TLP Prefix: Linux's pci_enable_pasid() refuses
+	 * a function without the bit on its path (an RCiEP's path is itself).
+	 */
+	if (exp)
+		put(dev->cfg, exp + EXP_DEVCAP2, cfg32(dev, exp + EXP_DEVCAP2) | EXP_DEVCAP2_EE_PREFIX, 4);
 	return off;
 }
 
 /*
- * PCIe Page Request Interface (16 bytes). Stopped reads 1 whatever the
- * state, which is what Linux checks before it enables PRI (it never waits
- * for it afterwards); Response Failure and Unexpected PRG Index are
- * write-1-to-clear and never set: the device model drops such responses.
+ * PCIe Page Request Interface (16 bytes), in its reset state: Stopped set
+ * (Linux enables PRI only then), PRG responses need a PASID. Enable and
+ * Reset are the guest's; Response Failure and Unexpected PRG Index are
+ * write-1-to-clear. The device model keeps Stopped, clears Reset after
+ * acting on it and sets the two error bits (pci_device_config_update).
  */
 uint16_t pci_add_pri_cap(struct pci_device *dev, unsigned int capacity)
 {

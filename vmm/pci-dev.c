@@ -513,6 +513,16 @@ uint32_t pci_device_config_read(struct pci_device *dev, unsigned int offset, uns
 	return val;
 }
 
+void pci_device_config_update(struct pci_device *dev, unsigned int offset, unsigned int len,
+			      uint32_t clear, uint32_t set)
+{
+	if (!len || len > 4 || offset >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - offset)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	put(dev->cfg, offset, (get(dev->cfg, offset, len) & ~clear) | set, len);
+	pthread_mutex_unlock(&dev->lock);
+}
+
 void pci_device_config_write(struct pci_device *dev, unsigned int offset, unsigned int len,
 			     uint32_t value)
 {

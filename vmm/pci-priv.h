@@ -59,6 +59,8 @@
 #define EXP_DEVCAP		0x04
 #define EXP_DEVCTL		0x08
 #define EXP_DEVSTA		0x0a
+#define EXP_DEVCAP2		0x24
+#define EXP_DEVCAP2_EE_PREFIX	0x00200000	/* End-End TLP Prefix Supported */
 #define EXP_LNKCAP		0x0c
 #define EXP_LNKCTL		0x10
 #define EXP_LNKSTA		0x12

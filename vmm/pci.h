@@ -42,7 +42,10 @@ struct vm;
 #define PASID_CTRL_ENABLE	0x0001
 #define PRI_CTRL		4	/* in the PRI extended capability */
 #define PRI_CTRL_ENABLE		0x0001
+#define PRI_CTRL_RESET		0x0002
 #define PRI_STATUS		6
+#define PRI_STATUS_RF		0x0001	/* Response Failure (RW1C) */
+#define PRI_STATUS_UPRGI	0x0002	/* Unexpected Page Request Group Index (RW1C) */
 #define PRI_STATUS_STOPPED	0x0100
 #define PRI_STATUS_PASID	0x8000	/* PRG responses need a PASID */
 #define PRI_CAPACITY		8
@@ -155,6 +158,12 @@ uint16_t pci_find_ext_cap(const struct pci_device *dev, uint16_t id);
 uint8_t pci_add_msi_cap(struct pci_device *dev, unsigned int vectors, bool mask64);
 uint8_t pci_add_msix_cap(struct pci_device *dev, unsigned int entries, unsigned int bar);
 uint8_t pci_add_pcie_cap(struct pci_device *dev, uint8_t port_type);
+/*
+ * pci_add_pasid_cap also marks End-End TLP Prefix Supported in the PCIe
+ * capability's DevCap2 (a PASID travels in such a prefix; Linux enables
+ * PASID only on a function whose path has the bit), so a function adds
+ * its PCIe capability first.
+ */
 uint16_t pci_add_pasid_cap(struct pci_device *dev, unsigned int pasid_bits);
 uint16_t pci_add_ats_cap(struct pci_device *dev, unsigned int queue_depth);
 uint16_t pci_add_pri_cap(struct pci_device *dev, unsigned int capacity);
@@ -178,6 +187,13 @@ void pci_device_intx_deassert(struct pci_device *dev);
 uint32_t pci_device_config_read(struct pci_device *dev, unsigned int offset, unsigned int len);
 void pci_device_config_write(struct pci_device *dev, unsigned int offset, unsigned int len,
 			     uint32_t value);
+/*
+ * The device's own change of a register the guest cannot write (status
+ * bits, self-clearing controls): @len bytes at @offset become
+ * (old & ~@clear) | @set, whatever the write masks say.
+ */
+void pci_device_config_update(struct pci_device *dev, unsigned int offset, unsigned int len,
+			      uint32_t clear, uint32_t set);
 
 /* Where interrupts go: vm_irq_line and vm_signal_msi unless a test records them. */
 extern int (*pci_irq_line)(struct vm *vm, unsigned int gsi, bool level);

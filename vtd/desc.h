@@ -105,6 +105,11 @@ struct vtd_desc_pdevtlb {
 	bool global;		/* G: all PASIDs of the device, including globals */
 };
 
+/* Page group response codes (PCIe PRG Response, as the guest writes them). */
+#define VTD_PRG_RESP_SUCCESS	0x0
+#define VTD_PRG_RESP_INVALID	0x1
+#define VTD_PRG_RESP_FAILURE	0xf
+
 struct vtd_desc_pgrp_resp {
 	bool pasid_present;
 	bool priv_present;

@@ -121,6 +121,30 @@ expect 0 "JSON flush trace" -- "$tagvmm" replay --qemu-trace "$sva" "${assign[@]
 expect 0 "trace summary reads JSON lines" -- "$tagvmm" trace summary --json "$tmp/flush.json"
 check_eq "$(json_field invalidations)" 6 "JSON trace: 6 IOTLB-class records"
 
+# 3b. Recorded real Linux SVA streams (tests/data/README.md): a Linux guest's
+#     own queue under tagvmm (--guest-trace), 8 engines bound to one SVA
+#     domain (DID 1, PASID 1), 4 behind each of 2 host units, one vIOMMU per
+#     unit, as make check-sva-linux runs them.
+sva_assign=()
+for i in 1 2 3 4 5 6 7 8; do
+	u=$((i <= 4 ? 0 : 1))
+	sva_assign+=(--assign "sid=00:0$i.0,did=1,pasid=1,unit=$u,ats,viommu=$u")
+done
+sva612=$top_srcdir/tests/data/linux-6.12-sva.trace
+expect 0 "replay recorded Linux 6.12 SVA stream" -- "$tagvmm" replay --qemu-trace "$sva612" \
+	"${sva_assign[@]}" --json
+check_eq "$(json_field guest_descriptors)" 335 "6.12 SVA: 335 guest descriptors"
+check_eq "$(json_field tail_writes)" 127 "6.12 SVA: 127 guest submissions"
+check_eq "$(json_field untraced_descriptors)" 0 "6.12 SVA: every descriptor traced (256-bit)"
+check_eq "$(json_field host_errors)" 0 "6.12 SVA: no host errors"
+check_eq "$(json_field host_invalidations)" 35 "6.12 SVA: 35 host IOTLB-class invalidations"
+check_eq "$(json_field host_devtlb_invalidations)" 81 "6.12 SVA: 81 device-TLB invalidations (as the guest asked)"
+check_eq "$(($(json_field host_invalidations) + $(json_field host_devtlb_invalidations)))" \
+	"$(json_field unique_tag_bound)" "6.12 SVA: the host does the unique-tag bound"
+expect 0 "replay recorded Linux 6.12 SVA stream, no-merge" -- "$tagvmm" replay --qemu-trace "$sva612" \
+	"${sva_assign[@]}" --json --no-merge
+check_eq "$(json_field host_invalidations)" 140 "6.12 SVA no-merge: 140 host IOTLB-class invalidations"
+
 # 4. Bad input: clear message with the line, non-zero exit, no crash.
 printf 'vtd_inv_qi_tail write tail 2\nvtd_inv_desc invalidate desc type iotlb high 0xzz low 0x1\n' >"$tmp/bad1"
 expect 3 "malformed descriptor line" -- "$tagvmm" replay --qemu-trace "$tmp/bad1"

@@ -37,6 +37,53 @@ verdict() {	# verdict NAME ok|REASON WALL
 tsc_forbid='Unable to calibrate|could not calculate TSC khz|No reference \(HPET/PMTIMER\)|TSC calibration failed'
 dmar_forbid='DMAR: DRHD: handling fault|DMAR: \[(DMA|INTR-REMAP)|Invalidation (Queue|Time-out|Completion) Error|QI HEAD'
 
+# An SVA case (testbed.sh, TESTBED_SVA): every engine bound by the test
+# driver with IOPF and SVA on; the test's copies by PASID to fresh pages
+# went through page requests and landed right after every munmap (no stale
+# translation); no DMAR fault, no queue error.
+judge_sva() {	# judge_sva NAME SECTION; sets why
+	local name=$1 s=$2 pass iters prs enabled
+	grep -qx 'TAGVMM-L2: userspace reached' <<<"$s" || { why="no userspace"; return; }
+	enabled=$(grep -c 'TAGVMM-L2: dmesg: .*tagvmm-sva: IOPF and SVA enabled' <<<"$s")
+	[ "$enabled" = 8 ] || { why="IOPF and SVA enabled on $enabled of 8 engines: $(grep -m1 -E 'tagvmm-sva: (enabling|PASID)' <<<"$s")"; return; }
+	grep -qx 'TAGVMM-SVA: bound 8 devices' <<<"$s" ||
+		{ why="bind: $(grep -m1 -E 'TAGVMM-SVA: (bind .* failed|bound)' <<<"$s")"; return; }
+	pass=$(grep -m1 '^TAGVMM-SVA: PASS devices=8 ' <<<"$s")
+	[ -n "$pass" ] || { why="$(grep -m1 -E '^TAGVMM-SVA: (dev .*|FAIL.*)' <<<"$s")"; return; }
+	iters=$(sed -n 's/.* iterations=\([0-9]*\).*/\1/p' <<<"$pass")
+	prs=$(sed -n 's/.* page_requests=\([0-9]*\).*/\1/p' <<<"$pass")
+	# Each copy's destination is a fresh page: at least one page request per copy.
+	[ "${prs:-0}" -ge $((8 * iters)) ] || { why="only ${prs:-0} page requests for $((8 * iters)) copies"; return; }
+	grep -Eq "$dmar_forbid" <<<"$s" && { why="DMAR: $(grep -Em1 "$dmar_forbid" <<<"$s")"; return; }
+	grep -q 'TAGVMM-L2: dmesg: .*\(PRQ\|prq\).*\(error\|fail\)' <<<"$s" &&
+		{ why="$(grep -m1 'TAGVMM-L2: dmesg: .*\(PRQ\|prq\)' <<<"$s")"; return; }
+	grep -E '^TAGVMM-SVA: PASS|^TAGVMM-SVA: dev 0 ' <<<"$s" | sed "s/^/# $name: /"
+}
+
+# One counter of an SVA case's summaries: sva_count NAME trace|guest KEY
+sva_count() {
+	sed -n "s/^TESTBED-SVA $1 $2: $3  *\([0-9]*\)$/\1/p" "$log" | head -1
+}
+
+# Per munmap, from the two runs of a kernel and placement that differ only in
+# their iteration count (testbed.sh, TESTBED_SVA_ITERS): everything else the
+# runs do (boot, binds, unbinds) is the same, so the difference of each count
+# over the difference of munmaps is what one munmap costs.
+sva_per_munmap() {	# sva_per_munmap PREFIX SHORT LONG
+	local a=$1-i$2 b=$1-i$3 m k va vb out=""
+	m=$((($3 - $2) * 8))
+	for k in "guest submissions" "guest descriptors" "guest desc_p_iotlb_inv" \
+		"guest desc_p_dev_tlb_inv" "guest desc_dev_tlb_inv" "guest desc_iotlb_inv" \
+		"guest desc_page_grp_resp" "trace invalidations" "trace devtlb_invalidations" \
+		"trace submissions"; do
+		va=$(sva_count "$a" ${k% *} ${k#* })
+		vb=$(sva_count "$b" ${k% *} ${k#* })
+		[ -n "$vb" ] || [ -n "$va" ] || continue
+		out="$out, ${k/trace/host} $(awk -v a="${va:-0}" -v b="${vb:-0}" -v m=$m 'BEGIN { printf "%.2f", (b - a) / m }')"
+	done
+	[ -n "$out" ] && echo "# $1: per munmap (runs $a, $b, $m munmaps apart):${out#,}"
+}
+
 judge() {	# judge NAME CPUS VIOMMU
 	local name=$1 cpus=$2 viommu=$3 result status wall s why=""
 	result=$(grep -m1 "^TESTBED-RESULT $name " "$log")
@@ -49,6 +96,9 @@ judge() {	# judge NAME CPUS VIOMMU
 	wall="$((wall / 1000)).$(printf '%03d' $((wall % 1000))) s"
 	s=$(section "$name")
 	case $name in
+	sva-*)
+		judge_sva "$name" "$s"
+		;;
 	speed)
 		grep -qx 'TAGVMM-TEST: PASS speed' <<<"$s" || why="no PASS line"
 		grep '^speed:' <<<"$s" | sed 's/^/# testbed guest /'
@@ -104,10 +154,21 @@ judge() {	# judge NAME CPUS VIOMMU
 }
 
 grep -E '^TESTBED-(ERROR|THREAD)' "$log" | sed 's/^/# /'
-judge guests 0 0
-judge guests-viommu 0 0
-judge speed 0 0
+if [ "${TESTBED_SVA:-}" != only ]; then
+	judge guests 0 0
+	judge guests-viommu 0 0
+	judge speed 0 0
+fi
 while read -r name cpus viommu _; do judge "$name" "$cpus" "$viommu"; done <"$cases"
+# The SVA cases' per-munmap counts, per kernel and placement with two runs.
+for prefix in $(sed -n 's/^\(sva-.*\)-i[0-9]* .*/\1/p' "$cases" | sort -u); do
+	its=$(sed -n "s/^$prefix-i\([0-9]*\) .*/\1/p" "$cases" | sort -n | tr '\n' ' ')
+	set -- $its
+	[ $# -ge 2 ] && sva_per_munmap "$prefix" "$1" "$2"
+	for c in $(sed -n "s/^\($prefix-i[0-9]*\) .*/\1/p" "$cases"); do
+		grep "^TESTBED-SVA $c " "$log" | sed 's/^TESTBED-SVA /# /'
+	done
+done
 grep -q '^TESTBED-DONE' "$log" || { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - L1 did not finish"; tail -n 20 "$log" | sed 's/^/#   /'; }
 echo "# testbed: $((n - failed)) passed, $failed failed"
 [ $failed -eq 0 ]

@@ -75,5 +75,18 @@ if grep -q tagvmm.nvme /proc/cmdline; then
 	grep -E 'nvme|PCI-MSI' /proc/interrupts | tr -s ' ' | sed 's/^/TAGVMM-L2: nvme: interrupts:/'
 	dmesg | grep -E 'nvme|DMAR|vfio|MSI' | sed 's/^/TAGVMM-L2: dmesg: /'
 fi
+# The SVA cases (tagvmm.sva=ITERATIONS on the command line, make
+# check-sva-linux): tests/linux/sva/sva-test.c against the tagvmm-sva-test
+# driver built into the sva-guest kernel, then what the kernel said about
+# the vIOMMU, page requests and the engines.
+sva=$(sed -n 's/.*tagvmm\.sva=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$sva" ]; then
+	mkdir -p /dev
+	mount -t devtmpfs dev /dev
+	echo "TAGVMM-L2: sva: $(uname -r), $(ls /dev | grep -c tagvmm-sva) engines"
+	/bin/sva-test "$sva"
+	echo "TAGVMM-L2: sva: sva-test exit $?"
+	dmesg | grep -Ei 'DMAR|tagvmm-sva|iommu|prq|pasid|svm|page request' | sed 's/^/TAGVMM-L2: dmesg: /'
+fi
 echo "TAGVMM-L2: powering off"
 poweroff -f

@@ -21,6 +21,14 @@
 #   TESTBED_LOG=FILE           keep the whole console log there
 #   TESTBED_L2_CMDLINE=ARGS    L2 command-line options (default "quiet": every
 #                              console byte costs an exit through both levels)
+#   TESTBED_SVA=1|only         add the SVA cases (make check-sva-linux; "only":
+#                              nothing else): Linux 6.1 and 6.12 test kernels
+#                              built from Debian's sources (scripts/build-kernel.sh,
+#                              cached) bind SVA on 8 emulated DMA engines
+#   TESTBED_SVA_ITERS="A B"    the two runs per kernel (iterations of the test's
+#                              loop over the 8 engines; default "1 5"): the
+#                              judge's per-munmap counts are their difference
+#   TESTBED_SVA_ONE=1          also run each with one vIOMMU for both host units
 set -uo pipefail
 top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 top_builddir=$(cd "${top_builddir:-.}" && pwd)
@@ -52,6 +60,39 @@ for k in "$k61_img" "$k612_img"; do
 	[ -s "$v" ] || "$top_srcdir/tests/linux/extract-vmlinux.sh" "$k" "$v" || die "no vmlinux in $k"
 done
 
+# The SVA cases, one per line: NAME KV ITERS matched|one DUMP, named
+# sva-KV[-one]-iITERS; the shorter run of each kernel with matched placement
+# also prints the guest's invalidation stream (DUMP ":dump").
+sva=${TESTBED_SVA:-}
+sva_cases= sva_images=()
+if [ -n "$sva" ]; then
+	read -r sva_short sva_long <<<"${TESTBED_SVA_ITERS:-1 5}"
+	placements=matched
+	[ -n "${TESTBED_SVA_ONE:-}" ] && placements="matched one"
+	for kv in 6.1 6.12; do
+		for p in $placements; do
+			for it in $sva_short $sva_long; do
+				name=sva-$kv
+				[ $p = one ] && name=$name-one
+				name=$name-i$it
+				extra=
+				[ $p = matched ] && [ "$it" = "$sva_short" ] && extra=:dump
+				[[ $name =~ ${TESTBED_CASES:-.} ]] && sva_cases+="$name $kv $it $p $extra"$'\n'
+			done
+		done
+	done
+fi
+# Their test kernels (tests/linux/configs/sva-guest.config with the patches
+# that let x86 bind SVA and add the test driver), built once and cached; only
+# those of the cases selected.
+for kv in 6.1 6.12; do
+	grep -q "^[^ ]* $kv " <<<"$sva_cases" || continue
+	out=$("$top_srcdir/scripts/build-kernel.sh" --patch "sva-bind-x86-$kv" --patch tagvmm-sva-test \
+		"$kv" sva-guest) || die "building the $kv SVA test kernel failed"
+	sva_images+=("$kv=$out/bzImage")
+done
+[ -n "$sva" ] && ! command -v gcc >/dev/null && die "gcc missing (the SVA test program is built static)"
+
 t_setup=$(date +%s)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tagvmm-testbed.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -80,6 +121,10 @@ l2_modules "$k61" "$k61_ver" drivers/virtio/virtio_ring drivers/virtio/virtio \
 	drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
 	drivers/virtio/virtio_pci drivers/block/virtio_blk drivers/char/hw_random/virtio-rng
 l2_modules "$k612" "$k612_ver" drivers/block/virtio_blk drivers/char/hw_random/virtio-rng
+if [ -n "$sva" ]; then
+	gcc -static -O2 -Wall -Wextra -Werror -o "$tmp/l2/bin/sva-test" "$top_srcdir/tests/linux/sva/sva-test.c" ||
+		die "cannot build tests/linux/sva/sva-test.c static"
+fi
 (cd "$tmp/l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/l2.cpio.gz" || die "cpio (L2)"
 
 # L1's initramfs: busybox, kvm modules, tagvmm and its libraries, guests, L2 images.
@@ -98,6 +143,10 @@ cp "$k61_img" "$l1/tb/l2/bzImage-6.1" && cp "$k612_img" "$l1/tb/l2/bzImage-6.12"
 cp "$cache/vmlinux-vmlinuz-$k61_ver" "$l1/tb/l2/vmlinux-6.1"
 cp "$cache/vmlinux-vmlinuz-$k612_ver" "$l1/tb/l2/vmlinux-6.12"
 cp "$tmp/l2.cpio.gz" "$l1/tb/l2/initramfs.cpio.gz"
+for img in "${sva_images[@]}"; do
+	cp "${img#*=}" "$l1/tb/l2/bzImage-sva-${img%%=*}" || die "cannot copy ${img#*=}"
+done
+[ "$sva" = only ] && touch "$l1/tb/sva-only"
 cp "$here/l1-init.sh" "$l1/init" && chmod +x "$l1/init"
 echo "${TESTBED_L2_CMDLINE-quiet}" >"$l1/tb/l2-cmdline"
 
@@ -105,7 +154,7 @@ echo "${TESTBED_L2_CMDLINE-quiet}" >"$l1/tb/l2-cmdline"
 # (No no-kvmclock case: an exit to tagvmm costs 190 to 480 us in the testbed,
 # too slow for Linux's TSC calibration against the PM timer; docs/running.md.)
 : >"$l1/tb/cases"
-for kv in 6.1 6.12; do
+[ "$sva" = only ] || for kv in 6.1 6.12; do
 	for path in bzImage pvh; do
 		img=/tb/l2/bzImage-$kv
 		[ $path = pvh ] && img=/tb/l2/vmlinux-$kv
@@ -128,12 +177,17 @@ virtio_cases="linux-6.1-virtio:0:plain linux-6.1-virtio-viommu-ats:1:ats
 [ "${TESTBED_VIRTIO:-}" = all ] && virtio_cases="$virtio_cases linux-6.1-virtio-viommu:1:plain
 	linux-6.1-virtio-viommu-nomerge:1:nomerge linux-6.12-virtio:0:plain
 	linux-6.12-virtio-viommu-ats:1:ats"
+[ "$sva" = only ] && virtio_cases=
 for c in $virtio_cases; do
 	IFS=: read -r name viommu opts <<<"$c"
 	kv=${name#linux-}
 	kv=${kv%%-*}
 	[[ $name =~ ${TESTBED_CASES:-.} ]] && echo "$name 1 $viommu /tb/l2/bzImage-$kv $opts" >>"$l1/tb/cases"
 done
+# The SVA cases for L1: NAME 1 1 IMAGE sva:ITERS:matched|one[:dump] (l1-init.sh's sva_run).
+while read -r name kv it p extra; do
+	[ -n "$name" ] && echo "$name 1 1 /tb/l2/bzImage-sva-$kv sva:$it:$p$extra" >>"$l1/tb/cases"
+done <<<"$sva_cases"
 (cd "$l1" && find . | cpio -o -H newc --quiet) >"$tmp/l1.cpio" || die "cpio (L1)"
 
 log=${TESTBED_LOG:-$tmp/console.log}

@@ -102,6 +102,14 @@ START_TEST(test_capability_walk)
 	ck_assert_uint_eq(ids[0], PCI_CAP_ID_MSI);
 	ck_assert_uint_eq(ids[1], PCI_CAP_ID_MSIX);
 	ck_assert_uint_eq(ids[2], PCI_CAP_ID_EXP);
+	/* The PASID capability marked End-End TLP Prefix Supported in DevCap2 (read-only). */
+	ck_assert_uint_eq(cfg_read(bdf, exp + 0x24, 4), 1u << 21);
+	cfg_write(bdf, exp + 0x24, 4, 0);
+	ck_assert_uint_eq(cfg_read(bdf, exp + 0x24, 4), 1u << 21);
+	/* The device's own update ignores the write masks; the guest's write cannot undo it. */
+	pci_device_config_update(&t->pci, exp + 0x24, 4, 1u << 21, 1u << 16);
+	ck_assert_uint_eq(cfg_read(bdf, exp + 0x24, 4), 1u << 16);
+	pci_device_config_update(&t->pci, PCI_CFG_SIZE - 2, 4, ~0u, 0);	/* out of range: ignored */
 
 	/* MSI: 64-bit, per-vector masking, 4 vectors. */
 	ck_assert_uint_eq(cfg_read(bdf, msi + 2, 2), 0x0184);

@@ -325,6 +325,45 @@ START_TEST(test_config_space)
 }
 END_TEST
 
+/*
+ * What Linux reads before it enables PASID, ATS and PRI on the engine
+ * (drivers/pci/probe.c, ats.c, intel/iommu.c of 6.1 and 6.12): an RCiEP
+ * (ACS is then not needed on its path) with End-End TLP Prefix Supported
+ * in DevCap2, else pci_enable_pasid() fails; ATS page-aligned requests,
+ * else the Intel driver leaves ATS off; PRI with PASID-required and
+ * Stopped set, else it leaves PRI off. The engine never asks for execute
+ * or privileged access, so its PASID capability offers neither.
+ */
+START_TEST(test_config_space_linux_checks)
+{
+	uint8_t exp = 0;
+	uint16_t cap;
+	char err[128];
+
+	make_device(true, true);
+	ck_assert_msg(simdev_add_pri(dev, err, sizeof(err)) == 0, "%s", err);
+	for (unsigned int off = pci_device_config_read(pci, 0x34, 1), n = 0; off && n < 48;
+	     off = pci_device_config_read(pci, off + 1, 1), n++)
+		if (pci_device_config_read(pci, off, 1) == PCI_CAP_ID_EXP)
+			exp = (uint8_t)off;
+	ck_assert_uint_ne(exp, 0);
+	ck_assert_uint_eq((pci_device_config_read(pci, exp + 2, 2) >> 4) & 0xf, PCI_EXP_TYPE_RC_END);
+	ck_assert_uint_ne(pci_device_config_read(pci, exp + 0x24, 4) & (1u << 21), 0);
+	/* DevCap2 is read-only. */
+	pci_device_config_write(pci, exp + 0x24, 4, 0);
+	ck_assert_uint_ne(pci_device_config_read(pci, exp + 0x24, 4) & (1u << 21), 0);
+
+	cap = find_ext_cap(PCI_EXT_CAP_ID_PASID);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + 4, 2), 20 << 8);	/* no Exec, no Priv */
+	cap = find_ext_cap(PCI_EXT_CAP_ID_ATS);
+	ck_assert_uint_ne(pci_device_config_read(pci, cap + 4, 2) & 0x20, 0);	/* page aligned */
+	cap = find_ext_cap(PCI_EXT_CAP_ID_PRI);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2),
+			  PRI_STATUS_STOPPED | PRI_STATUS_PASID);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_CAPACITY, 4), SIMDEV_PRI_TRIES);
+}
+END_TEST
+
 START_TEST(test_no_ats_caps)
 {
 	make_device(false, false);
@@ -757,6 +796,20 @@ static void pri_respond(uint16_t prgi, uint8_t code)
 	pthread_mutex_unlock(&unit.lock);
 }
 
+/* What pci_reset_pri() and pci_enable_pri(dev, 2048) write, checking Stopped as they do. */
+static void pri_enable_as_linux(uint16_t cap)
+{
+	uint32_t reqs;
+
+	pci_device_config_write(pci, cap + PRI_CTRL, 2, PRI_CTRL_RESET);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_CTRL, 2), 0);	/* self-clearing */
+	ck_assert_uint_ne(pci_device_config_read(pci, cap + PRI_STATUS, 2) & PRI_STATUS_STOPPED, 0);
+	reqs = pci_device_config_read(pci, cap + PRI_CAPACITY, 4);
+	pci_device_config_write(pci, cap + PRI_ALLOCATION, 4, reqs < 2048 ? reqs : 2048);
+	pci_device_config_write(pci, cap + PRI_CTRL, 2, PRI_CTRL_ENABLE);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2), PRI_STATUS_PASID);
+}
+
 /* Engine with ATS, PASID and PRI enabled; scalable tables with @ce_bits; PASID 5 over the second stage. */
 static void pri_device(uint64_t ce_bits)
 {
@@ -773,7 +826,7 @@ static void pri_device(uint64_t ce_bits)
 	ck_assert_uint_ne(cap, 0);
 	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2),
 			  PRI_STATUS_STOPPED | PRI_STATUS_PASID);
-	pci_device_config_write(pci, cap + PRI_CTRL, 2, PRI_CTRL_ENABLE);
+	pri_enable_as_linux(cap);
 	pdir = sm_tables(&t, 1ULL << 2 | 1ULL << 3 | ce_bits, sl);	/* DTE, PASIDE */
 	vtd_test_pasid_entry(&t, pdir, PRI_PASID, sl);
 	sync_all();
@@ -801,7 +854,7 @@ static uint16_t pri_slot(unsigned int n, uint64_t addr, bool write)
 /* A page the tables lack becomes a page request; Success makes the copy go on. */
 START_TEST(test_pri_request_then_retry)
 {
-	uint16_t prgi;
+	uint16_t prgi, cap;
 
 	pri_device(1ULL << 4);		/* PRE */
 	map(0x1000, PG(0), PTE_R);
@@ -815,6 +868,12 @@ START_TEST(test_pri_request_then_retry)
 	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_PAGE_REQUEST);
 	pri_respond((uint16_t)(prgi + 1) & 0x1ff, 0);
 	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_PAGE_REQUEST);
+	/* That one was to no outstanding group: Unexpected PRG Index, write-1-to-clear. */
+	cap = find_ext_cap(PCI_EXT_CAP_ID_PRI);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2),
+			  PRI_STATUS_PASID | PRI_STATUS_UPRGI);
+	pci_device_config_write(pci, cap + PRI_STATUS, 2, PRI_STATUS_UPRGI);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2), PRI_STATUS_PASID);
 	/* The guest makes the page present and answers Success. */
 	map(0x2000, PG(1), PTE_R | PTE_W);
 	pri_respond(prgi, 0);
@@ -849,6 +908,63 @@ START_TEST(test_pri_refused_or_overflowing)
 	ck_assert_uint_eq(copy(0x1000, 0x2000, 64), SIMDEV_STATUS_FAULT);
 	ck_assert_uint_eq(rd(SIMDEV_PAGE_REQUESTS, 8), SIMDEV_PRI_TRIES);
 	ck_assert_uint_eq(unit.page_requests_dropped, SIMDEV_PRI_TRIES);
+}
+END_TEST
+
+/*
+ * PRI control and status as the PCIe spec has them: Stopped only while
+ * disabled with nothing outstanding; Reset drops the outstanding request;
+ * Response Failure stops further requests until the guest clears it; no
+ * requests without an allocation.
+ */
+START_TEST(test_pri_control_and_status)
+{
+	uint16_t prgi, cap;
+
+	pri_device(1ULL << 4);
+	cap = find_ext_cap(PCI_EXT_CAP_ID_PRI);
+	map(0x1000, PG(0), PTE_R);
+
+	/* Disabled with a request outstanding: not Stopped until Reset drops it. */
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 64), SIMDEV_STATUS_PAGE_REQUEST);
+	prgi = pri_slot(0, 0x2000, true);
+	pci_device_config_write(pci, cap + PRI_CTRL, 2, 0);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2) & PRI_STATUS_STOPPED, 0);
+	ck_assert_uint_eq(nmsis, 0);
+	pci_device_config_write(pci, cap + PRI_CTRL, 2, PRI_CTRL_RESET);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_CTRL, 2), 0);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2),
+			  PRI_STATUS_STOPPED | PRI_STATUS_PASID);
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(nmsis, 1);			/* the command ended */
+	/* The late response to the dropped group is unexpected, and changes nothing else. */
+	pri_respond(prgi, 0);
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_ne(pci_device_config_read(pci, cap + PRI_STATUS, 2) & PRI_STATUS_UPRGI, 0);
+	pci_device_config_write(pci, cap + PRI_STATUS, 2, PRI_STATUS_UPRGI);
+
+	/* Response Failure: the copy faults and no page request is made until it is cleared. */
+	pri_enable_as_linux(cap);
+	ck_assert_uint_eq(copy(0x1000, 0x3000, 64), SIMDEV_STATUS_PAGE_REQUEST);
+	pri_respond(pri_slot(1, 0x3000, true), VTD_PRG_RESP_FAILURE);
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(pci_device_config_read(pci, cap + PRI_STATUS, 2),
+			  PRI_STATUS_PASID | PRI_STATUS_RF);
+	ck_assert_uint_eq(copy(0x1000, 0x3000, 64), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(rd(SIMDEV_PAGE_REQUESTS, 8), 2);
+	ck_assert_uint_eq(unit.pqt, 64);
+	pci_device_config_write(pci, cap + PRI_STATUS, 2, PRI_STATUS_RF);
+	ck_assert_uint_eq(copy(0x1000, 0x3000, 64), SIMDEV_STATUS_PAGE_REQUEST);
+	ck_assert_uint_eq(rd(SIMDEV_PAGE_REQUESTS, 8), 3);
+	map(0x3000, PG(3), PTE_R | PTE_W);
+	pri_respond(pri_slot(2, 0x3000, true), VTD_PRG_RESP_SUCCESS);
+	ck_assert_uint_eq(rd(SIMDEV_STATUS, 8), SIMDEV_STATUS_DONE);
+
+	/* No allocation: no request, the miss faults. */
+	pci_device_config_write(pci, cap + PRI_ALLOCATION, 4, 0);
+	ck_assert_uint_eq(copy(0x1000, 0x4000, 64), SIMDEV_STATUS_FAULT);
+	ck_assert_uint_eq(rd(SIMDEV_PAGE_REQUESTS, 8), 3);
+	ck_assert_uint_eq(rd(SIMDEV_FAULT_ADDR, 8), 0x4000);
 }
 END_TEST
 
@@ -1092,6 +1208,7 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_config_space);
+	tcase_add_test(tc, test_config_space_linux_checks);
 	tcase_add_test(tc, test_no_ats_caps);
 	tcase_add_test(tc, test_walk_then_iotlb);
 	tcase_add_test(tc, test_scattered_pages);
@@ -1114,6 +1231,7 @@ int main(void)
 	tcase_add_test(tc, test_dma_waits_for_invalidation);
 	tcase_add_test(tc, test_pri_request_then_retry);
 	tcase_add_test(tc, test_pri_refused_or_overflowing);
+	tcase_add_test(tc, test_pri_control_and_status);
 	tcase_add_test(tc, test_pri_disabled_faults);
 	suite_add_tcase(s, tc);
 	return check_run(s);
