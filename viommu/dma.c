@@ -33,6 +33,7 @@
 #include "viommu/viommu-priv.h"
 #include "vmm/dma.h"
 #include "vmm/kvm.h"
+#include "vtd/regs.h"
 
 #define DMA_PAGE_SIZE		4096ULL
 #define DMA_PAGE_MASK		(~(DMA_PAGE_SIZE - 1))
@@ -70,14 +71,20 @@ static void record_fault(struct viommu_dev *vdev, const struct dma_request *r, u
 	vtd_record_fault(vdev->unit, &full);
 }
 
+static int walk(struct viommu_dev *vdev, const struct dma_request *r,
+		const struct viommu_attach *a, uint64_t page, bool write, uint64_t stale,
+		struct dma_translation *out);
+
 /*
  * No attachment for the request: the host has no translation for it.
  * Pass-through needs none: the guest's tables say GPA = IOVA, and nothing
  * goes into the host IOTLB or the ATC, there being no translation to
- * cache. Otherwise the host sees the device blocked: say why from the
+ * cache. With CAP.CM clear the guest may have made the entry present
+ * without an invalidation (vtd_sync_miss()): sync the device for it and
+ * walk. Otherwise the host sees the device blocked: say why from the
  * guest's tables when they refuse it too, else as a context the host does
- * not have (the guest changed its tables without invalidating the context
- * cache). Caller holds u->lock.
+ * not have (with CM set, the guest changed its tables without the
+ * invalidation caching mode requires). Caller holds u->lock.
  */
 static int untranslated(struct viommu_dev *vdev, const struct dma_request *r, uint64_t page,
 			bool write, struct dma_translation *out)
@@ -94,6 +101,17 @@ static int untranslated(struct viommu_dev *vdev, const struct dma_request *r, ui
 		out->gpa = page;
 		out->source = DMA_SOURCE_IDENTITY;
 		return 0;
+	}
+	if (!(u->cap & VTD_CAP_CM) && vdev->host.unit) {
+		struct flush_result res;
+		const struct viommu_attach *a = NULL;
+
+		/* A failed sync leaves the device as it was: the fault below says so. */
+		if (vtd_sync_miss(u, vdev->guest_sid, x.did, r->pasid, &res) == 0 &&
+		    (!r->has_pasid || vdev->pasid_ok))
+			a = find_attach(vdev, r->pasid);
+		if (a)
+			return walk(vdev, r, a, page, write, 0, out);
 	}
 	f = make_fault(vdev, r, page, write, VTD_FR_CTX_NOT_PRESENT);
 	f.suppress = x.fpd;

@@ -980,6 +980,24 @@ int vtd_sync_pasid(struct viommu *u, uint16_t did, uint32_t pasid, struct flush_
 	return sync_devices(u, true, 0, &sc, res);
 }
 
+/*
+ * A DMA request found no attachment while CAP.CM is clear. The guest may
+ * then make a not-present root, context or PASID entry present without
+ * invalidating anything (the spec lets it: nothing caches a not-present
+ * entry), so the request can be the first sign of it. Sync that one
+ * device for the PASID and domain its tables name now: the cost of a
+ * PASID-selective invalidation limited to one device.
+ */
+int vtd_sync_miss(struct viommu *u, uint16_t sid, uint16_t did, uint32_t pasid,
+		  struct flush_result *res)
+{
+	const struct sync_scope sc = {
+		.kind = SCOPE_PASID, .did = did, .pasid = pasid & (VTD_BIT(VTD_PASID_BITS) - 1),
+	};
+
+	return sync_devices(u, false, sid, &sc, res);
+}
+
 int vtd_sync_domain(struct viommu *u, uint16_t did, struct flush_result *res)
 {
 	const struct sync_scope sc = { .kind = SCOPE_DID, .did = did };

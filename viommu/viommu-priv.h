@@ -361,6 +361,8 @@ void vtd_sync_attachments(struct viommu *u, bool all, uint16_t sid);
  * Both also refresh dev->pasid_ok from the context entry they read.
  */
 int vtd_sync_pasid(struct viommu *u, uint16_t did, uint32_t pasid, struct flush_result *res);
+int vtd_sync_miss(struct viommu *u, uint16_t sid, uint16_t did, uint32_t pasid,
+		  struct flush_result *res);
 int vtd_sync_domain(struct viommu *u, uint16_t did, struct flush_result *res);
 /*
  * The same resyncs in steps, for bounded work per exit (work.c): one at a

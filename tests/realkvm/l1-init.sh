@@ -106,10 +106,9 @@ virtio_run() {	# virtio_run NAME CPUS VIOMMU IMAGE plain|ats|nomerge
 # with 8 emulated DMA engines (ATS, PASID, PRI), 4 behind each of 2 simulated
 # host units, behind one vIOMMU per host unit (matched) or one for all (one).
 # L2 runs tests/linux/sva/sva-test.c ITERS times over all 8 (l2-init.sh).
-# --caching-mode: without CM, Linux makes an SVA PASID entry present with no
-# PASID-cache invalidation (the spec allows it), and the vIOMMU, which learns
-# a device's PASIDs from those invalidations, faults the PASID's DMA as a
-# context the host does not have (docs/running.md). What
+# No --caching-mode: Linux then makes an SVA PASID entry present with no
+# PASID-cache invalidation (the spec allows it), and the vIOMMU picks the
+# entry up at the PASID's first DMA (vtd_sync_miss(), docs/running.md). What
 # reached the host (flush trace) and what the guest queued (its own stream,
 # --guest-trace: submissions = tail writes, descriptors by type) are printed
 # for the judge; with dump, the guest stream itself too.
@@ -121,7 +120,7 @@ sva_run() {	# sva_run NAME IMAGE sva:ITERS:matched|one[:dump]
 	[ "$placement" = one ] && viommu=--viommu=1
 	set -- ./tagvmm run -q -k "$image" -i l2/initramfs.cpio.gz -m 512M -c 1 \
 		-p "$cmdline tagvmm.sva=$iters intel_iommu=on,sm_on iommu.strict=1" "$viommu" \
-		--caching-mode --flush-trace /tmp/trace --guest-trace /tmp/gtrace
+		--flush-trace /tmp/trace --guest-trace /tmp/gtrace
 	for unit in dmar0 dmar1; do
 		for i in 1 2 3 4; do set -- "$@" --sim-device "dma,iommu=$unit,ats,pasid,pri"; done
 	done

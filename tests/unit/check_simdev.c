@@ -551,6 +551,8 @@ END_TEST
 
 START_TEST(test_fault_no_attachment)
 {
+	/* Caching mode: the guest must invalidate even an entry it made present. */
+	unit.cap |= VTD_CAP_CM;
 	make_device(false, false);
 	map(0x1000, PG(0), PTE_R);
 	map(0x2000, PG(1), PTE_R | PTE_W);
@@ -776,6 +778,51 @@ START_TEST(test_pasid_request_not_rid_attachment)
 	sync_all();
 	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_DONE);
 	ck_assert(holds(PG(1), 3));
+}
+END_TEST
+
+/*
+ * CAP.CM clear: the guest may make entries present without invalidating
+ * (Linux 6.12 does so for the PASID entry of an SVA bind). The first
+ * request finds no attachment; the vIOMMU reads the tables then, as
+ * hardware would, and the request goes through.
+ */
+START_TEST(test_present_without_invalidation)
+{
+	struct vtd_test_tables t;
+	uint64_t sl[8] = { SL_L4 | 1 | 2 << 2 | PE_PGTT(2), GUEST_DID };
+	uint64_t pdir;
+
+	ck_assert(!(unit.cap & VTD_CAP_CM));
+	make_device(true, true);
+	map(0x1000, PG(0), PTE_R);
+	map(0x2000, PG(1), PTE_R | PTE_W);
+	fill(PG(0), 1);
+	/* Legacy context present, never invalidated: no attachment until the request. */
+	ck_assert_uint_eq(vdev.nattach, 0);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(1), 1));
+	ck_assert_uint_eq(vdev.nattach, 1);
+	ck_assert_uint_gt(simvtd_iotlb_entries(sim, 0), 0);	/* the walk was cached */
+
+	/* Scalable, PASIDE: PASID 3's entry made present after the last sync. */
+	enable_pasid();
+	pdir = sm_tables(&t, 1ULL << 3, sl);
+	sync_all();
+	ck_assert_uint_eq(vdev.nattach, 1);
+	vtd_test_pasid_entry(&t, pdir, 3, sl);
+	copy_pasid(SIMDEV_PASID_VALID | 3);
+	fill(PG(0), 2);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 4096), SIMDEV_STATUS_DONE);
+	ck_assert(holds(PG(1), 2));
+	ck_assert_uint_eq(vdev.nattach, 2);
+	ck_assert(!(unit.fsts & VTD_FSTS_PPF));
+
+	/* An entry still not present: the tables' fault, nothing attached. */
+	copy_pasid(SIMDEV_PASID_VALID | 4);
+	ck_assert_uint_eq(copy(0x1000, 0x2000, 64), SIMDEV_STATUS_FAULT);
+	assert_fault(0, VTD_FR_SM_PTE_NOT_PRESENT, 0x1000);
+	ck_assert_uint_eq(vdev.nattach, 2);
 }
 END_TEST
 
@@ -1219,6 +1266,7 @@ int main(void)
 	tcase_add_test(tc, test_ats_disabled);
 	tcase_add_test(tc, test_ats_not_allowed);
 	tcase_add_test(tc, test_fault_no_attachment);
+	tcase_add_test(tc, test_present_without_invalidation);
 	tcase_add_test(tc, test_fault_not_present);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_gpa_outside_ram);
