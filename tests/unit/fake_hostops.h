@@ -75,7 +75,7 @@
 enum fake_call_kind {
 	FAKE_OPEN, FAKE_CLOSE, FAKE_IOCTL, FAKE_READLINK, FAKE_ACCESS, FAKE_READ_FILE,
 	FAKE_LIST_DIR, FAKE_PREAD, FAKE_PWRITE, FAKE_MMAP, FAKE_MUNMAP, FAKE_EVENTFD,
-	FAKE_READ,
+	FAKE_READ, FAKE_WRITE,
 };
 
 struct fake_call {
@@ -619,6 +619,19 @@ static inline ssize_t fake_hostops_read(void *ctx, int fd, void *buf, size_t len
 	return fake_hostops_result(c, -1, EAGAIN);
 }
 
+/* write(2): the bytes are recorded in arg, like pwrite's. */
+static inline ssize_t fake_hostops_write(void *ctx, int fd, const void *buf, size_t len)
+{
+	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_WRITE, fd, 0, len);
+
+	if (!c)
+		return -1;
+	c->arg_len = len < FAKE_ARG_MAX ? len : FAKE_ARG_MAX;
+	c->truncated = len > FAKE_ARG_MAX;
+	memcpy(c->arg, buf, c->arg_len);
+	return fake_hostops_result(c, (int)len, 0);
+}
+
 /* A fake with the iommufd requests declared and no paths. */
 static inline struct fake_hostops *fake_hostops_new(void)
 {
@@ -640,6 +653,7 @@ static inline struct fake_hostops *fake_hostops_new(void)
 		.munmap = fake_hostops_munmap,
 		.eventfd = fake_hostops_eventfd,
 		.read = fake_hostops_read,
+		.write = fake_hostops_write,
 		.ctx = f,
 	};
 	f->next_fd = FAKE_FIRST_FD;
