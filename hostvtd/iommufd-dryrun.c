@@ -1061,6 +1061,7 @@ int iommufd_dryrun_hwpt(struct iommufd_dryrun *dr, int fd, uint32_t id,
 		out->dev_id = o->dev_id;
 		out->s1_pgtbl = o->s1.pgtbl_addr;
 		out->s1_flags = o->s1.flags;
+		out->fault_id = o->fault_id;
 		out->s1_addr_width = o->s1.addr_width;
 		out->invalidate_calls = o->calls;
 		out->invalidate_entries = o->entries;

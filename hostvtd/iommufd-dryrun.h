@@ -49,6 +49,7 @@ struct iommufd_dryrun_hwpt {
 	uint32_t dev_id;		/* the device it was allocated through */
 	uint64_t s1_pgtbl, s1_flags;	/* nested: the guest's stage-1 table */
 	uint32_t s1_addr_width;
+	uint32_t fault_id;		/* nested: the fault queue it reports to; 0: none */
 	uint64_t invalidate_calls;	/* IOMMU_HWPT_INVALIDATE calls that reached it */
 	uint64_t invalidate_entries;	/* entries it handled */
 	uint64_t invalidate_refused;	/* of those calls, the ones that failed */

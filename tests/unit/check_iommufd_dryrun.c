@@ -743,6 +743,83 @@ START_TEST(back_end_passes_and_sva_is_one_call_per_hwpt)
 END_TEST
 
 /* A refusal surfaces as the back end's HOST_ERR_IO, never as success. */
+/* The back end's fault queue against the dry run: allocated, bound, read, answered, closed. */
+START_TEST(back_end_fault_queue_round_trip)
+{
+	struct iommu_ioas_alloc ia = { .size = sizeof(ia) };
+	struct iommu_hwpt_pgfault recs[3], out[8];
+	struct iommu_hwpt_page_response got[2];
+	struct iommufd_dryrun_stats st;
+	struct iommufd_dryrun_hwpt hw;
+	struct iommufd_host *h;
+	struct host_unit unit;
+	uint32_t dev_id, plain, faulting, again;
+	unsigned int waiting;
+	char err[256];
+	bool open;
+
+	ck_assert_int_eq(iommufd_host_open(ops, &h, err, sizeof(err)), 0);
+	ck_assert_int_eq(ops->ioctl(ops->ctx, iommufd_host_fd(h), IOMMU_IOAS_ALLOC, &ia), 0);
+	test_unit(&unit, 0, 9);
+	unit.ecap = simvtd_default_ecap();
+	ck_assert_int_eq(iommufd_dryrun_bind_device(dr, iommufd_host_fd(h), 0, unit.ecap, &dev_id), 0);
+	ck_assert_int_eq(iommufd_host_add_unit(h, &unit, dev_id, ia.out_ioas_id), 0);
+	/* No queue yet: a faulting bind is refused before any ioctl. */
+	ck_assert_int_eq(iommufd_bind_s1_iopf(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, true,
+					      &faulting), -1);
+	ck_assert_int_eq(errno, EOPNOTSUPP);
+	ck_assert(!iommufd_host_has_faults(h, &unit));
+	ck_assert_int_eq(iommufd_host_enable_faults(h, &unit), 0);
+	ck_assert_int_eq(iommufd_host_enable_faults(h, &unit), 0);	/* once per unit */
+	ck_assert(iommufd_host_has_faults(h, &unit));
+	ck_assert_int_eq(iommufd_bind_s1(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, &plain), 0);
+	ck_assert_int_eq(iommufd_bind_s1_iopf(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, true,
+					      &faulting), 0);
+	ck_assert_uint_ne(plain, faulting);	/* different keys, never shared */
+	ck_assert_int_eq(iommufd_bind_s1_iopf(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, true,
+					      &again), 0);
+	ck_assert_uint_eq(again, faulting);
+	ck_assert_int_eq(iommufd_dryrun_hwpt(dr, iommufd_host_fd(h), faulting, &hw), 0);
+	ck_assert_uint_eq(hw.s1_flags, 0);	/* the key's marker never reaches the kernel */
+	ck_assert_uint_eq(hw.fault_id, 4);
+	ck_assert_int_eq(iommufd_dryrun_hwpt(dr, iommufd_host_fd(h), plain, &hw), 0);
+	ck_assert_uint_eq(hw.fault_id, 0);
+	iommufd_dryrun_stats(dr, &st);
+	ck_assert_uint_eq(st.refused, 0);
+
+	/* Fault queue id: the lowest free object id after the IOAS, device and parent. */
+	recs[0] = pgfault(dev_id, 3, 0x5000, false);
+	recs[1] = pgfault(dev_id, 3, 0x6000, false);
+	recs[2] = pgfault(dev_id, 3, 0x7000, true);
+	ck_assert_int_eq(iommufd_dryrun_inject_fault(dr, iommufd_host_fd(h), 4, recs, 3), 0);
+	ck_assert_int_eq(iommufd_host_read_faults(h, &unit, out, 2), -1);	/* group too big */
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(iommufd_host_read_faults(h, &unit, out, 8), 3);
+	ck_assert_uint_eq(out[2].addr, 0x7000);
+	ck_assert_int_eq(iommufd_host_read_faults(h, &unit, out, 8), 0);
+	ck_assert_int_eq(iommufd_host_page_response(h, &unit, out[0].cookie,
+						    IOMMUFD_PAGE_RESP_INVALID), 0);
+	ck_assert_int_eq(iommufd_host_page_response(h, &unit, out[0].cookie,
+						    IOMMUFD_PAGE_RESP_INVALID), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(iommufd_dryrun_fault_responses(dr, iommufd_host_fd(h), 4, got, 2, &waiting,
+							&open), 1);
+	ck_assert_uint_eq(got[0].code, IOMMUFD_PAGE_RESP_INVALID);
+	ck_assert_uint_eq(waiting, 0);
+
+	ck_assert_int_eq(iommufd_unbind_hwpt(h, dev_id, plain), 0);
+	ck_assert_int_eq(iommufd_unbind_hwpt(h, dev_id, faulting), 0);
+	ck_assert_int_eq(iommufd_unbind_hwpt(h, dev_id, faulting), 0);
+	ck_assert_int_eq(iommufd_host_remove_unit(h, &unit), 0);
+	iommufd_dryrun_stats(dr, &st);
+	ck_assert_uint_eq(st.fault_fds_closed, 1);
+	ck_assert_uint_eq(st.refused, 0);	/* the queue was destroyed too, once free */
+	ck_assert_int_eq(iommufd_dryrun_fault_responses(dr, iommufd_host_fd(h), 4, got, 2, NULL,
+							&open), -1);
+	iommufd_host_close(h);
+}
+END_TEST
+
 START_TEST(refusal_reaches_the_flush_engine)
 {
 	struct host_unit unit;
@@ -812,6 +889,7 @@ static Suite *dryrun_suite(void)
 	tcase_add_checked_fixture(backend, setup, teardown);
 	tcase_add_test(backend, back_end_passes_and_sva_is_one_call_per_hwpt);
 	tcase_add_test(backend, refusal_reaches_the_flush_engine);
+	tcase_add_test(backend, back_end_fault_queue_round_trip);
 	suite_add_tcase(s, backend);
 	return s;
 }
