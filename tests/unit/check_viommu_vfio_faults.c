@@ -9,6 +9,9 @@
  * guest's page group responses become {cookie, code} writes to that fd.
  * The fault reader thread is off: the test polls (viommu_poll_faults()).
  */
+#include <pthread.h>
+#include <time.h>
+
 #include "check_main.h"
 #include "viommu/pt-priv.h"
 #include "viommu_vfio_guest.h"
@@ -21,15 +24,67 @@
 
 static int fault_fd;
 
+/*
+ * With the reader thread on, it reads and writes the fault fd while the
+ * test thread makes ioctls: the fake is not thread-safe, so those three
+ * go through one lock (the only calls either thread makes meanwhile).
+ */
+static struct host_ops inner;
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int locked_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+	int r, e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = inner.ioctl(ctx, fd, request, arg);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
+static ssize_t locked_read(void *ctx, int fd, void *buf, size_t len)
+{
+	ssize_t r;
+	int e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = inner.read(ctx, fd, buf, len);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
+static ssize_t locked_write(void *ctx, int fd, const void *buf, size_t len)
+{
+	ssize_t r;
+	int e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = inner.write(ctx, fd, buf, len);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
 /* BDF0 behind a vIOMMU, on a host unit with PRS whose fault queue is fault_fd. */
-static void faulting_device(void)
+static void faulting_device_with(bool reader)
 {
 	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_fault_alloc, out_fault_id),
 				       .out_len = 8 };
-	struct viommu_options o = { .units = 1, .ite_device = -1, .fault_reader_off = true };
+	struct viommu_options o = { .units = 1, .ite_device = -1, .fault_reader_off = !reader };
 	uint32_t out[2];
 
 	assign(1);
+	if (reader) {
+		inner = ops;
+		ops.ioctl = locked_ioctl;
+		ops.read = locked_read;
+		ops.write = locked_write;
+	}
 	fake_hostops_add_node(fake, "/dev/fault-queue");
 	fault_fd = fake->ops.open(fake, "/dev/fault-queue", O_RDWR);
 	ck_assert_int_ge(fault_fd, 0);
@@ -40,6 +95,11 @@ static void faulting_device(void)
 	fake_hostops_script_ioctl(fake, IOMMU_FAULT_QUEUE_ALLOC, &r);
 	script_hw_info(host_ecap | VTD_ECAP_PRS | VTD_ECAP_PDS);
 	ck_assert_msg(viommu_setup(&vm, &o, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void faulting_device(void)
+{
+	faulting_device_with(false);
 }
 
 /* The guest: context with PRE (or not), its PRQ, PASID 5 first stage, translation on. */
@@ -380,6 +440,35 @@ START_TEST(outstanding_groups_are_bounded)
 }
 END_TEST
 
+/* The reader thread, started by the first faulting HWPT, forwards without being polled. */
+START_TEST(reader_thread_forwards)
+{
+	struct iommu_hwpt_pgfault g = rec(61, 0x42, 0x9000, IOMMU_PGFAULT_PERM_WRITE, true);
+	struct iommu_hwpt_page_response r;
+	uint64_t d[2];
+
+	faulting_device_with(true);
+	guest_with_pasid(true);
+	pthread_mutex_lock(&fake_lock);
+	host_reports(&g, 1);
+	pthread_mutex_unlock(&fake_lock);
+	/* Not a timing claim: it waits for the thread, up to 10 s on a loaded machine. */
+	for (int i = 0; i < 10000 && prq_written() == 0; i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	ck_assert_uint_eq(prq_written(), 1);
+	prq_slot(0, d);
+	ck_assert_uint_eq((d[1] >> 3) & 0x1ff, 0x42);
+	guest_responds(0x42, 0x0);
+	pthread_mutex_lock(&fake_lock);
+	ck_assert_uint_eq(writes(), 1);
+	r = response(0);
+	pthread_mutex_unlock(&fake_lock);
+	ck_assert_uint_eq(r.cookie, 61);
+	ck_assert_uint_eq(r.code, IOMMUFD_PAGE_RESP_SUCCESS);
+	viommu_teardown(&vm);		/* stops the reader before the fixture checks the fake */
+}
+END_TEST
+
 /* Teardown closes the fault fd (the fixture checks every fake fd is closed) and destroys the queue. */
 START_TEST(teardown_closes_the_fault_fd)
 {
@@ -415,6 +504,7 @@ static Suite *viommu_vfio_faults_suite(void)
 	tcase_add_test(tc, unknown_device_and_unbound_pasid_are_invalid);
 	tcase_add_test(tc, outstanding_groups_are_bounded);
 	tcase_add_test(tc, teardown_closes_the_fault_fd);
+	tcase_add_test(tc, reader_thread_forwards);
 	suite_add_tcase(s, tc);
 	return s;
 }
