@@ -4,6 +4,12 @@
  * function that makes it, so the two can be held side by side; the order of
  * the checks is the kernel's too, since it decides which errno a call with
  * several faults gets.
+ *
+ * Past 800 lines on purpose: every object kind (IOAS, device, HWPTs, fault
+ * queues and their fds) lives in one per-iommufd object table under one
+ * lock, and the kernel's checks cross them (a HWPT holds its parent and
+ * its fault queue; IOMMU_DESTROY follows those users); split, that table
+ * would become an interface of its own.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -4,9 +4,9 @@
  * docs/passthrough.md for the invalidation mapping and its reasons.
  *
  * Past 800 lines on purpose: setup (units, nested HWPT binds and their
- * lifetimes) and submission share the HWPT table and the lock that lets
- * them run concurrently; apart, that table and its locking would be an
- * interface of its own.
+ * lifetimes, the units' fault queues) and submission share the unit and
+ * HWPT tables and the lock that lets them run concurrently; apart, those
+ * tables and their locking would be an interface of its own.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -30,6 +30,10 @@
  * nothing sits on it. A device whose detach fails too makes the resync
  * fail, so the guest's wait is not completed (ICE).
  *
+ * A host unit with PRS gets a fault queue, and the vIOMMU then offers page
+ * requests: the nested HWPT of a context with PRE reports the device's
+ * page faults, which pt-fault.c forwards to the guest and back.
+ *
  * PASIDs other than 0 need IOMMU_HWPT_ALLOC_PASID HWPTs and VFIO's PASID
  * attach (Linux 6.15); with an older host kernel the vIOMMU offers none.
  * An IOMMU group is attached as a whole by the host, so devices sharing

@@ -16,7 +16,9 @@
  * (rate-limited) are fixed.
  *
  * Response codes: iommufd takes only SUCCESS and INVALID.
- *  - Success -> SUCCESS; Invalid Request -> INVALID.
+ *  - Success -> SUCCESS; Invalid Request -> INVALID; a reserved code
+ *    (the spec defines only Success, Invalid Request and Response
+ *    Failure) -> INVALID, failing safe.
  *  - Response Failure (0xf): the PCIe meaning is "this device's PRI is
  *    broken, stop" (the device disables its page requests until software
  *    resets PRI); Lu Baolu's patch removing IOMMUFD_PAGE_RESP_FAILURE
