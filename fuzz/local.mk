@@ -24,7 +24,7 @@ fuzz_fuzz_trace_summary_LDADD = $(TAGVMM_LIBS)
 noinst_PROGRAMS += fuzz/fuzz_viommu
 FUZZ_VIOMMU_SOURCES = fuzz/fuzz_viommu.c viommu/unit.c viommu/fault.c viommu/qi.c viommu/tables.c \
 	viommu/walk.c viommu/work.c viommu/dma.c viommu/simdev.c viommu/passthrough.c viommu/prq.c \
-	viommu/guest-trace.c
+	viommu/pt-fault.c viommu/guest-trace.c
 fuzz_fuzz_viommu_SOURCES = $(FUZZ_VIOMMU_SOURCES)
 fuzz_fuzz_viommu_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS)
 fuzz_fuzz_viommu_LDFLAGS = $(FUZZ_FLAGS)

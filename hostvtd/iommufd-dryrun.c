@@ -4,6 +4,12 @@
  * function that makes it, so the two can be held side by side; the order of
  * the checks is the kernel's too, since it decides which errno a call with
  * several faults gets.
+ *
+ * Past 800 lines on purpose: every object kind (IOAS, device, HWPTs, fault
+ * queues and their fds) lives in one per-iommufd object table under one
+ * lock, and the kernel's checks cross them (a HWPT holds its parent and
+ * its fault queue; IOMMU_DESTROY follows those users); split, that table
+ * would become an interface of its own.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +35,28 @@ enum dr_type {
 	DR_DEVICE,
 	DR_HWPT_PAGING,
 	DR_HWPT_NESTED,
+	DR_FAULT,
+};
+
+/*
+ * A fault queue (fault.c): groups the test injected, waiting to be read;
+ * groups read and not yet answered (the kernel's fault->response xarray,
+ * by cookie); and the answers, kept for the test to check. All bounded:
+ * a full table refuses the injection.
+ */
+struct dr_fault {
+	int fd;				/* its file; -1 once closed */
+	struct iommu_hwpt_pgfault deliver[IOMMUFD_DRYRUN_FAULT_MAX];
+	uint8_t group_len[IOMMUFD_DRYRUN_FAULT_MAX];	/* at each group's first record */
+	size_t ndeliver;
+	struct {
+		uint32_t cookie;
+		uint32_t nrec;
+	} waiting[IOMMUFD_DRYRUN_FAULT_MAX];
+	size_t nwaiting;
+	uint32_t next_cookie;		/* xa_alloc() with XA_FLAGS_ALLOC1: from 1 */
+	struct iommu_hwpt_page_response answered[IOMMUFD_DRYRUN_FAULT_MAX];
+	size_t nanswered;
 };
 
 struct dr_obj {
@@ -43,6 +71,8 @@ struct dr_obj {
 	uint64_t cap, ecap;		/* devices: their unit's registers */
 	bool nest_parent;
 	struct iommu_hwpt_vtd_s1 s1;
+	uint32_t fault_id;		/* nested HWPTs allocated with FAULT_ID_VALID; else 0 */
+	struct dr_fault *fault;		/* DR_FAULT */
 	uint64_t calls, entries, refused;
 };
 
@@ -143,6 +173,9 @@ static void free_obj(struct dr_ctx *x, uint32_t id)
 
 	if ((o->type == DR_HWPT_PAGING || o->type == DR_HWPT_NESTED) && get_obj(x, o->pt_id, DR_FREE))
 		x->objs[o->pt_id].users--;
+	if (o->fault_id && get_obj(x, o->fault_id, DR_FAULT))
+		x->objs[o->fault_id].users--;
+	free(o->fault);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -220,9 +253,10 @@ static int alloc_paging(struct call *c, const struct iommu_hwpt_alloc *cmd, stru
 	if (parent && (!(dev->ecap & VTD_ECAP_SMTS) || !(dev->ecap & VTD_ECAP_SLTS)))
 		return refuse(c, EOPNOTSUPP, "NEST_PARENT: device %u's unit lacks scalable mode "
 			      "or second-stage translation", cmd->dev_id);
+	/* iommufd_hwpt_paging_alloc(): valid_flags has no FAULT_ID_VALID (6.11-6.15). */
 	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID)
-		return refuse(c, ENOENT, "fault_id %u: no fault queue (the dry run models none)",
-			      cmd->fault_id);
+		return refuse(c, EOPNOTSUPP, "FAULT_ID_VALID on a paging HWPT: only nested HWPTs "
+			      "report faults to user space");
 	return 0;
 }
 
@@ -252,8 +286,9 @@ static int alloc_nested(struct call *c, const struct iommu_hwpt_alloc *cmd, stru
 	memcpy(s1, (const void *)(uintptr_t)cmd->data_uptr, sizeof(*s1));
 	describe(c, " s1 {pgtbl %#llx width %u flags %#llx}", (unsigned long long)s1->pgtbl_addr,
 		 s1->addr_width, (unsigned long long)s1->flags);
-	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID)
-		return refuse(c, ENOENT, "fault_id %u: no fault queue (the dry run models none)",
+	/* iommufd_hwpt_alloc() after the allocation: iommufd_get_fault(). */
+	if ((cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) && !get_obj(c->ctx, cmd->fault_id, DR_FAULT))
+		return refuse(c, ENOENT, "fault_id %u is no fault queue of this iommufd",
 			      cmd->fault_id);
 	return 0;
 }
@@ -300,6 +335,11 @@ static int do_hwpt_alloc(struct call *c)
 	o->dev_id = cmd.dev_id;
 	o->nest_parent = cmd.flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
 	o->s1 = s1;
+	if (cmd.flags & IOMMU_HWPT_FAULT_ID_VALID) {
+		o->fault_id = cmd.fault_id;
+		c->ctx->objs[cmd.fault_id].users++;	/* hwpt->fault holds it */
+		describe(c, " fault %u", cmd.fault_id);
+	}
 	cmd.out_hwpt_id = id;
 	c->dr->st.hwpt_allocs++;
 	c->dr->st.live_hwpts++;
@@ -440,6 +480,36 @@ out:
 	return rc;
 }
 
+/* fault.c: iommufd_fault_alloc(); the queue's file gets an fd of its own. */
+static int do_fault_queue_alloc(struct call *c)
+{
+	struct iommu_fault_alloc cmd;
+	struct dr_fault *f;
+	uint32_t id;
+
+	if (c->dr->linux_version < 611)
+		return refuse(c, ENOTTY, "IOMMU_FAULT_QUEUE_ALLOC arrived in Linux 6.11");
+	if (get_cmd(c, &cmd, sizeof(cmd), offsetof(struct iommu_fault_alloc, out_fault_fd) + 4))
+		return -1;
+	describe(c, " flags %#x", cmd.flags);
+	if (cmd.flags)
+		return refuse(c, EOPNOTSUPP, "flags %#x: must be 0", cmd.flags);
+	f = calloc(1, sizeof(*f));
+	id = f ? new_obj(c->ctx, DR_FAULT) : 0;
+	if (!id) {
+		free(f);
+		return refuse(c, ENOMEM, "out of memory");
+	}
+	f->fd = c->dr->next_fd++;
+	f->next_cookie = 1;
+	c->ctx->objs[id].fault = f;
+	cmd.out_fault_id = id;
+	cmd.out_fault_fd = (uint32_t)f->fd;
+	describe(c, " -> fault %u fd %d", id, f->fd);
+	respond(c, &cmd, sizeof(cmd));
+	return 0;
+}
+
 /* main.c: iommufd_destroy(), iommufd_object_remove() */
 static int do_destroy(struct call *c)
 {
@@ -472,6 +542,7 @@ static const char *ioctl_name(unsigned long request)
 	case IOMMU_HWPT_ALLOC:		return "IOMMU_HWPT_ALLOC";
 	case IOMMU_GET_HW_INFO:		return "IOMMU_GET_HW_INFO";
 	case IOMMU_HWPT_INVALIDATE:	return "IOMMU_HWPT_INVALIDATE";
+	case IOMMU_FAULT_QUEUE_ALLOC:	return "IOMMU_FAULT_QUEUE_ALLOC";
 	default:			return NULL;
 	}
 }
@@ -520,6 +591,7 @@ static int dr_ioctl(void *vdr, int fd, unsigned long request, void *arg)
 	case IOMMU_HWPT_ALLOC:		rc = do_hwpt_alloc(&c); break;
 	case IOMMU_GET_HW_INFO:		rc = do_get_hw_info(&c); break;
 	case IOMMU_HWPT_INVALIDATE:	rc = do_hwpt_invalidate(&c); break;
+	case IOMMU_FAULT_QUEUE_ALLOC:	rc = do_fault_queue_alloc(&c); break;
 	default:
 		rc = refuse(&c, ENOTTY, "not an ioctl the dry run models");
 		break;
@@ -566,19 +638,42 @@ static int dr_open(void *vdr, const char *path, int flags)
 static void free_ctx(struct iommufd_dryrun *dr, struct dr_ctx *x)
 {
 	/* iommufd_fops_release(): closing the file frees every object in it. */
-	for (size_t id = 1; id < x->nslots; id++)
+	for (size_t id = 1; id < x->nslots; id++) {
 		if (x->objs[id].type == DR_HWPT_PAGING || x->objs[id].type == DR_HWPT_NESTED)
 			dr->st.live_hwpts--;
+		free(x->objs[id].fault);
+	}
 	free(x->objs);
 	free(x);
+}
+
+/* The fault queue whose file is @fd, in any iommufd. Caller holds dr->lock. */
+static struct dr_fault *find_fault_fd(struct iommufd_dryrun *dr, int fd)
+{
+	for (struct dr_ctx *x = dr->ctxs; x; x = x->next)
+		for (size_t id = 1; id < x->nslots; id++)
+			if (x->objs[id].type == DR_FAULT && x->objs[id].fault->fd == fd)
+				return x->objs[id].fault;
+	return NULL;
 }
 
 static int dr_close(void *vdr, int fd)
 {
 	struct iommufd_dryrun *dr = vdr;
+	struct dr_fault *f;
 	struct dr_ctx **pp;
 
 	pthread_mutex_lock(&dr->lock);
+	/* The fault object lives on (the iommufd holds it); only its file is gone. */
+	f = find_fault_fd(dr, fd);
+	if (f) {
+		f->fd = -1;
+		dr->st.fault_fds_closed++;
+		if (dr->log)
+			fprintf(dr->log, "fault fd %d: close\n", fd);
+		pthread_mutex_unlock(&dr->lock);
+		return 0;
+	}
 	for (pp = &dr->ctxs; *pp; pp = &(*pp)->next) {
 		struct dr_ctx *x = *pp;
 
@@ -674,9 +769,179 @@ static int dr_eventfd(void *vdr)
 	return (int)not_modelled();
 }
 
+/*
+ * fault.c: iommufd_fault_fops_read(). Whole groups only: a size that is no
+ * multiple of the record is ESPIPE, a first group that does not fit is
+ * EINVAL, and an empty queue reads 0. Each group read gets a cookie
+ * (repeated on its records) and waits for its response.
+ */
+static ssize_t fault_read(struct dr_fault *f, void *buf, size_t len)
+{
+	const size_t rec = sizeof(struct iommu_hwpt_pgfault);
+	size_t done = 0;
+
+	if (len % rec) {
+		errno = ESPIPE;
+		return -1;
+	}
+	while (f->ndeliver) {
+		size_t n = f->group_len[0];
+
+		if (n * rec > len - done) {
+			if (done == 0) {
+				errno = EINVAL;
+				return -1;
+			}
+			break;
+		}
+		if (f->nwaiting == IOMMUFD_DRYRUN_FAULT_MAX)
+			break;		/* xa_alloc() failing: the group stays queued */
+		f->waiting[f->nwaiting].cookie = f->next_cookie;
+		f->waiting[f->nwaiting++].nrec = (uint32_t)n;
+		for (size_t i = 0; i < n; i++) {
+			struct iommu_hwpt_pgfault r = f->deliver[i];
+
+			r.cookie = f->next_cookie;
+			memcpy((char *)buf + done, &r, rec);
+			done += rec;
+		}
+		f->next_cookie++;
+		memmove(f->deliver, f->deliver + n, (f->ndeliver - n) * sizeof(f->deliver[0]));
+		memmove(f->group_len, f->group_len + n, (f->ndeliver - n) * sizeof(f->group_len[0]));
+		f->ndeliver -= n;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * fault.c: iommufd_fault_fops_write(). Whole responses only (ESPIPE);
+ * a code other than SUCCESS or INVALID, or a cookie no group waits under,
+ * stops the write with EINVAL, returning what was taken before it.
+ */
+static ssize_t fault_write(struct dr_fault *f, const void *buf, size_t len)
+{
+	const size_t rsz = sizeof(struct iommu_hwpt_page_response);
+	size_t done = 0;
+
+	if (len % rsz) {
+		errno = ESPIPE;
+		return -1;
+	}
+	while (done < len) {
+		struct iommu_hwpt_page_response r;
+		size_t k;
+
+		memcpy(&r, (const char *)buf + done, rsz);
+		if (r.code != IOMMUFD_PAGE_RESP_SUCCESS && r.code != IOMMUFD_PAGE_RESP_INVALID)
+			break;
+		for (k = 0; k < f->nwaiting && f->waiting[k].cookie != r.cookie; k++)
+			;
+		if (k == f->nwaiting)
+			break;
+		f->waiting[k] = f->waiting[--f->nwaiting];
+		if (f->nanswered < IOMMUFD_DRYRUN_FAULT_MAX)
+			f->answered[f->nanswered++] = r;
+		done += rsz;
+	}
+	if (done == 0 && len) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (ssize_t)done;
+}
+
 static ssize_t dr_read(void *vdr, int fd, void *buf, size_t len)
 {
-	return dr_pread(vdr, fd, buf, len, 0);
+	struct iommufd_dryrun *dr = vdr;
+	struct dr_fault *f;
+	ssize_t rc;
+
+	pthread_mutex_lock(&dr->lock);
+	f = find_fault_fd(dr, fd);
+	if (!f) {
+		pthread_mutex_unlock(&dr->lock);
+		return dr_pread(vdr, fd, buf, len, 0);
+	}
+	rc = fault_read(f, buf, len);
+	pthread_mutex_unlock(&dr->lock);
+	return rc;
+}
+
+static ssize_t dr_write(void *vdr, int fd, const void *buf, size_t len)
+{
+	struct iommufd_dryrun *dr = vdr;
+	struct dr_fault *f;
+	ssize_t rc;
+	int err;
+
+	pthread_mutex_lock(&dr->lock);
+	f = find_fault_fd(dr, fd);
+	if (!f) {
+		pthread_mutex_unlock(&dr->lock);
+		return dr_pwrite(vdr, fd, buf, len, 0);
+	}
+	rc = fault_write(f, buf, len);
+	err = errno;
+	if (dr->log)
+		fprintf(dr->log, "fault fd %d: write %zu bytes = %zd\n", fd, len, rc);
+	pthread_mutex_unlock(&dr->lock);
+	errno = err;
+	return rc;
+}
+
+/* The fault queue @fault_id of iommufd @fd. Caller holds dr->lock. */
+static struct dr_fault *fault_of(struct iommufd_dryrun *dr, int fd, uint32_t fault_id)
+{
+	struct dr_ctx *x = find_ctx(dr, fd);
+	struct dr_obj *o = x ? get_obj(x, fault_id, DR_FAULT) : NULL;
+
+	return o ? o->fault : NULL;
+}
+
+int iommufd_dryrun_inject_fault(struct iommufd_dryrun *dr, int fd, uint32_t fault_id,
+				const struct iommu_hwpt_pgfault *recs, size_t n)
+{
+	struct dr_fault *f;
+	int ret = -1;
+
+	pthread_mutex_lock(&dr->lock);
+	f = fault_of(dr, fd, fault_id);
+	if (!f) {
+		errno = ENOENT;
+	} else if (n == 0 || n > UINT8_MAX || n > IOMMUFD_DRYRUN_FAULT_MAX - f->ndeliver) {
+		errno = ENOSPC;
+	} else {
+		memcpy(f->deliver + f->ndeliver, recs, n * sizeof(*recs));
+		memset(f->group_len + f->ndeliver, 0, n);
+		f->group_len[f->ndeliver] = (uint8_t)n;
+		f->ndeliver += n;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&dr->lock);
+	return ret;
+}
+
+ssize_t iommufd_dryrun_fault_responses(struct iommufd_dryrun *dr, int fd, uint32_t fault_id,
+				       struct iommu_hwpt_page_response *out, size_t max,
+				       unsigned int *waiting, bool *fd_open)
+{
+	struct dr_fault *f;
+	ssize_t n = -1;
+
+	pthread_mutex_lock(&dr->lock);
+	f = fault_of(dr, fd, fault_id);
+	if (!f) {
+		errno = ENOENT;
+	} else {
+		n = (ssize_t)(f->nanswered < max ? f->nanswered : max);
+		memcpy(out, f->answered, (size_t)n * sizeof(*out));
+		if (waiting)
+			*waiting = (unsigned int)f->nwaiting;
+		if (fd_open)
+			*fd_open = f->fd >= 0;
+	}
+	pthread_mutex_unlock(&dr->lock);
+	return n;
 }
 
 void iommufd_dryrun_set_linux(struct iommufd_dryrun *dr, unsigned int major, unsigned int minor)
@@ -709,6 +974,7 @@ struct iommufd_dryrun *iommufd_dryrun_new(void)
 		.munmap = dr_munmap,
 		.eventfd = dr_eventfd,
 		.read = dr_read,
+		.write = dr_write,
 		.ctx = dr,
 	};
 	pthread_mutex_init(&dr->lock, NULL);
@@ -793,6 +1059,7 @@ int iommufd_dryrun_hwpt(struct iommufd_dryrun *dr, int fd, uint32_t id,
 		out->dev_id = o->dev_id;
 		out->s1_pgtbl = o->s1.pgtbl_addr;
 		out->s1_flags = o->s1.flags;
+		out->fault_id = o->fault_id;
 		out->s1_addr_width = o->s1.addr_width;
 		out->invalidate_calls = o->calls;
 		out->invalidate_entries = o->entries;

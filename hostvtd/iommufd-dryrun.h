@@ -3,7 +3,8 @@
  * A dry-run iommufd: a struct host_ops whose /dev/iommu answers the ioctls
  * the nesting back end makes (IOMMU_IOAS_ALLOC, IOMMU_HWPT_ALLOC for nest
  * parents and VT-d stage-1 nested HWPTs, IOMMU_GET_HW_INFO,
- * IOMMU_HWPT_INVALIDATE, IOMMU_DESTROY) by checking every argument the way
+ * IOMMU_HWPT_INVALIDATE, IOMMU_DESTROY, IOMMU_FAULT_QUEUE_ALLOC and the
+ * fault queue's fd: reads of injected faults, page responses) by checking every argument the way
  * Linux's iommufd core and its Intel VT-d driver check it, refusing with the
  * kernel's errno, and counting what each HWPT received.
  *
@@ -48,6 +49,7 @@ struct iommufd_dryrun_hwpt {
 	uint32_t dev_id;		/* the device it was allocated through */
 	uint64_t s1_pgtbl, s1_flags;	/* nested: the guest's stage-1 table */
 	uint32_t s1_addr_width;
+	uint32_t fault_id;		/* nested: the fault queue it reports to; 0: none */
 	uint64_t invalidate_calls;	/* IOMMU_HWPT_INVALIDATE calls that reached it */
 	uint64_t invalidate_entries;	/* entries it handled */
 	uint64_t invalidate_refused;	/* of those calls, the ones that failed */
@@ -60,6 +62,7 @@ struct iommufd_dryrun_stats {
 	uint64_t invalidate_calls;	/* IOMMU_HWPT_INVALIDATE, refused ones included */
 	uint64_t invalidate_entries;	/* entries handled */
 	uint64_t live_hwpts;		/* allocated and not destroyed */
+	uint64_t fault_fds_closed;	/* fault queue fds closed */
 	int last_errno;			/* of the last refusal, 0 if none */
 	char last_error[192];		/* why, in the kernel's terms */
 };
@@ -96,5 +99,30 @@ void iommufd_dryrun_stats(struct iommufd_dryrun *dr, struct iommufd_dryrun_stats
 /* HWPT @id of iommufd @fd. Returns 0, or -1 with errno ENOENT. */
 int iommufd_dryrun_hwpt(struct iommufd_dryrun *dr, int fd, uint32_t id,
 			struct iommufd_dryrun_hwpt *out);
+
+/*
+ * Fault queues (IOMMU_FAULT_QUEUE_ALLOC, Linux 6.11; fault.c). Each holds
+ * at most IOMMUFD_DRYRUN_FAULT_MAX records waiting to be read, groups
+ * waiting for a response, and responses kept for the test.
+ */
+#define IOMMUFD_DRYRUN_FAULT_MAX 64
+struct iommu_hwpt_pgfault;
+struct iommu_hwpt_page_response;
+/*
+ * Test hook: the device behind fault queue @fault_id of iommufd @fd
+ * reports one page request group, @n records (the last should carry
+ * IOMMU_PGFAULT_FLAGS_LAST_PAGE; cookies are assigned when read, as the
+ * kernel does). Returns 0, or -1 with ENOENT (no such queue) or ENOSPC.
+ */
+int iommufd_dryrun_inject_fault(struct iommufd_dryrun *dr, int fd, uint32_t fault_id,
+				const struct iommu_hwpt_pgfault *recs, size_t n);
+/*
+ * The responses queue @fault_id took so far (up to @max into @out; the
+ * count is returned), how many groups still wait for one, and whether its
+ * fd is still open. -1 with ENOENT when there is no such queue.
+ */
+ssize_t iommufd_dryrun_fault_responses(struct iommufd_dryrun *dr, int fd, uint32_t fault_id,
+				       struct iommu_hwpt_page_response *out, size_t max,
+				       unsigned int *waiting, bool *fd_open);
 
 #endif

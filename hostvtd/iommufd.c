@@ -4,9 +4,9 @@
  * docs/passthrough.md for the invalidation mapping and its reasons.
  *
  * Past 800 lines on purpose: setup (units, nested HWPT binds and their
- * lifetimes) and submission share the HWPT table and the lock that lets
- * them run concurrently; apart, that table and its locking would be an
- * interface of its own.
+ * lifetimes, the units' fault queues) and submission share the unit and
+ * HWPT tables and the lock that lets them run concurrently; apart, those
+ * tables and their locking would be an interface of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +32,16 @@ struct iommufd_unit {
 	uint32_t dev_id, ioas_id;
 	uint32_t parent_hwpt_id;	/* kernel-managed stage 2, NEST_PARENT */
 	uint32_t alloc_flags;		/* IOMMU_HWPT_ALLOC_PASID or 0, for its nested HWPTs too */
+	/*
+	 * The unit's fault queue (IOMMU_FAULT_QUEUE_ALLOC), shared by all its
+	 * nested HWPTs that report page faults: one per host unit, not one per
+	 * HWPT (as QEMU's out-of-tree series has per guest PASID entry),
+	 * because each record names its device (dev_id) and PASID anyway, and
+	 * so the fds and reads stay bounded by the host units rather than
+	 * following how many PASIDs the guest binds. fault_fd -1: none.
+	 */
+	uint32_t fault_id;
+	int fault_fd;
 	struct iommufd_unit *next;
 };
 
@@ -154,6 +164,8 @@ void iommufd_host_close(struct iommufd_host *h)
 		struct iommufd_unit *u = h->units;
 
 		h->units = u->next;
+		if (u->fault_fd >= 0)
+			h->ops->close(h->ops->ctx, u->fault_fd);
 		u->unit->backend = NULL;
 		u->unit->backend_data = NULL;
 		free(u);
@@ -246,6 +258,7 @@ int iommufd_host_add_unit_flags(struct iommufd_host *h, struct host_unit *unit, 
 	u->ioas_id = ioas_id;
 	u->parent_hwpt_id = alloc.out_hwpt_id;
 	u->alloc_flags = flags & IOMMU_HWPT_ALLOC_PASID;
+	u->fault_fd = -1;
 	u->next = h->units;
 	h->units = u;
 	unit->backend = &iommufd_backend;
@@ -293,6 +306,14 @@ int iommufd_host_remove_unit(struct iommufd_host *h, struct host_unit *unit)
 	snprintf(what, sizeof(what), "%s's nest parent", unit->name);
 	if (destroy_object(h, u->parent_hwpt_id, what))
 		goto out;
+	/* No nested HWPT holds the fault queue any more: its fd, then the object. */
+	if (u->fault_fd >= 0) {
+		h->ops->close(h->ops->ctx, u->fault_fd);
+		u->fault_fd = -1;
+		snprintf(what, sizeof(what), "%s's fault queue", unit->name);
+		if (destroy_object(h, u->fault_id, what))
+			fprintf(stderr, "tagvmm: iommufd: %s\n", h->errmsg);
+	}
 	*p = u->next;
 	unit->backend = NULL;
 	unit->backend_data = NULL;
@@ -308,6 +329,102 @@ uint32_t iommufd_host_unit_flags(const struct iommufd_host *h, const struct host
 	const struct iommufd_unit *u = find_unit(h, unit);
 
 	return u ? u->alloc_flags : 0;
+}
+
+int iommufd_host_enable_faults(struct iommufd_host *h, struct host_unit *unit)
+{
+	struct iommu_fault_alloc fa;
+	struct iommufd_unit *u;
+	int ret = -1;
+
+	pthread_rwlock_wrlock(&h->lock);
+	u = find_unit(h, unit);
+	if (!u) {
+		fail(h, ENODEV, "%s: not an iommufd unit", unit->name);
+		goto out;
+	}
+	if (u->fault_fd >= 0) {
+		ret = 0;
+		goto out;
+	}
+	memset(&fa, 0, sizeof(fa));
+	fa.size = sizeof(fa);
+	if (host_ioctl(h, IOMMU_FAULT_QUEUE_ALLOC, &fa) < 0) {
+		int e = errno;
+
+		fail(h, e, "%s: IOMMU_FAULT_QUEUE_ALLOC: %s%s", unit->name, strerror(e),
+		     e == ENOTTY ? " (page fault forwarding needs Linux 6.11 or later)" : "");
+		goto out;
+	}
+	u->fault_id = fa.out_fault_id;
+	u->fault_fd = (int)fa.out_fault_fd;
+	ret = 0;
+out:
+	pthread_rwlock_unlock(&h->lock);
+	return ret;
+}
+
+bool iommufd_host_has_faults(struct iommufd_host *h, const struct host_unit *unit)
+{
+	const struct iommufd_unit *u;
+	bool has;
+
+	pthread_rwlock_rdlock(&h->lock);
+	u = find_unit(h, unit);
+	has = u && u->fault_fd >= 0;
+	pthread_rwlock_unlock(&h->lock);
+	return has;
+}
+
+ssize_t iommufd_host_read_faults(struct iommufd_host *h, const struct host_unit *unit,
+				 struct iommu_hwpt_pgfault *recs, size_t max)
+{
+	const size_t rec = sizeof(*recs);
+	const struct iommufd_unit *u;
+	ssize_t n = -1;
+	int fd;
+
+	pthread_rwlock_rdlock(&h->lock);
+	u = find_unit(h, unit);
+	fd = u ? u->fault_fd : -1;
+	pthread_rwlock_unlock(&h->lock);
+	if (fd < 0) {
+		errno = ENODEV;
+		return -1;
+	}
+	/* The unit's fd stays open until remove_unit(), which the reader's owner orders after it. */
+	n = h->ops->read(h->ops->ctx, fd, recs, max * rec);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	if ((size_t)n % rec || (size_t)n > max * rec) {
+		errno = EIO;
+		return -1;
+	}
+	return n / (ssize_t)rec;
+}
+
+int iommufd_host_page_response(struct iommufd_host *h, const struct host_unit *unit,
+			       uint32_t cookie, uint32_t code)
+{
+	struct iommu_hwpt_page_response r = { .cookie = cookie, .code = code };
+	const struct iommufd_unit *u;
+	ssize_t n;
+	int fd;
+
+	pthread_rwlock_rdlock(&h->lock);
+	u = find_unit(h, unit);
+	fd = u ? u->fault_fd : -1;
+	pthread_rwlock_unlock(&h->lock);
+	if (fd < 0) {
+		errno = ENODEV;
+		return -1;
+	}
+	n = h->ops->write(h->ops->ctx, fd, &r, sizeof(r));
+	if (n == (ssize_t)sizeof(r))
+		return 0;
+	if (n >= 0)
+		errno = EIO;
+	return -1;
 }
 
 uint32_t iommufd_host_parent_hwpt(const struct iommufd_host *h, const struct host_unit *unit)
@@ -438,7 +555,27 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
 		    uint16_t host_did, uint32_t host_pasid, uint64_t s1_pgtbl, uint32_t addr_width,
 		    uint32_t s1_flags, uint32_t *hwpt_id)
 {
-	struct iommu_hwpt_alloc alloc;
+	return iommufd_bind_s1_iopf(h, unit, dev_id, host_did, host_pasid, s1_pgtbl, addr_width,
+				    s1_flags, false, hwpt_id);
+}
+
+/*
+ * Kept in nested_hwpt.s1_flags beside the IOMMU_VTD_S1_* bits, never sent:
+ * a HWPT that reports faults is a different key from one that does not.
+ */
+#define NESTED_IOPF	(1u << 31)
+
+int iommufd_bind_s1_iopf(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+			 uint16_t host_did, uint32_t host_pasid, uint64_t s1_pgtbl,
+			 uint32_t addr_width, uint32_t s1_flags, bool iopf, uint32_t *hwpt_id)
+{
+	/* The 6.11 layout, whatever the system header's: fault_id is written by offset. */
+	union {
+		struct iommu_hwpt_alloc a;
+		unsigned char raw[IOMMU_HWPT_ALLOC_SIZE_6_11];
+	} buf;
+	struct iommu_hwpt_alloc *alloc = &buf.a;
+	uint32_t key_flags = (s1_flags & ~NESTED_IOPF) | (iopf ? NESTED_IOPF : 0);
 	struct iommu_hwpt_vtd_s1 s1;
 	struct iommufd_unit *u;
 	struct nested_hwpt *n;
@@ -450,6 +587,12 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
 		fail(h, ENODEV, "%s: not an iommufd unit (iommufd_host_add_unit first)", unit->name);
 		goto out;
 	}
+	if (iopf && u->fault_fd < 0) {
+		fail(h, EOPNOTSUPP, "%s: no fault queue (iommufd_host_enable_faults first)",
+		     unit->name);
+		goto out;
+	}
+	s1_flags = key_flags;
 	n = find_nested_s1(h, unit, host_did, host_pasid, s1_pgtbl, addr_width, s1_flags);
 	if (n) {
 		if (add_user(n, dev_id)) {
@@ -472,18 +615,23 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
 		goto out;
 	}
 	memset(&s1, 0, sizeof(s1));
-	s1.flags = s1_flags;
+	s1.flags = s1_flags & ~NESTED_IOPF;
 	s1.pgtbl_addr = s1_pgtbl;
 	s1.addr_width = addr_width;
-	memset(&alloc, 0, sizeof(alloc));
-	alloc.size = sizeof(alloc);
-	alloc.flags = u->alloc_flags;
-	alloc.dev_id = dev_id;
-	alloc.pt_id = u->parent_hwpt_id;
-	alloc.data_type = IOMMU_HWPT_DATA_VTD_S1;
-	alloc.data_len = sizeof(s1);
-	alloc.data_uptr = (uintptr_t)&s1;
-	if (host_ioctl(h, IOMMU_HWPT_ALLOC, &alloc) < 0) {
+	memset(&buf, 0, sizeof(buf));
+	/* Without a fault queue the struct stays the size the system header knows. */
+	alloc->size = iopf ? sizeof(buf) : sizeof(*alloc);
+	alloc->flags = u->alloc_flags;
+	alloc->dev_id = dev_id;
+	alloc->pt_id = u->parent_hwpt_id;
+	alloc->data_type = IOMMU_HWPT_DATA_VTD_S1;
+	alloc->data_len = sizeof(s1);
+	alloc->data_uptr = (uintptr_t)&s1;
+	if (iopf) {
+		alloc->flags |= IOMMU_HWPT_FAULT_ID_VALID;
+		memcpy(buf.raw + IOMMU_HWPT_ALLOC_FAULT_ID_OFFSET, &u->fault_id, sizeof(u->fault_id));
+	}
+	if (host_ioctl(h, IOMMU_HWPT_ALLOC, alloc) < 0) {
 		int e = errno;
 
 		free(n->dev_ids);
@@ -495,7 +643,7 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
 	n->unit = unit;
 	n->did = host_did;
 	n->pasid = host_pasid;
-	n->hwpt_id = alloc.out_hwpt_id;
+	n->hwpt_id = alloc->out_hwpt_id;
 	n->s1_pgtbl = s1_pgtbl;
 	n->addr_width = addr_width;
 	n->s1_flags = s1_flags;

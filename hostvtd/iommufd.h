@@ -20,8 +20,10 @@
 #ifndef TAGVMM_HOSTVTD_IOMMUFD_H
 #define TAGVMM_HOSTVTD_IOMMUFD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hostvtd/backend.h"
 #include "hostvtd/host.h"
@@ -30,6 +32,7 @@
 #define IOMMUFD_DEV_PATH "/dev/iommu"
 
 struct iommufd_host;
+struct iommu_hwpt_pgfault;
 
 extern const struct host_backend iommufd_backend;
 
@@ -125,6 +128,35 @@ int iommufd_bind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev
  */
 int iommufd_unbind_s1(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
 		      uint16_t host_did, uint32_t host_pasid);
+/*
+ * iommufd_bind_s1() with @iopf: the HWPT reports the device's page faults
+ * (IOMMU_HWPT_FAULT_ID_VALID) to the unit's fault queue, which
+ * iommufd_host_enable_faults() must have made (EOPNOTSUPP otherwise). A
+ * HWPT with and one without are different keys, never shared.
+ */
+int iommufd_bind_s1_iopf(struct iommufd_host *h, struct host_unit *unit, uint32_t dev_id,
+			 uint16_t host_did, uint32_t host_pasid, uint64_t s1_pgtbl,
+			 uint32_t addr_width, uint32_t s1_flags, bool iopf, uint32_t *hwpt_id);
+
+/*
+ * Page fault forwarding (Linux 6.11+, docs/passthrough.md): one fault
+ * queue per unit (IOMMU_FAULT_QUEUE_ALLOC), made once; ENOTTY on older
+ * kernels. iommufd_host_remove_unit() closes its fd and destroys it.
+ */
+int iommufd_host_enable_faults(struct iommufd_host *h, struct host_unit *unit);
+bool iommufd_host_has_faults(struct iommufd_host *h, const struct host_unit *unit);
+/*
+ * Read whole fault groups from @unit's queue into @recs (at most @max
+ * records, so a group of more than @max is never read: EINVAL from the
+ * kernel). Returns the records read (0: none waiting), or -1 with errno;
+ * a read that is no whole number of records is EIO.
+ */
+ssize_t iommufd_host_read_faults(struct iommufd_host *h, const struct host_unit *unit,
+				 struct iommu_hwpt_pgfault *recs, size_t max);
+/* Answer the group @cookie: IOMMUFD_PAGE_RESP_SUCCESS or _INVALID. 0, or -1 with errno. */
+int iommufd_host_page_response(struct iommufd_host *h, const struct host_unit *unit,
+			       uint32_t cookie, uint32_t code);
+
 /* iommufd_unbind_s1() of exactly the bind that gave @hwpt_id (when a device has two). */
 int iommufd_unbind_hwpt(struct iommufd_host *h, uint32_t dev_id, uint32_t hwpt_id);
 /* The first nested HWPT of (unit, DID, PASID), or 0; and how many binds it has. */

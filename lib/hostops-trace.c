@@ -160,6 +160,15 @@ static ssize_t tr_read(void *ctx, int fd, void *buf, size_t len)
 	return t->inner->read(t->inner->ctx, fd, buf, len);
 }
 
+static ssize_t tr_write(void *ctx, int fd, const void *buf, size_t len)
+{
+	struct host_ops_trace *t = ctx;
+	ssize_t rc = t->inner->write(t->inner->ctx, fd, buf, len);
+
+	log_line(t, (long)rc, errno, "write fd %d len %zu", fd, len);
+	return rc;
+}
+
 const struct host_ops *host_ops_trace_init(struct host_ops_trace *t, const struct host_ops *inner,
 					   FILE *out)
 {
@@ -167,7 +176,8 @@ const struct host_ops *host_ops_trace_init(struct host_ops_trace *t, const struc
 		.open = tr_open, .close = tr_close, .ioctl = tr_ioctl, .readlink = tr_readlink,
 		.access = tr_access, .read_file = tr_read_file, .list_dir = tr_list_dir,
 		.pread = tr_pread, .pwrite = tr_pwrite, .mmap = tr_mmap, .munmap = tr_munmap,
-		.eventfd = tr_eventfd, .read = tr_read, .ctx = t,
+		.eventfd = tr_eventfd, .read = tr_read, .write = tr_write,
+		.ctx = t,
 	};
 	t->inner = inner;
 	t->out = out;

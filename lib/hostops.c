@@ -123,6 +123,12 @@ static ssize_t real_read(void *ctx, int fd, void *buf, size_t len)
 	return read(fd, buf, len);
 }
 
+static ssize_t real_write(void *ctx, int fd, const void *buf, size_t len)
+{
+	(void)ctx;
+	return write(fd, buf, len);
+}
+
 const struct host_ops host_ops_real = {
 	.open = real_open,
 	.close = real_close,
@@ -137,5 +143,6 @@ const struct host_ops host_ops_real = {
 	.munmap = real_munmap,
 	.eventfd = real_eventfd,
 	.read = real_read,
+	.write = real_write,
 	.ctx = NULL,
 };

@@ -37,6 +37,8 @@ struct host_ops {
 	int (*eventfd)(void *ctx);
 	/* An eventfd's 8-byte count, reset by the read (EAGAIN at 0): a masked vector's pending. */
 	ssize_t (*read)(void *ctx, int fd, void *buf, size_t len);
+	/* write(2): an iommufd fault queue's page responses. */
+	ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len);
 	void *ctx;
 };
 

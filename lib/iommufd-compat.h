@@ -195,6 +195,76 @@ _Static_assert(sizeof(struct iommu_hwpt_vtd_s1_invalidate) == 24, "iommu_hwpt_vt
 _Static_assert(sizeof(struct iommu_hw_info) == 40, "iommu_hw_info");
 _Static_assert(sizeof(struct iommu_hw_info_vtd) == 24, "iommu_hw_info_vtd");
 
+/*
+ * Linux 6.11: page faults of a nested HWPT allocated with
+ * IOMMU_HWPT_FAULT_ID_VALID go to a fault queue; its fd reads whole groups
+ * of iommu_hwpt_pgfault (a multiple of 40 bytes, else ESPIPE; EINVAL when
+ * the first group does not fit) and takes iommu_hwpt_page_response writes
+ * (a multiple of 8 bytes, else ESPIPE). Only SUCCESS and INVALID exist:
+ * FAILURE was removed before release.
+ */
+#ifndef IOMMU_HWPT_FAULT_ID_VALID
+#define IOMMU_HWPT_FAULT_ID_VALID	(1 << 2)
+#endif
+/*
+ * fault_id sits at offset 40 of the 6.11 iommu_hwpt_alloc (48 bytes); a
+ * 6.7-6.10 system header has no such field, so it is written by offset.
+ */
+#define IOMMU_HWPT_ALLOC_FAULT_ID_OFFSET	40
+#define IOMMU_HWPT_ALLOC_SIZE_6_11		48
+
+#ifndef IOMMU_FAULT_QUEUE_ALLOC
+#define IOMMUFD_CMD_FAULT_QUEUE_ALLOC	0x8e
+
+#define IOMMU_PGFAULT_FLAGS_PASID_VALID	(1 << 0)
+#define IOMMU_PGFAULT_FLAGS_LAST_PAGE	(1 << 1)
+
+#define IOMMU_PGFAULT_PERM_READ		(1 << 0)
+#define IOMMU_PGFAULT_PERM_WRITE	(1 << 1)
+#define IOMMU_PGFAULT_PERM_EXEC		(1 << 2)
+#define IOMMU_PGFAULT_PERM_PRIV		(1 << 3)
+
+struct iommu_hwpt_pgfault {
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 perm;
+	__u32 __reserved;
+	__aligned_u64 addr;
+	__u32 length;		/* always 0 */
+	__u32 cookie;		/* the same on every record of a group */
+};
+
+#define IOMMUFD_PAGE_RESP_SUCCESS	0
+#define IOMMUFD_PAGE_RESP_INVALID	1
+
+struct iommu_hwpt_page_response {
+	__u32 cookie;
+	__u32 code;
+};
+
+struct iommu_fault_alloc {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u32 out_fault_id;
+	__u32 out_fault_fd;
+};
+#define IOMMU_FAULT_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_FAULT_QUEUE_ALLOC)
+#endif /* IOMMU_FAULT_QUEUE_ALLOC */
+
+_Static_assert(IOMMU_FAULT_QUEUE_ALLOC == 0x3b8e, "IOMMU_FAULT_QUEUE_ALLOC");
+_Static_assert(IOMMU_HWPT_FAULT_ID_VALID == 4, "IOMMU_HWPT_FAULT_ID_VALID");
+_Static_assert(sizeof(struct iommu_fault_alloc) == 16, "iommu_fault_alloc");
+_Static_assert(offsetof(struct iommu_fault_alloc, out_fault_fd) == 12, "iommu_fault_alloc.out_fault_fd");
+_Static_assert(sizeof(struct iommu_hwpt_pgfault) == 40, "iommu_hwpt_pgfault");
+_Static_assert(offsetof(struct iommu_hwpt_pgfault, perm) == 16, "iommu_hwpt_pgfault.perm");
+_Static_assert(offsetof(struct iommu_hwpt_pgfault, addr) == 24, "iommu_hwpt_pgfault.addr");
+_Static_assert(offsetof(struct iommu_hwpt_pgfault, length) == 32, "iommu_hwpt_pgfault.length");
+_Static_assert(offsetof(struct iommu_hwpt_pgfault, cookie) == 36, "iommu_hwpt_pgfault.cookie");
+_Static_assert(sizeof(struct iommu_hwpt_page_response) == 8, "iommu_hwpt_page_response");
+_Static_assert(offsetof(struct iommu_hwpt_page_response, code) == 4, "iommu_hwpt_page_response.code");
+
 /* Linux 6.15: a HWPT that PASIDs may be attached to (and the RID's HWPT beside them). */
 #ifndef IOMMU_HWPT_ALLOC_PASID
 #define IOMMU_HWPT_ALLOC_PASID		(1 << 3)

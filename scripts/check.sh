@@ -70,15 +70,16 @@ else
 	failed=$((failed + 1)); status=1
 fi
 
-echo "== tag-store stress, the vIOMMU worker against vCPU exits and the virtio devices' worker threads under ThreadSanitizer"
+echo "== tag-store stress, the vIOMMU worker against vCPU exits, the virtio devices' worker threads and the fault reader under ThreadSanitizer"
 mkdir -p build-tsan
 if (cd build-tsan && { [ -f Makefile ] || ../configure --enable-werror --enable-tsan >/dev/null; } &&
     make -j"$jobs" tests/unit/check_stress tests/unit/check_vtd_bounded tests/unit/check_virtio \
-	tests/unit/check_virtio_iommu >/dev/null &&
+	tests/unit/check_virtio_iommu tests/unit/check_viommu_vfio_faults >/dev/null &&
     TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_stress &&
     TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_vtd_bounded &&
     TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_virtio &&
-    TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_virtio_iommu); then
+    TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_virtio_iommu &&
+    TSAN_OPTIONS=halt_on_error=1 ./tests/unit/check_viommu_vfio_faults); then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1)); status=1

@@ -40,6 +40,7 @@ UNIT_TESTS = \
 	tests/unit/check_iommufd_dryrun \
 	tests/unit/check_vfio \
 	tests/unit/check_viommu_vfio \
+	tests/unit/check_viommu_vfio_faults \
 	tests/unit/check_vfio_pci \
 	tests/unit/check_vfio_pci_routes \
 	tests/unit/check_vfio_pci_mmap
@@ -190,9 +191,16 @@ tests_unit_check_vfio_LDADD = $(VMM_UNIT_LDADD)
 
 # VFIO devices behind the vIOMMU: nested HWPTs following the guest's tables.
 tests_unit_check_viommu_vfio_SOURCES = tests/unit/check_viommu_vfio.c tests/unit/fake_hostops.h \
-	tests/unit/fake_vfio_host.h tests/unit/vtd_testutil.h
+	tests/unit/fake_vfio_host.h tests/unit/vtd_testutil.h tests/unit/viommu_vfio_guest.h
 tests_unit_check_viommu_vfio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_viommu_vfio_LDADD = $(VIOMMU_UNIT_LDADD)
+
+# ...and their page faults forwarded through the host's fault queue (pt-fault.c).
+tests_unit_check_viommu_vfio_faults_SOURCES = tests/unit/check_viommu_vfio_faults.c \
+	tests/unit/fake_hostops.h tests/unit/fake_vfio_host.h tests/unit/vtd_testutil.h \
+	tests/unit/viommu_vfio_guest.h
+tests_unit_check_viommu_vfio_faults_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_viommu_vfio_faults_LDADD = $(VIOMMU_UNIT_LDADD)
 
 tests_unit_check_vfio_pci_SOURCES = tests/unit/check_vfio_pci.c tests/unit/fake_hostops.h \
 	tests/unit/pci_testutil.h tests/unit/vfio_pci_fake.h tests/unit/vfio_pci_guest.h

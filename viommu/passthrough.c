@@ -30,6 +30,10 @@
  * nothing sits on it. A device whose detach fails too makes the resync
  * fail, so the guest's wait is not completed (ICE).
  *
+ * A host unit with PRS gets a fault queue, and the vIOMMU then offers page
+ * requests: the nested HWPT of a context with PRE reports the device's
+ * page faults, which pt-fault.c forwards to the guest and back.
+ *
  * PASIDs other than 0 need IOMMU_HWPT_ALLOC_PASID HWPTs and VFIO's PASID
  * attach (Linux 6.15); with an older host kernel the vIOMMU offers none.
  * An IOMMU group is attached as a whole by the host, so devices sharing
@@ -47,39 +51,12 @@
 #include "lib/pci-bdf.h"
 #include "hostvtd/iommufd.h"
 #include "viommu/passthrough.h"
+#include "viommu/pt-priv.h"
 #include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
 #include "vmm/pci.h"
 #include "vmm/vfio.h"
 #include "vtd/regs.h"
-
-/* Releases the tables asked for while the device still sat on the HWPT: at most one per placement, twice. */
-#define PT_MAX_PENDING	(2 * (VTD_MAX_ATTACH + 1))
-
-struct viommu_pt {
-	struct viommu_pt_host *host;
-	struct viommu_dev *dev;
-	size_t vfio_index;		/* in vfio_state_of(vm)->devs */
-	uint32_t dev_id;		/* iommufd's */
-	uint32_t rid_pt;		/* what the RID is attached to on the host; 0: detached */
-	struct {
-		uint32_t pasid, pt;
-	} pasid_pt[VTD_MAX_ATTACH];	/* PASIDs other than 0 attached on the host */
-	size_t npasid_pt;
-	uint32_t pending[PT_MAX_PENDING];	/* binds to release once nothing sits on them */
-	size_t npending;
-	bool warned_s2;
-};
-
-struct viommu_pt_host {
-	struct vm *vm;
-	struct iommufd_host *h;
-	uint32_t ioas_id;		/* vfio.c's: guest RAM at its GPA */
-	struct host_unit units[VFIO_MAX_DEVICES];
-	unsigned int nunits;
-	struct viommu_pt devs[VFIO_MAX_DEVICES];
-	unsigned int ndevs;
-};
 
 /* "dddd:bb:dd.f" as a requester ID (segment dropped: VT-d SIDs are per segment). */
 static uint16_t host_sid(const char *bdf)
@@ -113,10 +90,12 @@ static struct host_unit *unit_named(struct viommu_pt_host *p, const char *name, 
  * host has them: the host's hardware walks the guest's first stage.
  */
 static void limit_unit(struct viommu *u, uint64_t host_cap, uint64_t host_ecap,
-		       bool host_pasid_attach)
+		       bool host_pasid_attach, bool host_faults)
 {
-	/* Page requests of a VFIO device need iommufd fault forwarding: not yet. */
-	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST | VTD_ECAP_PRS | VTD_ECAP_PDS);
+	u->ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_NEST);
+	/* Page requests of a VFIO device arrive through the host unit's fault queue (pt-fault.c). */
+	if (!host_faults)
+		u->ecap &= ~(VTD_ECAP_PRS | VTD_ECAP_PDS);
 	if (!(host_cap & VTD_CAP_FS1GP))
 		u->cap &= ~VTD_CAP_FS1GP;
 	if (!(host_ecap & VTD_ECAP_SMPWCS))
@@ -206,6 +185,7 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 			p->nunits--;
 			return -1;
 		}
+		viommu_pt_faults_unit(p, hu);
 	}
 	pt->host = p;
 	pt->dev = dev;
@@ -227,7 +207,9 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 			(ecap & VTD_ECAP_DT);
 	dev->host.unit = hu;
 	dev->pt = pt;
-	limit_unit(u, cap, ecap, iommufd_host_unit_flags(p->h, hu) & IOMMU_HWPT_ALLOC_PASID);
+	viommu_pt_faults_device(pt);
+	limit_unit(u, cap, ecap, iommufd_host_unit_flags(p->h, hu) & IOMMU_HWPT_ALLOC_PASID,
+		   iommufd_host_has_faults(p->h, hu));
 	return 0;
 }
 
@@ -297,11 +279,16 @@ int viommu_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attac
 	struct viommu_pt *pt = dev->pt;
 	uint32_t flags = (a->sre ? IOMMU_VTD_S1_SRE : 0) | (a->wpe ? IOMMU_VTD_S1_WPE : 0);
 	uint32_t aw = a->fl_levels == 5 ? 57 : 48;
+	/* The guest lets the device ask for pages (PRE): its host faults come to us. */
+	bool iopf = viommu_pt_faults_wanted(u, dev);
 	char what[64];
 
-	if (iommufd_bind_s1(pt->host->h, dev->host.unit, pt->dev_id, a->host_did, a->pasid,
-			    a->flptr, aw, flags, &a->hwpt) == 0)
+	if (iommufd_bind_s1_iopf(pt->host->h, dev->host.unit, pt->dev_id, a->host_did, a->pasid,
+				 a->flptr, aw, flags, iopf, &a->hwpt) == 0) {
+		if (iopf)
+			viommu_pt_faults_start(pt->host, u);
 		return 0;
+	}
 	a->hwpt = 0;
 	snprintf(what, sizeof(what), "PASID %u stays blocked", a->pasid);
 	pt_error(u, dev, what, iommufd_host_error(pt->host->h));
@@ -503,6 +490,7 @@ void viommu_pt_teardown(struct viommu_pt_host *p)
 
 	if (!p)
 		return;
+	viommu_pt_faults_stop(p);
 	for (unsigned int i = 0; i < p->ndevs; i++) {
 		struct viommu_pt *pt = &p->devs[i];
 		struct viommu_dev *dev = pt->dev;

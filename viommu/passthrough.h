@@ -25,6 +25,15 @@ struct viommu_pt_host;
  */
 int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, size_t nslots,
 		    size_t *used, struct viommu_pt_host **out, char *err, size_t errlen);
+/*
+ * Forward what the host's fault queues hold into the guests' page request
+ * queues (pt-fault.c): one read of each, at most PT_FAULT_READ_MAX records.
+ * Returns the groups read. The reader thread calls it; with the unit's
+ * worker off (tests, fuzzing) the caller does.
+ */
+unsigned int viommu_pt_fault_poll(struct viommu_pt_host *p);
+/* No reader thread: the caller polls (tests). NULL is a no-op. */
+void viommu_pt_fault_reader_off(struct viommu_pt_host *p);
 /* Print what the iommufd back end sent (stderr); NULL is a no-op. */
 void viommu_pt_report(struct viommu_pt_host *p);
 /*

@@ -283,6 +283,8 @@ int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, s
 		if (viommu_pt_setup(vm, &st->units[0], st->vfio_devs, VFIO_MAX_DEVICES, &used,
 				    &st->pt, err, errlen))
 			goto fail;
+		if (o->fault_reader_off)
+			viommu_pt_fault_reader_off(st->pt);
 	}
 	return 0;
 fail:
@@ -337,6 +339,11 @@ static void report(const struct viommu_state *st)
 			fprintf(stderr, "tagvmm: viommu%u: %llu tail writes processed, %.1f us each on "
 				"average\n", i, (unsigned long long)st->units[i].tail_writes,
 				(double)st->units[i].tail_ns / 1e3 / (double)st->units[i].tail_writes);
+}
+
+unsigned int viommu_poll_faults(struct vm *vm)
+{
+	return vm->viommu ? viommu_pt_fault_poll(vm->viommu->pt) : 0;
 }
 
 void viommu_teardown(struct vm *vm)

@@ -50,6 +50,8 @@ struct viommu_options {
 	/* Fault injection for tests: device-TLB invalidations of sim device N time out. */
 	int ite_device;			/* -1: none */
 	unsigned int ite_count;
+	/* Tests: no thread reads the host's fault queues; viommu_poll_faults() does. */
+	bool fault_reader_off;
 };
 
 /* Parse one --sim-device value. Returns 0, or -1 with a message. */
@@ -85,5 +87,11 @@ int viommu_setup(struct vm *vm, const struct viommu_options *o, char *err, size_
 int viommu_add_device(struct vm *vm, uint16_t bdf, bool ats, char *err, size_t errlen);
 /* Print the flush statistics (stderr) and free everything; NULL-safe. */
 void viommu_teardown(struct vm *vm);
+/*
+ * Forward the page faults the host's fault queues hold for VFIO devices
+ * into the guest's page request queue now (what the reader thread does).
+ * Returns the host page request groups read.
+ */
+unsigned int viommu_poll_faults(struct vm *vm);
 
 #endif

@@ -489,6 +489,130 @@ START_TEST(hw_info_reports_the_unit)
 }
 END_TEST
 
+/* @expr holds, and errno says @err. */
+#define ck_fails(expr, err)                                                            \
+	do {                                                                           \
+		errno = 0;                                                             \
+		ck_assert(expr);                                                       \
+		ck_assert_int_eq(errno, err);                                          \
+	} while (0)
+
+static struct iommu_hwpt_pgfault pgfault(uint32_t dev_id, uint32_t grpid, uint64_t addr, bool last)
+{
+	struct iommu_hwpt_pgfault r;
+
+	memset(&r, 0, sizeof(r));
+	r.flags = IOMMU_PGFAULT_FLAGS_PASID_VALID | (last ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0);
+	r.dev_id = dev_id;
+	r.pasid = 5;
+	r.grpid = grpid;
+	r.perm = IOMMU_PGFAULT_PERM_READ;
+	r.addr = addr;
+	return r;
+}
+
+/* fault.c and hw_pagetable.c of Linux 6.12: the queue, its fd, and who may report to it. */
+START_TEST(fault_queue_follows_the_kernel)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_pgfault recs[3], out[4];
+	struct iommu_hwpt_page_response resp[3], got[4];
+	struct iommu_hwpt_vtd_s1 s1;
+	struct iommu_hwpt_alloc a;
+	unsigned int waiting;
+	bool open;
+	int ffd;
+
+	fa.flags = 1;
+	ck_refused(IOMMU_FAULT_QUEUE_ALLOC, &fa, EOPNOTSUPP);
+	fa.flags = 0;
+	ck_assert_int_eq(call(IOMMU_FAULT_QUEUE_ALLOC, &fa), 0);
+	ck_assert_uint_ne(fa.out_fault_id, 0);
+	ffd = (int)fa.out_fault_fd;
+	ck_assert_int_ge(ffd, 0);
+	/* FAULT_ID_VALID: on a nested HWPT with a real queue; never on a paging one. */
+	a = parent_alloc(dev, ioas);
+	a.flags = IOMMU_HWPT_FAULT_ID_VALID;
+	a.fault_id = fa.out_fault_id;
+	ck_refused(IOMMU_HWPT_ALLOC, &a, EOPNOTSUPP);
+	a = nested_alloc(dev, parent, &s1);
+	a.flags = IOMMU_HWPT_FAULT_ID_VALID;
+	a.fault_id = ioas;
+	ck_refused(IOMMU_HWPT_ALLOC, &a, ENOENT);
+	a.fault_id = fa.out_fault_id;
+	ck_assert_int_eq(call(IOMMU_HWPT_ALLOC, &a), 0);
+	/* The HWPT holds the queue. */
+	{
+		struct iommu_destroy d = { .size = sizeof(d), .id = fa.out_fault_id };
+
+		ck_refused(IOMMU_DESTROY, &d, EBUSY);
+	}
+
+	/* Empty: reads 0. Sizes that are no multiple of a record: ESPIPE. */
+	ck_assert_int_eq(ops->read(ops->ctx, ffd, out, sizeof(out)), 0);
+	recs[0] = pgfault(dev, 1, 0x1000, true);
+	ck_assert_int_eq(iommufd_dryrun_inject_fault(dr, fd, fa.out_fault_id, recs, 1), 0);
+	recs[0] = pgfault(dev, 2, 0x2000, false);
+	recs[1] = pgfault(dev, 2, 0x3000, false);
+	recs[2] = pgfault(dev, 2, 0x4000, true);
+	ck_assert_int_eq(iommufd_dryrun_inject_fault(dr, fd, fa.out_fault_id, recs, 3), 0);
+	ck_fails(ops->read(ops->ctx, ffd, out, sizeof(out[0]) + 1) == -1, ESPIPE);
+	/* Whole groups only: one record's room takes the first group, not half the second. */
+	ck_assert_int_eq(ops->read(ops->ctx, ffd, out, 2 * sizeof(out[0])), sizeof(out[0]));
+	ck_assert_uint_eq(out[0].grpid, 1);
+	ck_assert_uint_eq(out[0].cookie, 1);
+	ck_fails(ops->read(ops->ctx, ffd, out, 2 * sizeof(out[0])) == -1, EINVAL);
+	ck_assert_int_eq(ops->read(ops->ctx, ffd, out, sizeof(out)), 3 * sizeof(out[0]));
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(out[i].cookie, 2);
+		ck_assert_uint_eq(out[i].addr, 0x2000 + 0x1000 * (uint64_t)i);
+	}
+	ck_assert_uint_eq(out[2].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_LAST_PAGE);
+
+	/* Responses: whole ones (ESPIPE), known cookies and codes only (EINVAL). */
+	resp[0] = (struct iommu_hwpt_page_response){ .cookie = 1, .code = IOMMUFD_PAGE_RESP_SUCCESS };
+	ck_fails(ops->write(ops->ctx, ffd, resp, 4) == -1, ESPIPE);
+	resp[0].code = 2;
+	ck_fails(ops->write(ops->ctx, ffd, resp, sizeof(resp[0])) == -1, EINVAL);
+	resp[0] = (struct iommu_hwpt_page_response){ .cookie = 9, .code = IOMMUFD_PAGE_RESP_SUCCESS };
+	ck_fails(ops->write(ops->ctx, ffd, resp, sizeof(resp[0])) == -1, EINVAL);
+	/* A bad one after good ones: the good ones are taken, the count says how many. */
+	resp[0] = (struct iommu_hwpt_page_response){ .cookie = 1, .code = IOMMUFD_PAGE_RESP_SUCCESS };
+	resp[1] = (struct iommu_hwpt_page_response){ .cookie = 2, .code = IOMMUFD_PAGE_RESP_INVALID };
+	resp[2] = (struct iommu_hwpt_page_response){ .cookie = 1, .code = IOMMUFD_PAGE_RESP_SUCCESS };
+	ck_assert_int_eq(ops->write(ops->ctx, ffd, resp, sizeof(resp)), 2 * sizeof(resp[0]));
+	ck_assert_int_eq(iommufd_dryrun_fault_responses(dr, fd, fa.out_fault_id, got, 4, &waiting,
+							&open), 2);
+	ck_assert_uint_eq(got[0].cookie, 1);
+	ck_assert_uint_eq(got[0].code, IOMMUFD_PAGE_RESP_SUCCESS);
+	ck_assert_uint_eq(got[1].cookie, 2);
+	ck_assert_uint_eq(got[1].code, IOMMUFD_PAGE_RESP_INVALID);
+	ck_assert_uint_eq(waiting, 0);
+	ck_assert(open);
+
+	/* Bounded: injection beyond the queue's room is refused, not grown. */
+	for (int i = 0; i < IOMMUFD_DRYRUN_FAULT_MAX; i++)
+		ck_assert_int_eq(iommufd_dryrun_inject_fault(dr, fd, fa.out_fault_id, recs, 1), 0);
+	ck_fails(iommufd_dryrun_inject_fault(dr, fd, fa.out_fault_id, recs, 1) == -1, ENOSPC);
+
+	ck_assert_int_eq(ops->close(ops->ctx, ffd), 0);
+	ck_assert_int_eq(iommufd_dryrun_fault_responses(dr, fd, fa.out_fault_id, got, 4, NULL,
+							&open), 2);
+	ck_assert(!open);
+	ck_fails(ops->read(ops->ctx, ffd, out, sizeof(out)) == -1, ENOSYS);
+}
+END_TEST
+
+/* Before 6.11 there is no fault queue at all. */
+START_TEST(fault_queue_needs_linux_6_11)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+
+	iommufd_dryrun_set_linux(dr, 6, 10);
+	ck_refused(IOMMU_FAULT_QUEUE_ALLOC, &fa, ENOTTY);
+}
+END_TEST
+
 START_TEST(unmodelled_ioctls_are_enotty)
 {
 	struct iommu_ioas_map map;
@@ -499,13 +623,6 @@ START_TEST(unmodelled_ioctls_are_enotty)
 }
 END_TEST
 
-/* @expr holds, and errno says @err. */
-#define ck_fails(expr, err)                                                            \
-	do {                                                                           \
-		errno = 0;                                                             \
-		ck_assert(expr);                                                       \
-		ck_assert_int_eq(errno, err);                                          \
-	} while (0)
 
 /* No sysfs and no device: the VFIO half of host_ops fails, and no ioctl comes of it. */
 START_TEST(device_calls_are_not_modelled)
@@ -626,6 +743,83 @@ START_TEST(back_end_passes_and_sva_is_one_call_per_hwpt)
 END_TEST
 
 /* A refusal surfaces as the back end's HOST_ERR_IO, never as success. */
+/* The back end's fault queue against the dry run: allocated, bound, read, answered, closed. */
+START_TEST(back_end_fault_queue_round_trip)
+{
+	struct iommu_ioas_alloc ia = { .size = sizeof(ia) };
+	struct iommu_hwpt_pgfault recs[3], out[8];
+	struct iommu_hwpt_page_response got[2];
+	struct iommufd_dryrun_stats st;
+	struct iommufd_dryrun_hwpt hw;
+	struct iommufd_host *h;
+	struct host_unit unit;
+	uint32_t dev_id, plain, faulting, again;
+	unsigned int waiting;
+	char err[256];
+	bool open;
+
+	ck_assert_int_eq(iommufd_host_open(ops, &h, err, sizeof(err)), 0);
+	ck_assert_int_eq(ops->ioctl(ops->ctx, iommufd_host_fd(h), IOMMU_IOAS_ALLOC, &ia), 0);
+	test_unit(&unit, 0, 9);
+	unit.ecap = simvtd_default_ecap();
+	ck_assert_int_eq(iommufd_dryrun_bind_device(dr, iommufd_host_fd(h), 0, unit.ecap, &dev_id), 0);
+	ck_assert_int_eq(iommufd_host_add_unit(h, &unit, dev_id, ia.out_ioas_id), 0);
+	/* No queue yet: a faulting bind is refused before any ioctl. */
+	ck_assert_int_eq(iommufd_bind_s1_iopf(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, true,
+					      &faulting), -1);
+	ck_assert_int_eq(errno, EOPNOTSUPP);
+	ck_assert(!iommufd_host_has_faults(h, &unit));
+	ck_assert_int_eq(iommufd_host_enable_faults(h, &unit), 0);
+	ck_assert_int_eq(iommufd_host_enable_faults(h, &unit), 0);	/* once per unit */
+	ck_assert(iommufd_host_has_faults(h, &unit));
+	ck_assert_int_eq(iommufd_bind_s1(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, &plain), 0);
+	ck_assert_int_eq(iommufd_bind_s1_iopf(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, true,
+					      &faulting), 0);
+	ck_assert_uint_ne(plain, faulting);	/* different keys, never shared */
+	ck_assert_int_eq(iommufd_bind_s1_iopf(h, &unit, dev_id, 1, 5, 0x40000000, 48, 0, true,
+					      &again), 0);
+	ck_assert_uint_eq(again, faulting);
+	ck_assert_int_eq(iommufd_dryrun_hwpt(dr, iommufd_host_fd(h), faulting, &hw), 0);
+	ck_assert_uint_eq(hw.s1_flags, 0);	/* the key's marker never reaches the kernel */
+	ck_assert_uint_eq(hw.fault_id, 4);
+	ck_assert_int_eq(iommufd_dryrun_hwpt(dr, iommufd_host_fd(h), plain, &hw), 0);
+	ck_assert_uint_eq(hw.fault_id, 0);
+	iommufd_dryrun_stats(dr, &st);
+	ck_assert_uint_eq(st.refused, 0);
+
+	/* Fault queue id: the lowest free object id after the IOAS, device and parent. */
+	recs[0] = pgfault(dev_id, 3, 0x5000, false);
+	recs[1] = pgfault(dev_id, 3, 0x6000, false);
+	recs[2] = pgfault(dev_id, 3, 0x7000, true);
+	ck_assert_int_eq(iommufd_dryrun_inject_fault(dr, iommufd_host_fd(h), 4, recs, 3), 0);
+	ck_assert_int_eq(iommufd_host_read_faults(h, &unit, out, 2), -1);	/* group too big */
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(iommufd_host_read_faults(h, &unit, out, 8), 3);
+	ck_assert_uint_eq(out[2].addr, 0x7000);
+	ck_assert_int_eq(iommufd_host_read_faults(h, &unit, out, 8), 0);
+	ck_assert_int_eq(iommufd_host_page_response(h, &unit, out[0].cookie,
+						    IOMMUFD_PAGE_RESP_INVALID), 0);
+	ck_assert_int_eq(iommufd_host_page_response(h, &unit, out[0].cookie,
+						    IOMMUFD_PAGE_RESP_INVALID), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(iommufd_dryrun_fault_responses(dr, iommufd_host_fd(h), 4, got, 2, &waiting,
+							&open), 1);
+	ck_assert_uint_eq(got[0].code, IOMMUFD_PAGE_RESP_INVALID);
+	ck_assert_uint_eq(waiting, 0);
+
+	ck_assert_int_eq(iommufd_unbind_hwpt(h, dev_id, plain), 0);
+	ck_assert_int_eq(iommufd_unbind_hwpt(h, dev_id, faulting), 0);
+	ck_assert_int_eq(iommufd_unbind_hwpt(h, dev_id, faulting), 0);
+	ck_assert_int_eq(iommufd_host_remove_unit(h, &unit), 0);
+	iommufd_dryrun_stats(dr, &st);
+	ck_assert_uint_eq(st.fault_fds_closed, 1);
+	ck_assert_uint_eq(st.refused, 0);	/* the queue was destroyed too, once free */
+	ck_assert_int_eq(iommufd_dryrun_fault_responses(dr, iommufd_host_fd(h), 4, got, 2, NULL,
+							&open), -1);
+	iommufd_host_close(h);
+}
+END_TEST
+
 START_TEST(refusal_reaches_the_flush_engine)
 {
 	struct host_unit unit;
@@ -687,12 +881,15 @@ static Suite *dryrun_suite(void)
 	tcase_add_test(uapi, destroy_follows_object_users);
 	tcase_add_test(uapi, hw_info_reports_the_unit);
 	tcase_add_test(uapi, unmodelled_ioctls_are_enotty);
+	tcase_add_test(uapi, fault_queue_follows_the_kernel);
+	tcase_add_test(uapi, fault_queue_needs_linux_6_11);
 	tcase_add_test(uapi, device_calls_are_not_modelled);
 	tcase_add_test(uapi, log_names_the_refusal);
 	suite_add_tcase(s, uapi);
 	tcase_add_checked_fixture(backend, setup, teardown);
 	tcase_add_test(backend, back_end_passes_and_sva_is_one_call_per_hwpt);
 	tcase_add_test(backend, refusal_reaches_the_flush_engine);
+	tcase_add_test(backend, back_end_fault_queue_round_trip);
 	suite_add_tcase(s, backend);
 	return s;
 }

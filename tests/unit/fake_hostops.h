@@ -62,6 +62,7 @@
 
 #define FAKE_MAX_CALLS		256
 #define FAKE_ARG_MAX		128	/* bytes of an ioctl argument kept */
+#define FAKE_READ_MAX		2048	/* bytes queued for read() */
 #define FAKE_PTR_MAX		2048	/* bytes of a pointed-to array kept */
 #define FAKE_PATH_MAX		256
 #define FAKE_MAX_PATHS		64
@@ -75,7 +76,7 @@
 enum fake_call_kind {
 	FAKE_OPEN, FAKE_CLOSE, FAKE_IOCTL, FAKE_READLINK, FAKE_ACCESS, FAKE_READ_FILE,
 	FAKE_LIST_DIR, FAKE_PREAD, FAKE_PWRITE, FAKE_MMAP, FAKE_MUNMAP, FAKE_EVENTFD,
-	FAKE_READ,
+	FAKE_READ, FAKE_WRITE,
 };
 
 struct fake_call {
@@ -146,7 +147,26 @@ struct fake_hostops {
 	size_t npaths;
 	int next_fd;
 	uint64_t open_fds;		/* bit (fd - FAKE_FIRST_FD) */
+	/* Bytes read() of read_fd returns, in order (fake_hostops_queue_read()); EAGAIN when empty. */
+	int read_fd;
+	unsigned char read_data[FAKE_READ_MAX];
+	size_t read_len;
 };
+
+/* Queue @len bytes for read() of @fd (one fd at a time). */
+static inline void fake_hostops_queue_read(struct fake_hostops *f, int fd, const void *data,
+					   size_t len)
+{
+	if (f->read_len && f->read_fd != fd)
+		f->read_len = 0;
+	f->read_fd = fd;
+	if (len > FAKE_READ_MAX - f->read_len) {
+		f->overflow = true;
+		return;
+	}
+	memcpy(f->read_data + f->read_len, data, len);
+	f->read_len += len;
+}
 
 static inline struct fake_rule *fake_hostops_rule(struct fake_hostops *f, unsigned long request,
 						  bool create)
@@ -611,12 +631,32 @@ static inline int fake_hostops_eventfd(void *ctx)
 
 static inline ssize_t fake_hostops_read(void *ctx, int fd, void *buf, size_t len)
 {
-	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_READ, fd, 0, len);
+	struct fake_hostops *f = ctx;
+	struct fake_call *c = fake_hostops_fd_call(f, FAKE_READ, fd, 0, len);
+	size_t n;
 
-	(void)buf;
 	if (!c)
 		return -1;
-	return fake_hostops_result(c, -1, EAGAIN);
+	if (fd != f->read_fd || !f->read_len)
+		return fake_hostops_result(c, -1, EAGAIN);
+	n = len < f->read_len ? len : f->read_len;
+	memcpy(buf, f->read_data, n);
+	memmove(f->read_data, f->read_data + n, f->read_len - n);
+	f->read_len -= n;
+	return fake_hostops_result(c, (int)n, 0);
+}
+
+/* write(2): the bytes are recorded in arg, like pwrite's. */
+static inline ssize_t fake_hostops_write(void *ctx, int fd, const void *buf, size_t len)
+{
+	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_WRITE, fd, 0, len);
+
+	if (!c)
+		return -1;
+	c->arg_len = len < FAKE_ARG_MAX ? len : FAKE_ARG_MAX;
+	c->truncated = len > FAKE_ARG_MAX;
+	memcpy(c->arg, buf, c->arg_len);
+	return fake_hostops_result(c, (int)len, 0);
 }
 
 /* A fake with the iommufd requests declared and no paths. */
@@ -640,6 +680,7 @@ static inline struct fake_hostops *fake_hostops_new(void)
 		.munmap = fake_hostops_munmap,
 		.eventfd = fake_hostops_eventfd,
 		.read = fake_hostops_read,
+		.write = fake_hostops_write,
 		.ctx = f,
 	};
 	f->next_fd = FAKE_FIRST_FD;
