@@ -20,20 +20,11 @@ static inline void script_hw_info(unsigned int lacks)
 		0, VTD_ECAP_DT, VTD_ECAP_SRS, VTD_ECAP_PASID | 0x1fULL << VTD_ECAP_PSS_SHIFT,
 		VTD_ECAP_NEST,
 	};
-	struct iommu_hw_info_vtd vtd = {
-		.cap_reg = 0xd2008c40660462ULL,
-		.ecap_reg = (VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
+	fake_script_hw_info(0xd2008c40660462ULL,
+			    (VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_ECAP_NEST |
 			     VTD_ECAP_PASID | 19ULL << VTD_ECAP_PSS_SHIFT | VTD_ECAP_SMTS |
 			     VTD_ECAP_FLTS | VTD_ECAP_SLTS | VTD_ECAP_SRS) &
-			    ~without[lacks % (sizeof(without) / sizeof(without[0]))],
-	};
-	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_hw_info, out_data_type),
-				       .out_len = 4, .ptr_out_len = sizeof(vtd) };
-	uint32_t type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
-
-	memcpy(r.out, &type, 4);
-	memcpy(r.ptr_out, &vtd, sizeof(vtd));
-	fake_hostops_script_ioctl(fake, IOMMU_GET_HW_INFO, &r);
+			    ~without[lacks % (sizeof(without) / sizeof(without[0]))]);
 }
 
 #endif

@@ -364,34 +364,35 @@ out:
 	return ret;
 }
 
-bool iommufd_host_has_faults(struct iommufd_host *h, const struct host_unit *unit)
+/* The unit's fault queue fd, or -1 with errno ENODEV. */
+static int unit_fault_fd(struct iommufd_host *h, const struct host_unit *unit)
 {
 	const struct iommufd_unit *u;
-	bool has;
-
-	pthread_rwlock_rdlock(&h->lock);
-	u = find_unit(h, unit);
-	has = u && u->fault_fd >= 0;
-	pthread_rwlock_unlock(&h->lock);
-	return has;
-}
-
-ssize_t iommufd_host_read_faults(struct iommufd_host *h, const struct host_unit *unit,
-				 struct iommu_hwpt_pgfault *recs, size_t max)
-{
-	const size_t rec = sizeof(*recs);
-	const struct iommufd_unit *u;
-	ssize_t n = -1;
 	int fd;
 
 	pthread_rwlock_rdlock(&h->lock);
 	u = find_unit(h, unit);
 	fd = u ? u->fault_fd : -1;
 	pthread_rwlock_unlock(&h->lock);
-	if (fd < 0) {
+	if (fd < 0)
 		errno = ENODEV;
+	return fd;
+}
+
+bool iommufd_host_has_faults(struct iommufd_host *h, const struct host_unit *unit)
+{
+	return unit_fault_fd(h, unit) >= 0;
+}
+
+ssize_t iommufd_host_read_faults(struct iommufd_host *h, const struct host_unit *unit,
+				 struct iommu_hwpt_pgfault *recs, size_t max)
+{
+	const size_t rec = sizeof(*recs);
+	ssize_t n = -1;
+	int fd = unit_fault_fd(h, unit);
+
+	if (fd < 0)
 		return -1;
-	}
 	/* The unit's fd stays open until remove_unit(), which the reader's owner orders after it. */
 	n = h->ops->read(h->ops->ctx, fd, recs, max * rec);
 	if (n < 0)
@@ -407,18 +408,11 @@ int iommufd_host_page_response(struct iommufd_host *h, const struct host_unit *u
 			       uint32_t cookie, uint32_t code)
 {
 	struct iommu_hwpt_page_response r = { .cookie = cookie, .code = code };
-	const struct iommufd_unit *u;
 	ssize_t n;
-	int fd;
+	int fd = unit_fault_fd(h, unit);
 
-	pthread_rwlock_rdlock(&h->lock);
-	u = find_unit(h, unit);
-	fd = u ? u->fault_fd : -1;
-	pthread_rwlock_unlock(&h->lock);
-	if (fd < 0) {
-		errno = ENODEV;
+	if (fd < 0)
 		return -1;
-	}
 	n = h->ops->write(h->ops->ctx, fd, &r, sizeof(r));
 	if (n == (ssize_t)sizeof(r))
 		return 0;

@@ -228,4 +228,17 @@ static inline void fake_vfio_host_init(void)
 	fake_hostops_add_node(fake, "/dev/iommu");
 }
 
+/* The host unit's answer to the next IOMMU_GET_HW_INFO: a VT-d unit with @cap and @ecap. */
+static inline void fake_script_hw_info(uint64_t cap, uint64_t ecap)
+{
+	struct iommu_hw_info_vtd vtd = { .cap_reg = cap, .ecap_reg = ecap };
+	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_hw_info, out_data_type),
+				       .out_len = 4, .ptr_out_len = sizeof(vtd) };
+	uint32_t type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+
+	memcpy(r.out, &type, 4);
+	memcpy(r.ptr_out, &vtd, sizeof(vtd));
+	fake_hostops_script_ioctl(fake, IOMMU_GET_HW_INFO, &r);
+}
+
 #endif

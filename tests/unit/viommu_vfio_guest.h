@@ -58,14 +58,7 @@ static const uint64_t host_ecap = VTD_ECAP_QI | VTD_ECAP_DT | VTD_ECAP_PT | VTD_
 
 static inline void script_hw_info(uint64_t ecap)
 {
-	struct iommu_hw_info_vtd vtd = { .cap_reg = 0xd2008c40660462ULL, .ecap_reg = ecap };
-	struct fake_ioctl_result r = { .out_off = offsetof(struct iommu_hw_info, out_data_type),
-				       .out_len = 4, .ptr_out_len = sizeof(vtd) };
-	uint32_t type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
-
-	memcpy(r.out, &type, 4);
-	memcpy(r.ptr_out, &vtd, sizeof(vtd));
-	fake_hostops_script_ioctl(fake, IOMMU_GET_HW_INFO, &r);
+	fake_script_hw_info(0xd2008c40660462ULL, ecap);
 }
 
 /* vfio_setup() of @n devices (BDF0, then BDF1) on the fake host; calls cleared. */
