@@ -585,10 +585,11 @@ static inline ssize_t fake_hostops_pread(void *ctx, int fd, void *buf, size_t le
 	return fake_hostops_result(c, (int)len, 0);
 }
 
-static inline ssize_t fake_hostops_pwrite(void *ctx, int fd, const void *buf, size_t len,
-					  off_t off)
+/* pwrite(2) and write(2): the bytes are recorded in arg. */
+static inline ssize_t fake_hostops_record_write(void *ctx, enum fake_call_kind kind, int fd,
+						const void *buf, size_t len, uint64_t off)
 {
-	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_PWRITE, fd, (uint64_t)off, len);
+	struct fake_call *c = fake_hostops_fd_call(ctx, kind, fd, off, len);
 
 	if (!c)
 		return -1;
@@ -596,6 +597,12 @@ static inline ssize_t fake_hostops_pwrite(void *ctx, int fd, const void *buf, si
 	c->truncated = len > FAKE_ARG_MAX;
 	memcpy(c->arg, buf, c->arg_len);
 	return fake_hostops_result(c, (int)len, 0);
+}
+
+static inline ssize_t fake_hostops_pwrite(void *ctx, int fd, const void *buf, size_t len,
+					  off_t off)
+{
+	return fake_hostops_record_write(ctx, FAKE_PWRITE, fd, buf, len, (uint64_t)off);
 }
 
 static inline void *fake_hostops_mmap(void *ctx, int fd, size_t len, off_t off)
@@ -646,17 +653,9 @@ static inline ssize_t fake_hostops_read(void *ctx, int fd, void *buf, size_t len
 	return fake_hostops_result(c, (int)n, 0);
 }
 
-/* write(2): the bytes are recorded in arg, like pwrite's. */
 static inline ssize_t fake_hostops_write(void *ctx, int fd, const void *buf, size_t len)
 {
-	struct fake_call *c = fake_hostops_fd_call(ctx, FAKE_WRITE, fd, 0, len);
-
-	if (!c)
-		return -1;
-	c->arg_len = len < FAKE_ARG_MAX ? len : FAKE_ARG_MAX;
-	c->truncated = len > FAKE_ARG_MAX;
-	memcpy(c->arg, buf, c->arg_len);
-	return fake_hostops_result(c, (int)len, 0);
+	return fake_hostops_record_write(ctx, FAKE_WRITE, fd, buf, len, 0);
 }
 
 /* A fake with the iommufd requests declared and no paths. */
