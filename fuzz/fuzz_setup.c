@@ -19,15 +19,17 @@
  *     failed setup leaves no vIOMMU state behind;
  *   - a placement has 1..VIOMMU_MAX_UNITS units and every device behind
  *     one of them. Plain --viommu: as many vIOMMUs as host units named
- *     (at least 1, at most VIOMMU_MAX_UNITS), devices on one host unit
- *     behind one vIOMMU, in host unit order, on distinct vIOMMUs while
- *     there are enough; --viommu=N: N, devices behind vIOMMU 0 unless
- *     viommu=V. viommu= is kept as given.
+ *     (the sim devices' simulated ones and the VFIO devices' real ones,
+ *     which flags bits 4-6 put on dmar2 or dmar3; at least 1, at most
+ *     VIOMMU_MAX_UNITS), devices on one host unit behind one vIOMMU, the
+ *     simulated units in unit order before the real ones, on distinct
+ *     vIOMMUs while there are enough; --viommu=N: N, devices behind
+ *     vIOMMU 0 unless viommu=V. viommu= is kept as given.
  *   - after the setup: one unit per vIOMMU on the MMIO bus at its base,
  *     as many as the machine's DMAR/DTB list; every sim device and every
  *     device added behind a vIOMMU is in exactly one unit's list, the one
  *     its placement and the machine's PCI entry name, and its DMA space
- *     is that device's; the VFIO devices sit behind vIOMMU 0.
+ *     is that device's; the VFIO devices too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +91,7 @@ static void check_placement(const struct viommu_options *given, const struct vio
 			    unsigned int host_units)
 {
 	unsigned int named = 0, need = 1;
-	bool used[HOST_MAX_UNITS] = { false };
+	bool used[HOST_MAX_UNITS] = { false }, new_unit;
 
 	if (p->units < 1 || p->units > VIOMMU_MAX_UNITS)
 		die("placed vIOMMU count out of range");
@@ -114,6 +116,19 @@ static void check_placement(const struct viommu_options *given, const struct vio
 	}
 	if (host_units < need || host_units > HOST_MAX_UNITS)
 		die("host unit count does not cover the devices");
+	if (p->nvfio != given->nvfio)
+		die("the placement changed the VFIO device count");
+	for (unsigned int i = 0; i < p->nvfio; i++) {
+		if (p->vfio_viommu[i] >= p->units)
+			die("a VFIO device behind a vIOMMU that does not exist");
+		if (given->units_given && p->vfio_viommu[i] != 0)
+			die("--viommu=N: a VFIO device not behind vIOMMU 0");
+		new_unit = true;
+		for (unsigned int j = 0; j < i; j++)
+			if (!strcmp(p->vfio_unit[i], p->vfio_unit[j]))
+				new_unit = false;
+		named += new_unit;
+	}
 	if (given->units_given) {
 		if (p->units != given->units)
 			die("--viommu=N not kept");
@@ -121,6 +136,21 @@ static void check_placement(const struct viommu_options *given, const struct vio
 	}
 	if (p->units != (named < 1 ? 1 : named > VIOMMU_MAX_UNITS ? VIOMMU_MAX_UNITS : named))
 		die("plain --viommu: not one vIOMMU per host unit named");
+	for (unsigned int i = 0; i < p->nvfio; i++) {
+		for (unsigned int j = 0; j < p->nvfio; j++) {
+			bool same = !strcmp(p->vfio_unit[i], p->vfio_unit[j]);
+
+			if (same && p->vfio_viommu[i] != p->vfio_viommu[j])
+				die("one real host unit's VFIO devices behind two vIOMMUs");
+			if (!same && p->vfio_viommu[i] == p->vfio_viommu[j] &&
+			    named <= VIOMMU_MAX_UNITS)
+				die("two real host units behind one vIOMMU though there are enough");
+		}
+		for (unsigned int k = 0; k < p->ndevs; k++)
+			if (!p->devs[k].viommu_given && p->devs[k].viommu >= p->vfio_viommu[i] &&
+			    named <= VIOMMU_MAX_UNITS)
+				die("a VFIO device's vIOMMU not after the simulated units'");
+	}
 	for (unsigned int i = 0; i < p->ndevs; i++) {
 		for (unsigned int j = 0; j < p->ndevs; j++) {
 			const struct sim_device_spec *a = &p->devs[i], *b = &p->devs[j];
@@ -173,7 +203,8 @@ static void fake_machine_exit(void)
 
 /*
  * The fake host: the first --vfio devices present as @flags' bits 0-2
- * say (bound to vfio-pci, each in its own group), the host unit's
+ * say (bound to vfio-pci, each in its own group, behind dmar3 where bits
+ * 4-6 say, else dmar2), the host unit's
  * hardware info answered, or failed for the first device (bit 3).
  */
 static void host_init(const struct run_options *o, unsigned int flags)
@@ -184,7 +215,8 @@ static void host_init(const struct run_options *o, unsigned int flags)
 	for (size_t i = 0; i < o->nvfio && i < 3; i++) {
 		if (!(flags & (1u << i)))
 			continue;
-		host_with_device(o->vfio[i], 17 + (unsigned int)i, keep("vfio%zu", i));
+		host_with_device_on(o->vfio[i], 17 + (unsigned int)i, keep("vfio%zu", i),
+				    flags & (0x10u << i) ? "dmar3" : "dmar2");
 		script_ok(VFIO_DEVICE_GET_INFO);
 	}
 	fake_hostops_add_node(fake, "/dev/kvm-vm");
@@ -263,7 +295,9 @@ static void check_setup(const struct viommu_options *placed, const uint16_t *add
 		check_device(units, n, (uint16_t)((i + 1) << 3), placed->devs[i].viommu);
 	for (size_t i = 0; i < nadded; i++)
 		check_device(units, n, added[i], 0);
-	/* Every device any unit lists (the VFIO ones too, behind vIOMMU 0): listed once. */
+	for (unsigned int i = 0; i < placed->nvfio; i++)	/* nvfio > 0: vfio_setup() made them */
+		check_device(units, n, vfio_state_of(&vm)->devs[i].guest_bdf, placed->vfio_viommu[i]);
+	/* Every device any unit lists (the VFIO ones too): listed once. */
 	for (unsigned int k = 0; k < n; k++) {
 		if (units[k]->ndevs > VIOMMU_MAX_UNIT_DEVS)
 			die("a unit lists more devices than it holds");
@@ -272,8 +306,6 @@ static void check_setup(const struct viommu_options *placed, const uint16_t *add
 
 			if (d->unit != units[k])
 				die("a listed device names another unit");
-			if (d->pt && k != 0)
-				die("a VFIO device behind another vIOMMU than 0");
 			check_device(units, n, d->guest_sid, k);
 		}
 	}
@@ -302,11 +334,21 @@ static void run_setup(struct run_options *o, unsigned int flags)
 	uint16_t added[VIRTIO_MAX_DEVICES];
 	size_t nadded = 0;
 	char err[512] = "", perr[512] = "";
-	bool place_ok;
+	bool place_ok, vfio_ok;
 	int rc;
 
 	o->viommu.flush_trace = safe_path(o->viommu.flush_trace);
 	o->viommu.guest_trace = safe_path(o->viommu.guest_trace);
+	fake_machine_init();
+	host_init(o, flags);
+	vfio_ok = !vfio_setup(&vm, o->vfio, o->nvfio, &ops, err, sizeof(err));
+	if (!vfio_ok && !err[0])
+		die("vfio_setup failed without a message");
+	/* The VFIO devices' host units, as viommu_setup() reads them. */
+	o->viommu.nvfio = 0;
+	for (size_t i = 0; vfio_ok && vfio_state_of(&vm) && i < vfio_state_of(&vm)->ndevs; i++)
+		snprintf(o->viommu.vfio_unit[o->viommu.nvfio++], sizeof(o->viommu.vfio_unit[0]), "%s",
+			 vfio_state_of(&vm)->devs[i].iommu_unit);
 	place_ok = !viommu_place(&o->viommu, &placed, &host_units, perr, sizeof(perr));
 	if (place_ok)
 		check_placement(&o->viommu, &placed, host_units);
@@ -314,12 +356,7 @@ static void run_setup(struct run_options *o, unsigned int flags)
 		die("a refused placement without a message");
 	else
 		refused("viommu_place", perr);
-
-	fake_machine_init();
-	host_init(o, flags);
-	if (vfio_setup(&vm, o->vfio, o->nvfio, &ops, err, sizeof(err))) {
-		if (!err[0])
-			die("vfio_setup failed without a message");
+	if (!vfio_ok) {
 		refused("vfio_setup", err);
 		goto out;
 	}

@@ -264,7 +264,7 @@ static void vfio_machine_init(unsigned int lacks)
 	memset(&m.vfio_dev, 0, sizeof(m.vfio_dev));
 	m.pt = NULL;
 	m.pt_report = lacks == 9;
-	if (viommu_pt_setup(&m.vm, &m.units[VFIO_UNIT], &m.vfio_dev, 1, &used, &m.pt, err,
+	if (viommu_pt_setup(&m.vm, &m.units[VFIO_UNIT], NULL, &m.vfio_dev, 1, &used, &m.pt, err,
 			    sizeof(err)) != 0 && lacks != 4 && lacks != 6 && lacks != 7 && lacks != 8) {
 		fprintf(stderr, "fuzz_viommu: viommu_pt_setup: %s\n", err);
 		abort();

@@ -51,6 +51,7 @@
 #include "lib/pci-bdf.h"
 #include "hostvtd/iommufd.h"
 #include "viommu/passthrough.h"
+#include "viommu/viommu.h"
 #include "viommu/pt-priv.h"
 #include "viommu/viommu-priv.h"
 #include "vmm/kvm.h"
@@ -213,20 +214,29 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 	return 0;
 }
 
-int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, size_t nslots,
-		    size_t *used, struct viommu_pt_host **out, char *err, size_t errlen)
+int viommu_pt_setup(struct vm *vm, struct viommu *units, const unsigned int *placement,
+		    struct viommu_dev *slots, size_t nslots, size_t *used,
+		    struct viommu_pt_host **out, char *err, size_t errlen)
 {
 	struct vfio_state *vs = vfio_state_of(vm);
+	size_t behind[VIOMMU_MAX_UNITS] = { 0 };
 	struct viommu_pt_host *p;
 
 	*out = NULL;
 	*used = 0;
 	if (!vs || vs->ndevs == 0)
 		return 0;
-	if (vs->ndevs > nslots || u->ndevs + vs->ndevs > VIOMMU_MAX_UNIT_DEVS) {
-		snprintf(err, errlen, "too many devices behind vIOMMU %u", u->index);
+	if (vs->ndevs > nslots) {
+		snprintf(err, errlen, "at most %zu --vfio devices behind vIOMMUs", nslots);
 		return -1;
 	}
+	for (size_t i = 0; i < vs->ndevs; i++)
+		behind[placement ? placement[i] : 0]++;
+	for (unsigned int k = 0; k < VIOMMU_MAX_UNITS; k++)
+		if (behind[k] && units[k].ndevs + behind[k] > VIOMMU_MAX_UNIT_DEVS) {
+			snprintf(err, errlen, "too many devices behind vIOMMU %u", k);
+			return -1;
+		}
 	/*
 	 * iommufd attaches a whole IOMMU group at once: two devices of one
 	 * group cannot follow two guest contexts. Until groups are modelled
@@ -252,6 +262,7 @@ int viommu_pt_setup(struct vm *vm, struct viommu *u, struct viommu_dev *slots, s
 	p->ioas_id = vs->ioas_id;
 	*out = p;
 	for (size_t i = 0; i < vs->ndevs; i++) {
+		struct viommu *u = &units[placement ? placement[i] : 0];
 		struct viommu_dev *dev = &slots[i];
 
 		if (add_device(p, vs, i, u, dev, err, errlen))

@@ -32,7 +32,7 @@ struct viommu_state {
 	unsigned int ndevs;
 	struct viommu_dev emulated[VIOMMU_MAX_EMULATED];	/* viommu_add_device() */
 	unsigned int nemulated;
-	/* --vfio devices, behind vIOMMU 0 (passthrough.c). */
+	/* --vfio devices, each behind its host unit's vIOMMU (passthrough.c). */
 	struct viommu_dev vfio_devs[VFIO_MAX_DEVICES];
 	struct viommu_pt_host *pt;
 	struct guest_trace *guest_trace;
@@ -111,16 +111,22 @@ out:
 }
 
 /*
- * Host-matched placement (plain --viommu): vIOMMU k fronts the k-th
- * simulated host unit, in unit order, that a sim device names; each
- * device without viommu=V goes behind its host unit's vIOMMU. A guest
- * flushing per vIOMMU (Linux) then reaches one host unit per flush.
+ * Host-matched placement (plain --viommu): vIOMMU k fronts the k-th host
+ * unit a device sits on, the simulated units the sim devices name first
+ * (in unit order), then the real units of the VFIO devices (in the order
+ * the devices were named: the two hosts are different machines, so
+ * simulated dmar0 and real dmar0 are two units). Each device without
+ * viommu=V goes behind its host unit's vIOMMU; past VIOMMU_MAX_UNITS the
+ * rest share the last one. A guest flushing per vIOMMU (Linux) then
+ * reaches one host unit per flush.
  */
 static void place_devices(struct viommu_options *o)
 {
-	unsigned int rank[HOST_MAX_UNITS], n = 0;
+	unsigned int rank[HOST_MAX_UNITS], vfio_rank[VIOMMU_MAX_VFIO], n = 0;
 	bool used[HOST_MAX_UNITS] = { false };
 
+	for (unsigned int i = 0; i < o->nvfio && i < VIOMMU_MAX_VFIO; i++)
+		o->vfio_viommu[i] = 0;
 	if (o->units_given)
 		return;
 	for (unsigned int i = 0; i < o->ndevs && i < VIOMMU_MAX_SIM_DEVICES; i++)
@@ -128,6 +134,14 @@ static void place_devices(struct viommu_options *o)
 			used[o->devs[i].host_unit] = true;
 	for (unsigned int h = 0; h < HOST_MAX_UNITS; h++)
 		rank[h] = used[h] ? n++ : 0;
+	for (unsigned int i = 0; i < o->nvfio && i < VIOMMU_MAX_VFIO; i++) {
+		unsigned int same = i;
+
+		for (unsigned int j = 0; j < i && same == i; j++)
+			if (!strncmp(o->vfio_unit[i], o->vfio_unit[j], sizeof(o->vfio_unit[i])))
+				same = j;
+		vfio_rank[i] = same < i ? vfio_rank[same] : n++;
+	}
 	o->units = n > 1 ? (n < VIOMMU_MAX_UNITS ? n : VIOMMU_MAX_UNITS) : 1;
 	for (unsigned int i = 0; i < o->ndevs && i < VIOMMU_MAX_SIM_DEVICES; i++) {
 		struct sim_device_spec *s = &o->devs[i];
@@ -135,6 +149,8 @@ static void place_devices(struct viommu_options *o)
 		if (!s->viommu_given && s->host_unit < HOST_MAX_UNITS)
 			s->viommu = rank[s->host_unit] < o->units ? rank[s->host_unit] : o->units - 1;
 	}
+	for (unsigned int i = 0; i < o->nvfio && i < VIOMMU_MAX_VFIO; i++)
+		o->vfio_viommu[i] = vfio_rank[i] < o->units ? vfio_rank[i] : o->units - 1;
 }
 
 static int check_options(const struct viommu_options *o, unsigned int *host_units, char *err,
@@ -148,6 +164,10 @@ static int check_options(const struct viommu_options *o, unsigned int *host_unit
 	}
 	if (o->ndevs > VIOMMU_MAX_SIM_DEVICES) {
 		snprintf(err, errlen, "at most %d --sim-device", VIOMMU_MAX_SIM_DEVICES);
+		return -1;
+	}
+	if (o->nvfio > VIOMMU_MAX_VFIO) {
+		snprintf(err, errlen, "at most %d --vfio devices behind vIOMMUs", VIOMMU_MAX_VFIO);
 		return -1;
 	}
 	for (unsigned int i = 0; i < o->ndevs; i++) {
@@ -241,13 +261,20 @@ int viommu_place(const struct viommu_options *given, struct viommu_options *plac
 	return check_options(placed, host_units, err, errlen);
 }
 
+_Static_assert(VIOMMU_MAX_VFIO == VFIO_MAX_DEVICES, "one placement slot per --vfio device");
+
 int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, size_t errlen)
 {
-	struct viommu_options placed, *o = &placed;
+	struct viommu_options with_vfio = *given, placed, *o = &placed;
+	const struct vfio_state *vs = vfio_state_of(vm);
 	struct viommu_state *st;
 	unsigned int host_units;
 
-	if (viommu_place(given, &placed, &host_units, err, errlen))
+	with_vfio.nvfio = vs ? (unsigned int)vs->ndevs : 0;
+	for (unsigned int i = 0; i < with_vfio.nvfio && i < VIOMMU_MAX_VFIO; i++)
+		snprintf(with_vfio.vfio_unit[i], sizeof(with_vfio.vfio_unit[i]), "%s",
+			 vs->devs[i].iommu_unit);
+	if (viommu_place(&with_vfio, &placed, &host_units, err, errlen))
 		return -1;
 	st = calloc(1, sizeof(*st));
 	if (!st) {
@@ -280,8 +307,8 @@ int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, s
 	{
 		size_t used;
 
-		if (viommu_pt_setup(vm, &st->units[0], st->vfio_devs, VFIO_MAX_DEVICES, &used,
-				    &st->pt, err, errlen))
+		if (viommu_pt_setup(vm, st->units, o->vfio_viommu, st->vfio_devs, VFIO_MAX_DEVICES,
+				    &used, &st->pt, err, errlen))
 			goto fail;
 		if (o->fault_reader_off)
 			viommu_pt_fault_reader_off(st->pt);

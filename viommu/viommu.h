@@ -19,6 +19,7 @@ struct vm;
 #define VIOMMU_MAX_UNITS 4
 #define VIOMMU_MAX_SIM_DEVICES 16
 #define VIOMMU_MAX_EMULATED 8	/* viommu_add_device() */
+#define VIOMMU_MAX_VFIO 8	/* vmm/vfio.h's VFIO_MAX_DEVICES */
 
 /* One `--sim-device dma,iommu=dmarN[,viommu=M][,ats][,pasid]` option. */
 struct sim_device_spec {
@@ -32,9 +33,11 @@ struct sim_device_spec {
 struct viommu_options {
 	/*
 	 * vIOMMUs (0: none). With units_given false (plain --viommu) there is
-	 * one vIOMMU per simulated host unit the sim devices sit on, each
-	 * device behind its host unit's vIOMMU, so a guest's flush of one
-	 * vIOMMU reaches one host unit; --viommu=N (units_given) makes N,
+	 * one vIOMMU per host unit the guest's devices sit on: first the
+	 * simulated units the sim devices name, in unit order, then the real
+	 * units of the --vfio devices, in the order they were named; each
+	 * device goes behind its host unit's vIOMMU, so a guest's flush of
+	 * one vIOMMU reaches one host unit. --viommu=N (units_given) makes N,
 	 * devices behind vIOMMU 0 unless viommu=V says otherwise.
 	 */
 	unsigned int units;
@@ -42,6 +45,13 @@ struct viommu_options {
 	bool caching_mode;		/* CAP.CM (shadowing of second-stage maps) */
 	struct sim_device_spec devs[VIOMMU_MAX_SIM_DEVICES];
 	unsigned int ndevs;
+	/*
+	 * The --vfio devices: each one's host unit ("dmarN"; viommu_setup()
+	 * reads them from the VM) and the vIOMMU placement puts it behind.
+	 */
+	char vfio_unit[VIOMMU_MAX_VFIO][32];
+	unsigned int vfio_viommu[VIOMMU_MAX_VFIO];
+	unsigned int nvfio;
 	unsigned int host_units;	/* simulated host units (0: as many as named) */
 	const char *flush_trace;	/* --flush-trace FILE, or NULL */
 	const char *guest_trace;	/* --guest-trace FILE, or NULL */
@@ -60,8 +70,8 @@ int viommu_sim_device_parse(const char *spec, struct sim_device_spec *out, char 
 
 /*
  * The placement viommu_setup() makes, without a VM: @given copied to
- * @placed with plain --viommu's vIOMMU count and every sim device's
- * vIOMMU filled in, then the whole checked; *@host_units is how many
+ * @placed with plain --viommu's vIOMMU count and every sim and VFIO
+ * device's vIOMMU filled in, then the whole checked; *@host_units is how many
  * simulated host units it needs. Returns 0, or -1 with a message (then
  * @placed holds the placement that was refused).
  */

@@ -5,6 +5,7 @@
  * entry points fuzz/fuzz_setup.c drives, and what it relies on.
  */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -100,6 +101,67 @@ START_TEST(place_host_matched)
 }
 END_TEST
 
+/*
+ * VFIO devices get host-matched vIOMMUs too: after the simulated units,
+ * one per real host unit, in the order the devices were named; devices
+ * on one unit share its vIOMMU; --viommu=N puts them all behind vIOMMU 0.
+ */
+START_TEST(place_vfio_by_host_unit)
+{
+	struct viommu_options o = { .units = 1, .ite_device = -1, .ndevs = 2, .nvfio = 3 }, p;
+	unsigned int host_units;
+	char err[160];
+
+	o.devs[0] = dev(1);
+	o.devs[1] = dev(0);
+	snprintf(o.vfio_unit[0], sizeof(o.vfio_unit[0]), "dmar5");
+	snprintf(o.vfio_unit[1], sizeof(o.vfio_unit[1]), "dmar0");	/* the real host's dmar0 */
+	snprintf(o.vfio_unit[2], sizeof(o.vfio_unit[2]), "dmar5");
+	ck_assert_int_eq(viommu_place(&o, &p, &host_units, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.units, 4);
+	ck_assert_uint_eq(p.devs[0].viommu, 1);
+	ck_assert_uint_eq(p.devs[1].viommu, 0);
+	ck_assert_uint_eq(p.vfio_viommu[0], 2);
+	ck_assert_uint_eq(p.vfio_viommu[1], 3);
+	ck_assert_uint_eq(p.vfio_viommu[2], 2);
+	ck_assert_uint_eq(host_units, 2);		/* simulated ones only */
+
+	/* VFIO devices only: one vIOMMU per real unit; past the limit they share the last. */
+	o.ndevs = 0;
+	o.nvfio = 6;
+	for (unsigned int i = 0; i < 6; i++)
+		snprintf(o.vfio_unit[i], sizeof(o.vfio_unit[i]), "dmar%u", 10 + i);
+	ck_assert_int_eq(viommu_place(&o, &p, &host_units, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.units, VIOMMU_MAX_UNITS);
+	ck_assert_uint_eq(p.vfio_viommu[0], 0);
+	ck_assert_uint_eq(p.vfio_viommu[3], 3);
+	ck_assert_uint_eq(p.vfio_viommu[5], VIOMMU_MAX_UNITS - 1);
+
+	/* One real unit: one vIOMMU. */
+	o.nvfio = 2;
+	snprintf(o.vfio_unit[1], sizeof(o.vfio_unit[1]), "dmar10");
+	ck_assert_int_eq(viommu_place(&o, &p, &host_units, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.units, 1);
+	ck_assert_uint_eq(p.vfio_viommu[0], 0);
+	ck_assert_uint_eq(p.vfio_viommu[1], 0);
+
+	/* --viommu=3: three, the VFIO devices behind vIOMMU 0. */
+	o.units = 3;
+	o.units_given = true;
+	o.nvfio = 3;
+	snprintf(o.vfio_unit[2], sizeof(o.vfio_unit[2]), "dmar7");
+	ck_assert_int_eq(viommu_place(&o, &p, &host_units, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.units, 3);
+	for (unsigned int i = 0; i < 3; i++)
+		ck_assert_uint_eq(p.vfio_viommu[i], 0);
+
+	/* More than VFIO_MAX_DEVICES is refused, by name. */
+	o.nvfio = VIOMMU_MAX_VFIO + 1;
+	ck_assert_int_eq(viommu_place(&o, &p, &host_units, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--vfio"));
+}
+END_TEST
+
 /* --viommu=N keeps N; a viommu=V beyond it, or an --inject-ite device that is not there, is refused. */
 START_TEST(place_refusals)
 {
@@ -131,6 +193,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, second_parse_starts_afresh);
 	tcase_add_test(tc, viommu_options_parsed);
 	tcase_add_test(tc, place_host_matched);
+	tcase_add_test(tc, place_vfio_by_host_unit);
 	tcase_add_test(tc, place_refusals);
 	suite_add_tcase(s, tc);
 	return s;

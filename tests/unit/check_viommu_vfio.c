@@ -452,6 +452,54 @@ START_TEST(shared_group_is_refused)
 }
 END_TEST
 
+/* The vIOMMU function @bdf is described behind (the DMAR's and the device tree's). */
+static unsigned int viommu_of(uint16_t bdf)
+{
+	for (size_t i = 0; i < vm.machine.npci; i++)
+		if (vm.machine.pci[i].bdf == bdf)
+			return vm.machine.pci[i].iommu;
+	ck_abort_msg("function %#x not described", bdf);
+	return ~0u;
+}
+
+/*
+ * Devices on two host units get a vIOMMU each (plain --viommu), each
+ * vIOMMU limited by its own host unit: dmar3 has no device TLBs, so only
+ * vIOMMU 1 drops ECAP.DT. A guest's flush of one vIOMMU then reaches one
+ * host unit. With --viommu=2 both sit behind vIOMMU 0.
+ */
+START_TEST(devices_on_two_host_units_get_a_viommu_each)
+{
+	assign_on(2, "dmar3");
+	script_hw_info(host_ecap);
+	script_hw_info(host_ecap & ~VTD_ECAP_DT);
+	ck_assert_msg(start_viommu() == 0, "%s", err);
+	ck_assert_uint_eq(vm.machine.niommus, 2);
+	ck_assert_uint_eq(viommu_of(GUEST_SID0), 0);
+	ck_assert_uint_eq(viommu_of(GUEST_SID1), 1);
+	ck_assert_uint_eq(count(IOMMU_HWPT_ALLOC), 2);		/* a nest parent per host unit */
+	ck_assert(rd(VTD_REG_ECAP, 8) & VTD_ECAP_DT);
+	ck_assert(!(vtd_test_mmio_read(&vm, vm.machine.iommus[1].base + VTD_REG_ECAP, 8) &
+		    VTD_ECAP_DT));
+}
+END_TEST
+
+START_TEST(viommu_count_given_keeps_vfio_behind_the_first)
+{
+	struct viommu_options given = { .units = 2, .units_given = true, .ite_device = -1 };
+
+	assign_on(2, "dmar3");
+	script_hw_info(host_ecap);
+	script_hw_info(host_ecap & ~VTD_ECAP_DT);
+	ck_assert_msg(viommu_setup(&vm, &given, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(vm.machine.niommus, 2);
+	ck_assert_uint_eq(viommu_of(GUEST_SID0), 0);
+	ck_assert_uint_eq(viommu_of(GUEST_SID1), 0);
+	/* vIOMMU 0 fronts both host units: it offers what both have. */
+	ck_assert(!(rd(VTD_REG_ECAP, 8) & VTD_ECAP_DT));
+}
+END_TEST
+
 /*
  * A host kernel without PASID attach refuses IOMMU_HWPT_ALLOC_PASID: the
  * parent is allocated without it and the vIOMMU offers no PASIDs, so a
@@ -578,6 +626,8 @@ static Suite *viommu_vfio_suite(void)
 	tcase_add_test(tc, refused_move_blocks_or_fails_the_wait);
 	tcase_add_test(tc, shared_group_is_refused);
 	tcase_add_test(tc, host_limits_reach_the_guest);
+	tcase_add_test(tc, devices_on_two_host_units_get_a_viommu_each);
+	tcase_add_test(tc, viommu_count_given_keeps_vfio_behind_the_first);
 	tcase_add_test(tc, domain_scope_leaves_other_rids);
 	tcase_add_test(tc, failed_pasid_detach_keeps_the_list_bounded);
 	suite_add_tcase(s, tc);

@@ -176,8 +176,9 @@ static inline void fail_nth(unsigned long request, int nth, int err)
 	fake_hostops_fail_ioctl(fake, request, err);
 }
 
-/* A healthy host: the device bound to vfio-pci, alone in its group, behind dmar2. */
-static inline void host_with_device(const char *bdf, unsigned int group, const char *cdev)
+/* A healthy host: the device bound to vfio-pci, alone in its group, behind host unit @unit. */
+static inline void host_with_device_on(const char *bdf, unsigned int group, const char *cdev,
+				       const char *unit)
 {
 	fake_exists(keep(PCI "%s", bdf));
 	fake_hostops_add_link(fake, keep(PCI "%s/driver", bdf),
@@ -185,9 +186,16 @@ static inline void host_with_device(const char *bdf, unsigned int group, const c
 	fake_hostops_add_link(fake, keep(PCI "%s/iommu_group", bdf),
 			      keep("../../../../kernel/iommu_groups/%u", group));
 	fake_dir(keep("/sys/kernel/iommu_groups/%u/devices", group), bdf, NULL);
-	fake_hostops_add_link(fake, keep(PCI "%s/iommu", bdf), "../../../virtual/iommu/dmar2");
+	fake_hostops_add_link(fake, keep(PCI "%s/iommu", bdf),
+			      keep("../../../virtual/iommu/%s", unit));
 	fake_dir(keep(PCI "%s/vfio-dev", bdf), cdev, NULL);
 	fake_hostops_add_node(fake, keep("/dev/vfio/devices/%s", cdev));
+}
+
+/* The same behind dmar2. */
+static inline void host_with_device(const char *bdf, unsigned int group, const char *cdev)
+{
+	host_with_device_on(bdf, group, cdev, "dmar2");
 }
 
 /*

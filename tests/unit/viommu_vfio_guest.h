@@ -5,8 +5,9 @@
  * the emulated VT-d through its registers and queue, and the recording
  * fake host of fake_vfio_host.h.
  *
- * Guest: 16 MiB of RAM at 0, the PCI host bridge, one vIOMMU. The
- * assigned devices appear at 00:11.0 (and 00:12.0) behind host unit dmar2.
+ * Guest: 16 MiB of RAM at 0, the PCI host bridge, one vIOMMU per host
+ * unit. The assigned devices appear at 00:11.0 (and 00:12.0), behind host
+ * unit dmar2 (the second one elsewhere with assign_on()).
  */
 #ifndef TAGVMM_TESTS_VIOMMU_VFIO_GUEST_H
 #define TAGVMM_TESTS_VIOMMU_VFIO_GUEST_H
@@ -61,8 +62,8 @@ static inline void script_hw_info(uint64_t ecap)
 	fake_script_hw_info(0xd2008c40660462ULL, ecap);
 }
 
-/* vfio_setup() of @n devices (BDF0, then BDF1) on the fake host; calls cleared. */
-static inline void assign(size_t n)
+/* vfio_setup() of @n devices (BDF0 behind dmar2, then BDF1 behind @unit1); calls cleared. */
+static inline void assign_on(size_t n, const char *unit1)
 {
 	const char *bdfs[2] = { BDF0, BDF1 };
 
@@ -72,7 +73,7 @@ static inline void assign(size_t n)
 	/* The PASID-flavoured attach and detach are 16 and 12 bytes: recorded whole. */
 	host_with_device(BDF0, 17, "vfio0");
 	if (n > 1)
-		host_with_device(BDF1, 18, "vfio1");
+		host_with_device_on(BDF1, 18, "vfio1", unit1);
 	fake_hostops_add_node(fake, "/dev/kvm-vm");
 	fake->next_fd = VM_FD;
 	vm.vm_fd = fake->ops.open(fake, "/dev/kvm-vm", O_RDWR);
@@ -82,6 +83,12 @@ static inline void assign(size_t n)
 		script_ok(VFIO_DEVICE_GET_INFO);
 	ck_assert_msg(vfio_setup(&vm, bdfs, n, &ops, err, sizeof(err)) == 0, "%s", err);
 	fake_hostops_clear_calls(fake);
+}
+
+/* The same, both behind dmar2. */
+static inline void assign(size_t n)
+{
+	assign_on(n, "dmar2");
 }
 
 static inline void setup(void)
