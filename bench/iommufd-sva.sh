@@ -4,7 +4,8 @@
 # and in QEMU's model (--no-merge), for each guest pattern of item 1: Linux
 # 6.1 and Linux 6.12 (models written from their source, not recordings) and
 # a batching guest (synthetic; no Linux sends it); with one vIOMMU for all
-# devices and with one per host unit (host-matched, tagvmm run's default).
+# devices and with one per host unit (host-matched, tagvmm run's default);
+# then the recorded streams of real Linux 6.1 and 6.12 guests in tests/data.
 # Counts, not times.
 set -eu
 top_builddir=${top_builddir:-.}
@@ -95,4 +96,42 @@ for pattern in linux-6.1 linux-6.12 batching; do
 		q=$(field invalidate_calls "$tmp/$pattern-$placement-no-merge.json")
 		echo "   $pattern, $placement: QEMU's model / merged IOMMU_HWPT_INVALIDATE calls: $q / $m = $(per "$q" "$m")"
 	done
+done
+
+# The recorded streams of real Linux 6.1 and 6.12 guests (tests/data/README.md,
+# made by make check-sva-linux): per munmap from two runs of the same test, 1
+# and 5 iterations over 8 engines (32 munmaps apart), so the boot, bind and
+# unbind cancel out. Per munmap the guest also answers 9 page requests (the
+# copy's and the 8 stale-translation probes'). 8 engines, 4 behind each of 2
+# host units, one vIOMMU per unit, one SVA domain (DID 1, PASID 1).
+data=${top_srcdir:-$(dirname "$0")/..}/tests/data
+rec=()
+for i in 1 2 3 4 5 6 7 8; do
+	u=$((i <= 4 ? 0 : 1))
+	rec+=(--assign "sid=00:0$i.0,did=1,pasid=1,unit=$u,ats,viommu=$u,nested")
+done
+echo
+echo "   recorded real-guest streams, per munmap ((5-iteration run - 1-iteration run) / 32):"
+printf '   %-11s %9s %9s %9s %10s %9s %14s %12s %8s\n' stream "g.subm" "g.desc" "iotlb" \
+	"devtlb" "h.subm" "calls merged" "calls QEMU" "QEMU/m"
+for k in 6.1 6.12; do
+	gzip -dc "$data/linux-$k-sva-i5.trace.gz" >"$tmp/i5.trace"
+	cp "$data/linux-$k-sva.trace" "$tmp/i1.trace"
+	for it in i1 i5; do
+		"$tagvmm" replay --qemu-trace "$tmp/$it.trace" "${rec[@]}" --json >"$tmp/$it-sim.json"
+		for mode in merged no-merge; do
+			flag=()
+			[ $mode = no-merge ] && flag=(--no-merge)
+			"$tagvmm" replay --qemu-trace "$tmp/$it.trace" "${rec[@]}" \
+				--backend iommufd-dry-run --json "${flag[@]}" >"$tmp/$it-$mode.json"
+			[ "$(field refused "$tmp/$it-$mode.json")" = 0 ] ||
+				{ echo "the dry run refused a call (Linux $k, $it, $mode)"; exit 1; }
+		done
+	done
+	d() { per "$(($(field "$1" "$tmp/i5-$2.json") - $(field "$1" "$tmp/i1-$2.json")))" 32; }
+	printf '   %-11s %9s %9s %9s %10s %9s %14s %12s %8s\n' "Linux $k" \
+		"$(d tail_writes sim)" "$(d guest_descriptors sim)" "$(d host_invalidations sim)" \
+		"$(d host_devtlb_invalidations sim)" "$(d host_submissions sim)" \
+		"$(d invalidate_calls merged)" "$(d invalidate_calls no-merge)" \
+		"$(per "$(d invalidate_calls no-merge)" "$(d invalidate_calls merged)")"
 done

@@ -31,7 +31,7 @@ bench: bench/bench_flush$(EXEEXT) bench/boot-time$(EXEEXT) bench/bench_fresh_iov
 	done
 	@echo
 	@echo "7. SVA fan-out through the iommufd back end over the dry-run /dev/iommu (calls, not times)"
-	@top_builddir=$(top_builddir) $(top_srcdir)/bench/iommufd-sva.sh
+	@top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) $(top_srcdir)/bench/iommufd-sva.sh
 	@echo
 	@$(builddir)/bench/bench_fresh_iovas
 .PHONY: bench

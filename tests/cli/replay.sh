@@ -130,20 +130,41 @@ for i in 1 2 3 4 5 6 7 8; do
 	u=$((i <= 4 ? 0 : 1))
 	sva_assign+=(--assign "sid=00:0$i.0,did=1,pasid=1,unit=$u,ats,viommu=$u")
 done
-sva612=$top_srcdir/tests/data/linux-6.12-sva.trace
-expect 0 "replay recorded Linux 6.12 SVA stream" -- "$tagvmm" replay --qemu-trace "$sva612" \
-	"${sva_assign[@]}" --json
-check_eq "$(json_field guest_descriptors)" 335 "6.12 SVA: 335 guest descriptors"
-check_eq "$(json_field tail_writes)" 127 "6.12 SVA: 127 guest submissions"
-check_eq "$(json_field untraced_descriptors)" 0 "6.12 SVA: every descriptor traced (256-bit)"
-check_eq "$(json_field host_errors)" 0 "6.12 SVA: no host errors"
-check_eq "$(json_field host_invalidations)" 35 "6.12 SVA: 35 host IOTLB-class invalidations"
-check_eq "$(json_field host_devtlb_invalidations)" 81 "6.12 SVA: 81 device-TLB invalidations (as the guest asked)"
-check_eq "$(($(json_field host_invalidations) + $(json_field host_devtlb_invalidations)))" \
-	"$(json_field unique_tag_bound)" "6.12 SVA: the host does the unique-tag bound"
-expect 0 "replay recorded Linux 6.12 SVA stream, no-merge" -- "$tagvmm" replay --qemu-trace "$sva612" \
-	"${sva_assign[@]}" --json --no-merge
-check_eq "$(json_field host_invalidations)" 140 "6.12 SVA no-merge: 140 host IOTLB-class invalidations"
+# Per stream: guest descriptors and submissions; on the simulated host,
+# merged, IOTLB-class and device-TLB invalidations (the device-TLB ones as
+# the guest asked) and the unique-tag bound met; with --no-merge, QEMU's
+# per-device model; through the iommufd dry run, IOMMU_HWPT_INVALIDATE
+# calls merged and in QEMU's model, none refused.
+sva_stream() {	# sva_stream NAME FILE DESCS TAILS INV DEVTLB NOMERGE_INV CALLS QEMU_CALLS
+	local name=$1 file=$2
+	expect 0 "replay recorded $name SVA stream" -- "$tagvmm" replay --qemu-trace "$file" \
+		"${sva_assign[@]}" --json
+	check_eq "$(json_field guest_descriptors)" "$3" "$name SVA: $3 guest descriptors"
+	check_eq "$(json_field tail_writes)" "$4" "$name SVA: $4 guest submissions"
+	check_eq "$(json_field untraced_descriptors)" 0 "$name SVA: every descriptor traced (256-bit)"
+	check_eq "$(json_field host_errors)" 0 "$name SVA: no host errors"
+	check_eq "$(json_field host_invalidations)" "$5" "$name SVA: $5 host IOTLB-class invalidations"
+	check_eq "$(json_field host_devtlb_invalidations)" "$6" \
+		"$name SVA: $6 device-TLB invalidations (as the guest asked)"
+	check_eq "$(($(json_field host_invalidations) + $(json_field host_devtlb_invalidations)))" \
+		"$(json_field unique_tag_bound)" "$name SVA: the host does the unique-tag bound"
+	expect 0 "replay recorded $name SVA stream, no-merge" -- "$tagvmm" replay --qemu-trace "$file" \
+		"${sva_assign[@]}" --json --no-merge
+	check_eq "$(json_field host_invalidations)" "$7" "$name SVA no-merge: $7 host IOTLB-class invalidations"
+	expect 0 "replay recorded $name SVA stream through iommufd-dry-run" -- "$tagvmm" replay \
+		--qemu-trace "$file" "${sva_nested[@]}" "${dry[@]}" --json
+	check_eq "$(json_field invalidate_calls)" "$8" "$name SVA dry run: $8 IOMMU_HWPT_INVALIDATE calls"
+	check_eq "$(json_field refused)" 0 "$name SVA dry run: none refused"
+	expect 0 "replay recorded $name SVA stream through iommufd-dry-run, QEMU's model" -- \
+		"$tagvmm" replay --qemu-trace "$file" "${sva_nested[@]}" "${dry[@]}" --json --no-merge
+	check_eq "$(json_field invalidate_calls)" "$9" "$name SVA dry run, QEMU's model: $9 calls"
+}
+sva_nested=()
+for a in "${sva_assign[@]}"; do
+	[ "$a" = --assign ] && sva_nested+=("$a") || sva_nested+=("$a,nested")
+done
+sva_stream "Linux 6.1" "$top_srcdir/tests/data/linux-6.1-sva.trace" 752 368 139 145 556 139 556
+sva_stream "Linux 6.12" "$top_srcdir/tests/data/linux-6.12-sva.trace" 367 143 27 81 108 27 108
 
 # 4. Bad input: clear message with the line, non-zero exit, no crash.
 printf 'vtd_inv_qi_tail write tail 2\nvtd_inv_desc invalidate desc type iotlb high 0xzz low 0x1\n' >"$tmp/bad1"

@@ -61,8 +61,9 @@ for k in "$k61_img" "$k612_img"; do
 done
 
 # The SVA cases, one per line: NAME KV ITERS matched|one DUMP, named
-# sva-KV[-one]-iITERS; the shorter run of each kernel with matched placement
-# also prints the guest's invalidation stream (DUMP ":dump").
+# sva-KV[-one]-iITERS; both runs of each kernel with matched placement also
+# print the guest's invalidation stream (DUMP ":dump"; make bench replays
+# such streams, tests/data/README.md).
 sva=${TESTBED_SVA:-}
 sva_cases= sva_images=()
 if [ -n "$sva" ]; then
@@ -76,7 +77,7 @@ if [ -n "$sva" ]; then
 				[ $p = one ] && name=$name-one
 				name=$name-i$it
 				extra=
-				[ $p = matched ] && [ "$it" = "$sva_short" ] && extra=:dump
+				[ $p = matched ] && extra=:dump
 				[[ $name =~ ${TESTBED_CASES:-.} ]] && sva_cases+="$name $kv $it $p $extra"$'\n'
 			done
 		done

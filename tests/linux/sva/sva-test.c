@@ -11,9 +11,15 @@
  * checks the data, and unmaps it (the mm notifier flushes the PASID's
  * IOTLB and every bound engine's device TLB). The next fresh page lands
  * at the same address, so a translation that survived the unmap shows as
- * the copy landing on the old page. Prints TAGVMM-SVA lines; exits 0
- * when every copy was right. Built static (gcc -static) for the
- * busybox initramfs.
+ * the copy landing on the old page, unless the kernel hands out the same
+ * physical page again (its free lists are LIFO, so it often does). So
+ * after each munmap every engine also probes: a copy into the address
+ * just unmapped must fault (its page request answered Invalid, as no
+ * mapping is there); it completes only through a translation that
+ * survived the unmap in that engine's ATC or in the host's IOTLB the
+ * engine's translation requests reach. Prints TAGVMM-SVA lines; exits 0
+ * when every copy was right and every probe faulted. Built static
+ * (gcc -static) for the busybox initramfs.
  *
  * usage: sva-test [ITERATIONS]
  */
@@ -38,8 +44,29 @@ struct tagvmm_sva_copy {
 };
 #define TAGVMM_SVA_COPY		_IOWR('t', 1, struct tagvmm_sva_copy)
 #define STATUS_DONE		1
+#define STATUS_FAULT		2
 #define MAX_DEVICES		64
 #define PAGE			4096
+
+/* After a munmap of @gone: engine @d's copy into it must fault there. */
+static unsigned int probe(int fd, unsigned int d, unsigned int it, const uint8_t *src,
+			  uintptr_t gone)
+{
+	struct tagvmm_sva_copy c = { .src = (uintptr_t)src, .dst = gone, .len = PAGE };
+
+	if (ioctl(fd, TAGVMM_SVA_COPY, &c)) {
+		printf("TAGVMM-SVA: dev %u iter %u: probe ioctl: %s\n", d, it, strerror(errno));
+		return 1;
+	}
+	if (c.status != STATUS_FAULT || c.fault_addr != gone) {
+		printf("TAGVMM-SVA: dev %u iter %u: probe of unmapped %#llx: status %llu at %#llx "
+		       "(a stale translation in the ATC or the host IOTLB?)\n", d, it,
+		       (unsigned long long)gone, (unsigned long long)c.status,
+		       (unsigned long long)c.fault_addr);
+		return 1;
+	}
+	return 0;
+}
 
 static void fill(uint8_t *p, unsigned int dev, unsigned int iter)
 {
@@ -50,7 +77,7 @@ static void fill(uint8_t *p, unsigned int dev, unsigned int iter)
 int main(int argc, char **argv)
 {
 	unsigned int iters = argc > 1 ? (unsigned int)strtoul(argv[1], NULL, 0) : 4;
-	unsigned int ndev = 0, failed = 0, munmaps = 0;
+	unsigned int ndev = 0, failed = 0, munmaps = 0, probes = 0;
 	uint64_t page_requests = 0;
 	int fd[MAX_DEVICES];
 	uint8_t *src, *expect;
@@ -111,12 +138,14 @@ int main(int argc, char **argv)
 				page_requests += c.page_requests;
 			munmap(dst, PAGE);
 			munmaps++;
+			for (unsigned int e = 0; e < ndev; e++, probes++)
+				failed += probe(fd[e], e, it, src, (uintptr_t)dst);
 		}
 	}
 	for (unsigned int d = 0; d < ndev; d++)
 		close(fd[d]);
-	printf("TAGVMM-SVA: %s devices=%u iterations=%u munmaps=%u page_requests=%llu failed=%u\n",
-	       failed || !ndev ? "FAIL" : "PASS", ndev, iters, munmaps,
+	printf("TAGVMM-SVA: %s devices=%u iterations=%u munmaps=%u probes=%u page_requests=%llu "
+	       "failed=%u\n", failed || !ndev ? "FAIL" : "PASS", ndev, iters, munmaps, probes,
 	       (unsigned long long)page_requests, failed);
 	return failed || !ndev;
 }
