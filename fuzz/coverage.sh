@@ -26,7 +26,10 @@ out=$build/cov
 mkdir -p "$out"
 case $target in
 fuzz_viommu)
-	files="viommu/unit.c viommu/fault.c viommu/qi.c viommu/tables.c viommu/walk.c viommu/work.c viommu/dma.c viommu/simdev.c viommu/passthrough.c viommu/prq.c viommu/guest-trace.c"
+	# What the target compiles in, from fuzz/local.mk, so the list cannot go stale.
+	files=$(sed -n '/^FUZZ_VIOMMU_SOURCES = /,/[^\\]$/p' "$src/fuzz/local.mk" |
+		tr -d '\\' | tr ' \t' '\n\n' | grep '^viommu/.*\.c$' | tr '\n' ' ')
+	[ -n "$files" ] || { echo "$0: no FUZZ_VIOMMU_SOURCES in $src/fuzz/local.mk" >&2; exit 2; }
 	libs="$top/libvmm.a"
 	;;
 fuzz_setup)

@@ -18,7 +18,11 @@
  *   host failures (device-TLB timeouts, host IQE); a VFIO device behind
  *   vIOMMU 1 on the unit tests' fake host (nested HWPTs, iommufd calls),
  *   its tables set up like the others' and its host calls made to fail,
- *   on a host the input's last byte may make lacking or failing;
+ *   on a host the input's last byte may make lacking or failing, whose
+ *   unit has page requests and a fault queue (pt-fault.c): host page
+ *   fault groups with any fields (the device's PASIDs mostly), read and
+ *   forwarded into vIOMMU 1's page request queue, and the guest's
+ *   responses for the device;
  *   page requests (prq.c): device 0 has PRI, so its copies over pages the
  *   tables lack become page requests; requests made directly with any
  *   fields; the queue's registers (PQH, PQT, PQA, PRS, PECTL, PEDATA,
@@ -49,7 +53,10 @@
  *     slot per request the unit counts as queued, and a dropped one
  *     leaves PRO set (no request lost without PRO);
  *   - the guest trace stays under its cap plus one submission, and never
- *     grows once it stopped there.
+ *     grows once it stopped there;
+ *   - every answer written to the host's fault queue names a group the
+ *     host reported and nobody answered yet, with SUCCESS or INVALID only
+ *     (iommufd takes no other code).
  *
  * Each input starts from a fresh machine. The unit workers are off
  * (worker_off): the input steps the work itself, so a run is
@@ -146,6 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define VFIO_SID	(0x11 << 3)	/* its guest slot, 00:11.0 */
 #define VFIO_UNIT	1
 #define VFIO_VM_FD	(FAKE_FIRST_FD + 63)
+#define FAULT_ID	0x77		/* the host unit's fault queue object */
+#define MAX_COOKIES	(4 * MAX_STEPS + 1)	/* host fault groups per input: cookies 1.. */
 
 /* Device d: guest SID, behind vIOMMU, on host unit; ATS, PASID. */
 static const struct {
@@ -204,6 +213,10 @@ static struct machine_state {
 	struct viommu_dev vfio_dev;
 	struct viommu_pt_host *pt;
 	bool pt_report;		/* print the iommufd statistics at the end */
+	/* The host unit's fault queue, and each group's state: 0 none, 1 reported, 2 answered. */
+	int fault_fd;
+	uint32_t next_cookie;
+	uint8_t cookie_state[MAX_COOKIES];
 	/* Page requests: the queue registers the guest wrote during this op. */
 	bool prq_written[NUNITS];
 	/* --guest-trace into a memfd (one per process, truncated per input). */
@@ -211,6 +224,53 @@ static struct machine_state {
 	struct guest_trace *gtrace;
 	off_t gtrace_stopped;	/* its size once it reached GTRACE_MAX; 0 before */
 } m = { .gtrace_fd = -1 };
+
+/*
+ * The fake host is not thread-safe. In the two-thread variant the fault
+ * reader thread (pt-fault.c) reads and answers the fault queue while the
+ * harness's thread makes ioctls and queues faults: the calls both make go
+ * through one lock, and so do the harness's own looks into the fake.
+ */
+static struct host_ops fake_inner;
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int locked_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+	int r, e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = fake_inner.ioctl(ctx, fd, request, arg);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
+static ssize_t locked_read(void *ctx, int fd, void *buf, size_t len)
+{
+	ssize_t r;
+	int e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = fake_inner.read(ctx, fd, buf, len);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
+static ssize_t locked_write(void *ctx, int fd, const void *buf, size_t len)
+{
+	ssize_t r;
+	int e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = fake_inner.write(ctx, fd, buf, len);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
 
 static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
 {
@@ -228,9 +288,10 @@ static void die(const char *what)
 
 /*
  * The VFIO device assigned (vfio_setup()) and put behind vIOMMU VFIO_UNIT,
- * on a host unit that lacks what @lacks says (script_hw_info(), 1-4), or
- * whose kernel refuses PASID attach (5), or fails the nest parent (6, 7)
- * or the hardware info (8); 9 prints the iommufd statistics at the end.
+ * on a host unit with page requests (a fault queue, fault_fd) that lacks
+ * what @lacks says (script_hw_info(), 1-4), or whose kernel refuses PASID
+ * attach and fault queues (5), or fails the nest parent (6, 7) or the
+ * hardware info (8); 9 prints the iommufd statistics at the end.
  * A host that refuses the device leaves the input to run without it.
  */
 static void vfio_machine_init(unsigned int lacks)
@@ -240,6 +301,12 @@ static void vfio_machine_init(unsigned int lacks)
 	char err[512];
 
 	fake_vfio_host_init();
+	if (threads) {
+		fake_inner = ops;
+		ops.ioctl = locked_ioctl;
+		ops.read = locked_read;
+		ops.write = locked_write;
+	}
 	fake_hostops_ioctl_ids(fake, IOMMU_HWPT_ALLOC, offsetof(struct iommu_hwpt_alloc, out_hwpt_id),
 			       0x100);
 	host_with_device(VFIO_BDF, 17, "vfio0");
@@ -256,7 +323,22 @@ static void vfio_machine_init(unsigned int lacks)
 	if (lacks == 8)
 		fake_hostops_fail_ioctl(fake, IOMMU_GET_HW_INFO, EIO);
 	else
-		script_hw_info(lacks <= 4 ? lacks : 0);
+		script_hw_info_with(lacks <= 4 ? lacks : 0, VTD_ECAP_PRS | VTD_ECAP_PDS);
+	fake_hostops_add_node(fake, "/dev/fault-queue");
+	m.fault_fd = fake->ops.open(fake, "/dev/fault-queue", O_RDWR);
+	fake_hostops_arg_sized(fake, IOMMU_FAULT_QUEUE_ALLOC);
+	if (lacks == 5) {	/* a kernel without PASID attach has no fault queues either */
+		fake_hostops_fail_ioctl(fake, IOMMU_FAULT_QUEUE_ALLOC, EOPNOTSUPP);
+	} else {
+		struct fake_ioctl_result fr = { .out_off = offsetof(struct iommu_fault_alloc, out_fault_id),
+						.out_len = 8 };
+		uint32_t out[2] = { FAULT_ID, (uint32_t)m.fault_fd };
+
+		memcpy(fr.out, out, sizeof(out));
+		fake_hostops_script_ioctl(fake, IOMMU_FAULT_QUEUE_ALLOC, &fr);
+	}
+	m.next_cookie = 1;
+	memset(m.cookie_state, 0, sizeof(m.cookie_state));
 	if (lacks == 5 || lacks == 7)
 		fake_hostops_fail_ioctl(fake, IOMMU_HWPT_ALLOC, EOPNOTSUPP);
 	if (lacks == 6 || lacks == 7)
@@ -269,6 +351,9 @@ static void vfio_machine_init(unsigned int lacks)
 		fprintf(stderr, "fuzz_viommu: viommu_pt_setup: %s\n", err);
 		abort();
 	}
+	/* One thread: the harness polls the fault queue itself (fault_op()). */
+	if (!threads)
+		viommu_pt_fault_reader_off(m.pt);
 }
 
 /*
@@ -705,7 +790,9 @@ static unsigned int setup_dev(struct reader *r, unsigned int k, uint16_t sid, bo
 {
 	unsigned int kind = (unsigned int)take(r, 1) % NSETUPS;
 	uint16_t did = (uint16_t)(take(r, 1) % 4 + 1);
-	uint32_t pasid = (uint32_t)take(r, 1) % 4;
+	unsigned int pasid_byte = (unsigned int)take(r, 1);
+	uint32_t pasid = pasid_byte % 4;
+	bool pre = pasid_byte & 0x80;	/* the device may make page requests */
 	bool scalable = kind != SETUP_LEGACY;
 	uint64_t root = ROOT(k), ctx, slpt = 0, flpt = 0;
 	struct vtd_desc desc;
@@ -738,7 +825,7 @@ static unsigned int setup_dev(struct reader *r, unsigned int k, uint16_t sid, bo
 		pdir = get64(at) & 0xffffffffff000ULL;
 		if (!(get64(at) & 1) || pdir < POOL || pdir >= POOL_END)
 			pdir = page();
-		put64(at, pdir | 1 | (ats ? 1ULL << 2 : 0) | 1ULL << 3);	/* PDTS 0 */
+		put64(at, pdir | 1 | (ats ? 1ULL << 2 : 0) | 1ULL << 3 | (pre ? 1ULL << 4 : 0));	/* PDTS 0 */
 		put64(at + 8, 0);
 		put64(at + 16, 0);
 		put64(at + 24, 0);
@@ -1101,7 +1188,105 @@ static void sync_now(struct reader *r, unsigned int k)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* The host fails the nth next call of one iommufd or VFIO request. */
+/* ---- the VFIO device's page faults (pt-fault.c) ---- */
+
+static void respond(unsigned int k, uint16_t rid, uint32_t pasid, uint16_t prgi, uint8_t code,
+		    bool lpig, bool pasid_present);
+static void prq_service(struct reader *r, unsigned int k);
+
+/*
+ * The host reports 1-4 page fault records on the device's unit's fault
+ * queue (one group, or one group each), mostly of the device and one of
+ * the PASIDs setup_dev() binds, with any address, permissions and group
+ * index; or a read that is no whole number of records. Then the reader's
+ * one pass (the thread is off: workers are off).
+ */
+static void host_faults(struct reader *r)
+{
+	struct iommu_hwpt_pgfault recs[4];
+	const struct vfio_state *vs = vfio_state_of(&m.vm);
+	unsigned int how = (unsigned int)take(r, 1), n = how % 4 + 1;
+	uint32_t cookie = 0;
+
+	memset(recs, 0, sizeof(recs));
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t f = take(r, 8);
+
+		if (!cookie || (how & 4)) {	/* a group per record, or one for all */
+			if (m.next_cookie >= MAX_COOKIES)
+				return;
+			cookie = m.next_cookie++;
+			m.cookie_state[cookie] = 1;
+		}
+		recs[i].flags = (f & 1 ? 0 : IOMMU_PGFAULT_FLAGS_PASID_VALID) |
+				(f & 2 ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0);
+		recs[i].dev_id = f & 4 || !vs ? (uint32_t)(f >> 8) & 0xff : vs->devs[0].dev_id;
+		recs[i].pasid = f & 8 ? (uint32_t)(f >> 16) & 0xfffff : (uint32_t)(f >> 16) % 4;
+		recs[i].grpid = (uint32_t)(f >> 36) & 0x1ff;
+		recs[i].perm = (uint32_t)(f >> 45) & 0xf;
+		recs[i].addr = (f >> 49) << 12;
+		recs[i].cookie = cookie;
+	}
+	pthread_mutex_lock(&fake_lock);
+	fake_hostops_queue_read(fake, m.fault_fd, recs, n * sizeof(recs[0]) - (how & 8 ? 3 : 0));
+	pthread_mutex_unlock(&fake_lock);
+	(void)viommu_pt_fault_poll(m.pt);
+}
+
+/* Op 20's bytes from 0xc0: the device's page faults, its responses, or the reader's pass. */
+static void fault_op(struct reader *r, unsigned int what)
+{
+	switch (what % 4) {
+	case 0:
+		host_faults(r);
+		break;
+	case 1:
+		(void)viommu_pt_fault_poll(m.pt);
+		break;
+	case 2: {	/* the guest answers the device: Success, Invalid, Response Failure, any */
+		static const uint8_t codes[] = { 0, 1, 0xf, 0 };
+		uint64_t f = take(r, 8);
+
+		respond(VFIO_UNIT, VFIO_SID, f & 1 ? (uint32_t)(f >> 8) : (uint32_t)(f >> 8) % 4,
+			(uint16_t)(f >> 28), f & 2 ? (uint8_t)(f >> 40) : codes[(f >> 2) % 4], f & 0x10,
+			!(f & 0x20));
+		break;
+	}
+	default:	/* the guest services vIOMMU 1's queue: answers reach the host */
+		prq_service(r, VFIO_UNIT);
+		break;
+	}
+}
+
+/*
+ * Every answer written to the fault queue since the last look: a group
+ * the host reported and nobody answered yet, SUCCESS or INVALID.
+ */
+static void check_fault_answers(void)
+{
+	pthread_mutex_lock(&fake_lock);
+	for (size_t i = 0; i < fake->ncalls; i++) {
+		const struct fake_call *c = &fake->calls[i];
+
+		if (c->kind != FAKE_WRITE || c->fd != m.fault_fd || c->ret < 0)
+			continue;
+		for (size_t at = 0; at + sizeof(struct iommu_hwpt_page_response) <= c->arg_len;
+		     at += sizeof(struct iommu_hwpt_page_response)) {
+			struct iommu_hwpt_page_response a;
+
+			memcpy(&a, c->arg + at, sizeof(a));
+			if (a.code != IOMMUFD_PAGE_RESP_SUCCESS && a.code != IOMMUFD_PAGE_RESP_INVALID)
+				die("a fault answer with a code iommufd does not take");
+			if (a.cookie >= MAX_COOKIES || m.cookie_state[a.cookie] != 1)
+				die("a fault group answered twice, or never reported");
+			m.cookie_state[a.cookie] = 2;
+		}
+	}
+	fake_hostops_clear_calls(fake);
+	pthread_mutex_unlock(&fake_lock);
+}
+
+/* The host fails the nth next call of one iommufd or VFIO request (bytes below 0xc0). */
 static void vfio_failure(struct reader *r)
 {
 	static const unsigned long requests[] = {
@@ -1111,8 +1296,14 @@ static void vfio_failure(struct reader *r)
 	static const int errs[] = { EINVAL, ENOMEM, EBUSY, ETIMEDOUT };
 	unsigned int what = (unsigned int)take(r, 1);
 
+	if (what >= 0xc0) {
+		fault_op(r, what);
+		return;
+	}
 	m.host_failed = true;
+	pthread_mutex_lock(&fake_lock);
 	fail_nth(requests[what % 5], (int)(what / 5 % 4) + 1, errs[what / 20 % 4]);
+	pthread_mutex_unlock(&fake_lock);
 }
 
 /* ---- page requests (prq.c) ---- */
@@ -1565,6 +1756,7 @@ static void run_op(struct reader *r)
 		check_prq_op(j, &prq_before[j]);
 	}
 	check_guest_trace();
+	check_fault_answers();
 	if (!work_busy(k))
 		check_te_off(k);
 }

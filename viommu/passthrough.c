@@ -297,7 +297,7 @@ int viommu_pt_bind(struct viommu *u, struct viommu_dev *dev, struct viommu_attac
 	if (iommufd_bind_s1_iopf(pt->host->h, dev->host.unit, pt->dev_id, a->host_did, a->pasid,
 				 a->flptr, aw, flags, iopf, &a->hwpt) == 0) {
 		if (iopf)
-			viommu_pt_faults_start(pt->host, u);
+			viommu_pt_faults_start(pt->host);
 		return 0;
 	}
 	a->hwpt = 0;

@@ -378,11 +378,11 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-void viommu_pt_faults_start(struct viommu_pt_host *p, struct viommu *u)
+void viommu_pt_faults_start(struct viommu_pt_host *p)
 {
 	struct pt_faults *f = &p->faults;
 
-	if (!f->lock_ready || u->worker_off || f->reader_off)
+	if (!f->lock_ready || f->reader_off)
 		return;
 	pthread_mutex_lock(&f->lock);
 	if (!f->thread_started && !f->stop && pthread_cond_init(&f->cond, NULL) == 0) {

@@ -93,8 +93,8 @@ struct viommu_pt_host {
 bool viommu_pt_faults_unit(struct viommu_pt_host *p, struct host_unit *hu);
 /* Does a nested HWPT of @dev, bound now, report its page faults (PRE set, PRS offered)? */
 bool viommu_pt_faults_wanted(struct viommu *u, struct viommu_dev *dev);
-/* The reader thread, once (not with u->worker_off: the caller polls). Under u->lock is fine. */
-void viommu_pt_faults_start(struct viommu_pt_host *p, struct viommu *u);
+/* The reader thread, once (not after viommu_pt_fault_reader_off(): the caller polls). Under u->lock is fine. */
+void viommu_pt_faults_start(struct viommu_pt_host *p);
 /* Route @pt's guest page group responses here when its unit has a fault queue. */
 void viommu_pt_faults_device(struct viommu_pt *pt);
 /* A snapshot of the counters (any thread). */
