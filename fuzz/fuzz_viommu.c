@@ -1727,8 +1727,9 @@ static void run_op(struct reader *r)
 	case 19:	/* the VFIO device's tables, as for a sim device */
 		k = setup_dev(r, VFIO_UNIT, VFIO_SID, false);
 		break;
-	case 20:
+	case 20:	/* the VFIO device's host: failures, its page faults (on vIOMMU 1) */
 		vfio_failure(r);
+		k = VFIO_UNIT;
 		break;
 	default: {	/* 13: a full flush, worker steps, or the page request queue */
 		/*
