@@ -225,53 +225,6 @@ static struct machine_state {
 	off_t gtrace_stopped;	/* its size once it reached GTRACE_MAX; 0 before */
 } m = { .gtrace_fd = -1 };
 
-/*
- * The fake host is not thread-safe. In the two-thread variant the fault
- * reader thread (pt-fault.c) reads and answers the fault queue while the
- * harness's thread makes ioctls and queues faults: the calls both make go
- * through one lock, and so do the harness's own looks into the fake.
- */
-static struct host_ops fake_inner;
-static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int locked_ioctl(void *ctx, int fd, unsigned long request, void *arg)
-{
-	int r, e;
-
-	pthread_mutex_lock(&fake_lock);
-	r = fake_inner.ioctl(ctx, fd, request, arg);
-	e = errno;
-	pthread_mutex_unlock(&fake_lock);
-	errno = e;
-	return r;
-}
-
-static ssize_t locked_read(void *ctx, int fd, void *buf, size_t len)
-{
-	ssize_t r;
-	int e;
-
-	pthread_mutex_lock(&fake_lock);
-	r = fake_inner.read(ctx, fd, buf, len);
-	e = errno;
-	pthread_mutex_unlock(&fake_lock);
-	errno = e;
-	return r;
-}
-
-static ssize_t locked_write(void *ctx, int fd, const void *buf, size_t len)
-{
-	ssize_t r;
-	int e;
-
-	pthread_mutex_lock(&fake_lock);
-	r = fake_inner.write(ctx, fd, buf, len);
-	e = errno;
-	pthread_mutex_unlock(&fake_lock);
-	errno = e;
-	return r;
-}
-
 static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
 {
 	(void)vm;
@@ -301,12 +254,9 @@ static void vfio_machine_init(unsigned int lacks)
 	char err[512];
 
 	fake_vfio_host_init();
-	if (threads) {
-		fake_inner = ops;
-		ops.ioctl = locked_ioctl;
-		ops.read = locked_read;
-		ops.write = locked_write;
-	}
+	/* Two threads: the fault reader (pt-fault.c) calls the fake too. */
+	if (threads)
+		fake_vfio_lock_ops();
 	fake_hostops_ioctl_ids(fake, IOMMU_HWPT_ALLOC, offsetof(struct iommu_hwpt_alloc, out_hwpt_id),
 			       0x100);
 	host_with_device(VFIO_BDF, 17, "vfio0");

@@ -9,7 +9,6 @@
  * guest's page group responses become {cookie, code} writes to that fd.
  * The fault reader thread is off: the test polls (viommu_poll_faults()).
  */
-#include <pthread.h>
 #include <time.h>
 
 #include "check_main.h"
@@ -24,52 +23,6 @@
 
 static int fault_fd;
 
-/*
- * With the reader thread on, it reads and writes the fault fd while the
- * test thread makes ioctls: the fake is not thread-safe, so those three
- * go through one lock (the only calls either thread makes meanwhile).
- */
-static struct host_ops inner;
-static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int locked_ioctl(void *ctx, int fd, unsigned long request, void *arg)
-{
-	int r, e;
-
-	pthread_mutex_lock(&fake_lock);
-	r = inner.ioctl(ctx, fd, request, arg);
-	e = errno;
-	pthread_mutex_unlock(&fake_lock);
-	errno = e;
-	return r;
-}
-
-static ssize_t locked_read(void *ctx, int fd, void *buf, size_t len)
-{
-	ssize_t r;
-	int e;
-
-	pthread_mutex_lock(&fake_lock);
-	r = inner.read(ctx, fd, buf, len);
-	e = errno;
-	pthread_mutex_unlock(&fake_lock);
-	errno = e;
-	return r;
-}
-
-static ssize_t locked_write(void *ctx, int fd, const void *buf, size_t len)
-{
-	ssize_t r;
-	int e;
-
-	pthread_mutex_lock(&fake_lock);
-	r = inner.write(ctx, fd, buf, len);
-	e = errno;
-	pthread_mutex_unlock(&fake_lock);
-	errno = e;
-	return r;
-}
-
 /* BDF0 behind a vIOMMU, on a host unit with PRS whose fault queue is fault_fd. */
 static void faulting_device_with(bool reader)
 {
@@ -79,12 +32,8 @@ static void faulting_device_with(bool reader)
 	uint32_t out[2];
 
 	assign(1);
-	if (reader) {
-		inner = ops;
-		ops.ioctl = locked_ioctl;
-		ops.read = locked_read;
-		ops.write = locked_write;
-	}
+	if (reader)
+		fake_vfio_lock_ops();
 	fake_hostops_add_node(fake, "/dev/fault-queue");
 	fault_fd = fake->ops.open(fake, "/dev/fault-queue", O_RDWR);
 	ck_assert_int_ge(fault_fd, 0);

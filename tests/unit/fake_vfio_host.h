@@ -17,6 +17,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -234,6 +235,62 @@ static inline void fake_vfio_host_init(void)
 	efds_open = 0;
 	next_efd = FIRST_EFD;
 	fake_hostops_add_node(fake, "/dev/iommu");
+}
+
+/*
+ * The fake is not thread-safe. With a second thread calling the host (the
+ * fault reader of viommu/pt-fault.c), fake_vfio_lock_ops() routes ops'
+ * ioctl, read and write (the only calls either thread makes meanwhile)
+ * through fake_lock; the test takes it too for its own looks into the fake.
+ */
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct host_ops fake_unlocked;
+
+static inline int fake_locked_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+	int r, e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = fake_unlocked.ioctl(ctx, fd, request, arg);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
+static inline ssize_t fake_locked_read(void *ctx, int fd, void *buf, size_t len)
+{
+	ssize_t r;
+	int e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = fake_unlocked.read(ctx, fd, buf, len);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
+static inline ssize_t fake_locked_write(void *ctx, int fd, const void *buf, size_t len)
+{
+	ssize_t r;
+	int e;
+
+	pthread_mutex_lock(&fake_lock);
+	r = fake_unlocked.write(ctx, fd, buf, len);
+	e = errno;
+	pthread_mutex_unlock(&fake_lock);
+	errno = e;
+	return r;
+}
+
+/* After fake_vfio_host_init(), before the host is used from a second thread. */
+static inline void fake_vfio_lock_ops(void)
+{
+	fake_unlocked = ops;
+	ops.ioctl = fake_locked_ioctl;
+	ops.read = fake_locked_read;
+	ops.write = fake_locked_write;
 }
 
 /* The host unit's answer to the next IOMMU_GET_HW_INFO: a VT-d unit with @cap and @ecap. */
