@@ -296,7 +296,7 @@ static void vfio_machine_init(unsigned int lacks)
 	memset(&m.vfio_dev, 0, sizeof(m.vfio_dev));
 	m.pt = NULL;
 	m.pt_report = lacks == 9;
-	if (viommu_pt_setup(&m.vm, &m.units[VFIO_UNIT], NULL, &m.vfio_dev, 1, &used, &m.pt, err,
+	if (viommu_pt_setup(&m.vm, &m.units[VFIO_UNIT], 1, NULL, &m.vfio_dev, 1, &used, &m.pt, err,
 			    sizeof(err)) != 0 && lacks != 4 && lacks != 6 && lacks != 7 && lacks != 8) {
 		fprintf(stderr, "fuzz_viommu: viommu_pt_setup: %s\n", err);
 		abort();
@@ -304,6 +304,7 @@ static void vfio_machine_init(unsigned int lacks)
 	/* One thread: the harness polls the fault queue itself (fault_op()). */
 	if (!threads)
 		viommu_pt_fault_reader_off(m.pt);
+	fake_hostops_clear_calls(fake);	/* check_fault_answers() sees each op's calls */
 }
 
 /*
@@ -1148,8 +1149,9 @@ static void prq_service(struct reader *r, unsigned int k);
  * The host reports 1-4 page fault records on the device's unit's fault
  * queue (one group, or one group each), mostly of the device and one of
  * the PASIDs setup_dev() binds, with any address, permissions and group
- * index; or a read that is no whole number of records. Then the reader's
- * one pass (the thread is off: workers are off).
+ * index; or a read that is no whole number of records. Then a pass of the
+ * reader's (with two threads the reader thread may make it first: polls
+ * take turns, pt-fault.c's poll_lock).
  */
 static void host_faults(struct reader *r)
 {
@@ -1740,8 +1742,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							   FUZZ_VIOMMU_THREADS_DEFAULT;
 	/* The input's last byte picks the VFIO device's host (vfio_machine_init(); mostly healthy). */
 	fuzz_machine_init(size && data[size - 1] >= 0xf0 ? data[size - 1] % 16 % 10 : 0);
+	/* The machine was set up for two threads (the fault reader, the fake's lock). */
 	if (threads && pthread_create(&dma_thread, NULL, dma_main, &t))
-		threads = 0;
+		abort();
 	for (unsigned int i = 0; i < MAX_STEPS && r.n; i++)
 		run_op(&r);
 	if (threads)

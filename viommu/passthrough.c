@@ -214,9 +214,9 @@ static int add_device(struct viommu_pt_host *p, struct vfio_state *vs, size_t in
 	return 0;
 }
 
-int viommu_pt_setup(struct vm *vm, struct viommu *units, const unsigned int *placement,
-		    struct viommu_dev *slots, size_t nslots, size_t *used,
-		    struct viommu_pt_host **out, char *err, size_t errlen)
+int viommu_pt_setup(struct vm *vm, struct viommu *units, unsigned int nunits,
+		    const unsigned int *placement, struct viommu_dev *slots, size_t nslots,
+		    size_t *used, struct viommu_pt_host **out, char *err, size_t errlen)
 {
 	struct vfio_state *vs = vfio_state_of(vm);
 	size_t behind[VIOMMU_MAX_UNITS] = { 0 };
@@ -230,8 +230,16 @@ int viommu_pt_setup(struct vm *vm, struct viommu *units, const unsigned int *pla
 		snprintf(err, errlen, "at most %zu --vfio devices behind vIOMMUs", nslots);
 		return -1;
 	}
-	for (size_t i = 0; i < vs->ndevs; i++)
-		behind[placement ? placement[i] : 0]++;
+	for (size_t i = 0; i < vs->ndevs; i++) {
+		unsigned int k = placement ? placement[i] : 0;
+
+		if (k >= nunits || k >= VIOMMU_MAX_UNITS) {
+			snprintf(err, errlen, "--vfio %s: placed behind vIOMMU %u of %u",
+				 vs->devs[i].bdf, k, nunits);
+			return -1;
+		}
+		behind[k]++;
+	}
 	for (unsigned int k = 0; k < VIOMMU_MAX_UNITS; k++)
 		if (behind[k] && units[k].ndevs + behind[k] > VIOMMU_MAX_UNIT_DEVS) {
 			snprintf(err, errlen, "too many devices behind vIOMMU %u", k);

@@ -15,7 +15,8 @@ struct viommu_pt_host;
 
 /*
  * Put every device of vfio_state_of(@vm) behind a vIOMMU: device i behind
- * @units[@placement[i]] (all behind @units[0] when @placement is NULL).
+ * @units[@placement[i]] (all behind @units[0] when @placement is NULL; a
+ * placement at or past @nunits is refused).
  * A nest parent per host unit (IOMMU_GET_HW_INFO first: a unit that
  * cannot nest a first stage is refused, naming what it lacks), the device
  * attached to it, a struct viommu_dev in @slots (*@used of @nslots taken,
@@ -25,9 +26,9 @@ struct viommu_pt_host;
  * viommu_pt_teardown().
  * Call after vfio_setup() and viommu_unit_init(), before the guest runs.
  */
-int viommu_pt_setup(struct vm *vm, struct viommu *units, const unsigned int *placement,
-		    struct viommu_dev *slots, size_t nslots, size_t *used,
-		    struct viommu_pt_host **out, char *err, size_t errlen);
+int viommu_pt_setup(struct vm *vm, struct viommu *units, unsigned int nunits,
+		    const unsigned int *placement, struct viommu_dev *slots, size_t nslots,
+		    size_t *used, struct viommu_pt_host **out, char *err, size_t errlen);
 /*
  * Forward what the host's fault queues hold into the guests' page request
  * queues (pt-fault.c): one read of each, at most PT_FAULT_READ_MAX records.

@@ -146,13 +146,22 @@ static bool remember(struct viommu_pt_host *p, struct host_unit *hu, struct viom
 }
 
 /* Forget the group @cookie of @dev (its request never reached the guest). */
-static void forget(struct pt_faults *f, const struct viommu_dev *dev, uint32_t cookie)
+/*
+ * Drop @cookie's group; false when it was gone already (a guest response,
+ * on another thread, took it first and answered it).
+ */
+static bool forget(struct pt_faults *f, const struct viommu_dev *dev, uint32_t cookie)
 {
+	bool found = false;
+
 	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < PT_FAULT_GROUPS; i++)
-		if (f->groups[i].used && f->groups[i].dev == dev && f->groups[i].cookie == cookie)
+		if (f->groups[i].used && f->groups[i].dev == dev && f->groups[i].cookie == cookie) {
 			f->groups[i].used = false;
+			found = true;
+		}
 	pthread_mutex_unlock(&f->lock);
+	return found;
 }
 
 static bool pasid_bound(struct viommu_dev *dev, uint32_t pasid)
@@ -221,7 +230,9 @@ static void forward_group(struct viommu_pt_host *p, struct host_unit *hu,
 	}
 	if (r == VTD_PRQ_QUEUED)
 		return;		/* the guest answers the last one */
-	forget(f, dev, last->cookie);
+	/* A hostile guest may have answered the group before it was queued: once only. */
+	if (!forget(f, dev, last->cookie))
+		return;
 	if (r == VTD_PRQ_DROPPED) {
 		STAT_INC(f, answered_overflow);
 		answer(p, hu, last->cookie, IOMMUFD_PAGE_RESP_SUCCESS);
@@ -239,6 +250,7 @@ unsigned int viommu_pt_fault_poll(struct viommu_pt_host *p)
 	if (!p || !p->faults.buf)
 		return 0;
 	f = &p->faults;
+	pthread_mutex_lock(&f->poll_lock);
 	for (unsigned int i = 0; i < p->nunits; i++) {
 		struct host_unit *hu = &p->units[i];
 		ssize_t n;
@@ -266,6 +278,7 @@ unsigned int viommu_pt_fault_poll(struct viommu_pt_host *p)
 			k = e;
 		}
 	}
+	pthread_mutex_unlock(&f->poll_lock);
 	return groups;
 }
 
@@ -326,6 +339,7 @@ bool viommu_pt_faults_unit(struct viommu_pt_host *p, struct host_unit *hu)
 	}
 	if (!f->lock_ready) {
 		pthread_mutex_init(&f->lock, NULL);
+		pthread_mutex_init(&f->poll_lock, NULL);
 		f->lock_ready = true;
 	}
 	if (iommufd_host_enable_faults(p->h, hu) == 0)
@@ -426,6 +440,7 @@ void viommu_pt_faults_stop(struct viommu_pt_host *p)
 	free(f->buf);
 	f->buf = NULL;
 	pthread_mutex_destroy(&f->lock);
+	pthread_mutex_destroy(&f->poll_lock);
 	f->lock_ready = false;
 }
 

@@ -49,10 +49,16 @@ struct pt_faults {
 	pthread_mutex_t lock;
 	bool lock_ready;
 	struct pt_fault_group groups[PT_FAULT_GROUPS];
-	struct iommu_hwpt_pgfault *buf;	/* PT_FAULT_READ_MAX records; only the reader uses it */
+	/*
+	 * PT_FAULT_READ_MAX records, used by one poll at a time (poll_lock):
+	 * the reader's, or a caller's with the reader off (tests, fuzzing).
+	 * Taken before the unit's lock and the table's, never under them.
+	 */
+	struct iommu_hwpt_pgfault *buf;
+	pthread_mutex_t poll_lock;
 	struct pt_fault_stats st;
 	unsigned long warnings;		/* for the rate limit */
-	/* The reader thread, started with the first faulting HWPT unless the unit's worker is off. */
+	/* The reader thread, started with the first faulting HWPT unless reader_off. */
 	pthread_t thread;
 	pthread_cond_t cond;
 	bool thread_started, stop, reader_off;

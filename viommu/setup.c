@@ -174,7 +174,7 @@ static int check_options(const struct viommu_options *o, unsigned int *host_unit
 		if (o->devs[i].viommu >= o->units) {
 			snprintf(err, errlen, "--sim-device %u: viommu=%u, but there are %u vIOMMUs%s",
 				 i, o->devs[i].viommu, o->units,
-				 o->units_given ? "" : " (one per host unit named; --viommu=N makes N)");
+				 o->units_given ? "" : " (one per host unit the sim and --vfio devices sit on; --viommu=N makes N)");
 			return -1;
 		}
 		if (o->devs[i].host_unit + 1 > need)
@@ -307,8 +307,8 @@ int viommu_setup(struct vm *vm, const struct viommu_options *given, char *err, s
 	{
 		size_t used;
 
-		if (viommu_pt_setup(vm, st->units, o->vfio_viommu, st->vfio_devs, VFIO_MAX_DEVICES,
-				    &used, &st->pt, err, errlen))
+		if (viommu_pt_setup(vm, st->units, st->nunits, o->vfio_viommu, st->vfio_devs,
+				    VFIO_MAX_DEVICES, &used, &st->pt, err, errlen))
 			goto fail;
 		if (o->fault_reader_off)
 			viommu_pt_fault_reader_off(st->pt);

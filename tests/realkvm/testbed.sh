@@ -102,7 +102,13 @@ done
 
 t_setup=$(date +%s)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tagvmm-testbed.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT INT TERM
+qpid=	# QEMU's timeout(1), while it runs in the background (run_l1)
+cleanup() {
+	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # L2's initramfs: busybox and an init that reports what Linux sees, then powers off.
 mkdir -p "$tmp/l2/bin"
@@ -202,12 +208,12 @@ echo "# testbed: L1 $k61_ver under QEMU TCG (SVM, NPT), L2 $k61_ver and $k612_ve
 start=$(date +%s)
 echo "# testbed: L1 initramfs $(du -m "$tmp/l1.cpio" | cut -f1) MiB, assembled in $((start - t_setup)) s"
 
-# One L1 run: QEMU's status, or 125 when its console stayed silent for
-# stall_s seconds. A whole-L1 stall (seen about once in three runs on this
+# One L1 run: QEMU's status, or 200 (which timeout(1) never returns) when
+# its console stayed silent for stall_s seconds. A whole-L1 stall (seen about once in three runs on this
 # machine, docs/running.md) stops every console; a hung L2 or tagvmm does
 # not, since L1 reports a case past its own limit.
 run_l1() {	# run_l1 CONSOLE_LOG
-	local out=$1 qpid size last=-1 idle=0
+	local out=$1 size last=-1 idle=0 status
 	timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu qemu64,+svm,+npt \
 		-m 3G -smp 2 -nographic -no-reboot -kernel "$k61_img" -initrd "$tmp/l1.cpio" \
 		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4" </dev/null >"$out" 2>&1 &
@@ -230,20 +236,25 @@ run_l1() {	# run_l1 CONSOLE_LOG
 			pkill -KILL -P "$qpid" 2>/dev/null
 			kill -KILL "$qpid" 2>/dev/null
 			wait "$qpid" 2>/dev/null
-			return 125
+			qpid=
+			return 200
 		fi
 	done
 	wait "$qpid"
+	status=$?
+	qpid=
+	return "$status"
 }
 
 # The cases of this run L1 did not finish (no TESTBED-RESULT line in LOG).
 unfinished() {	# unfinished LOG CASES
 	local name
+	tr -d '\r' <"$1" >"$tmp/console.lf"
 	{
 		[ "$sva" = only ] || printf '%s\n' guests guests-viommu speed
 		cut -d' ' -f1 "$2"
 	} | while read -r name; do
-		tr -d '\r' <"$1" | grep -q "^TESTBED-RESULT $name " || echo "$name"
+		grep -q "^TESTBED-RESULT $name " "$tmp/console.lf" || echo "$name"
 	done
 }
 
@@ -252,10 +263,10 @@ run_l1 "$log"
 qstatus=$?
 echo "# testbed: QEMU exited $qstatus after $(($(date +%s) - start)) s"
 left=
-[ "$qstatus" = 125 ] && left=$(unfinished "$log" "$tmp/cases")
-if [ "$qstatus" = 125 ] && [ -z "$left" ]; then
+[ "$qstatus" = 200 ] && left=$(unfinished "$log" "$tmp/cases")
+if [ "$qstatus" = 200 ] && [ -z "$left" ]; then
 	echo "# testbed: L1 stalled after its last case: no console output for $stall_s s"
-elif [ "$qstatus" = 125 ]; then
+elif [ "$qstatus" = 200 ]; then
 	echo "# testbed: L1 stalled: no console output for $stall_s s; running what it left once more:" $left
 	# Their sections in the first console are left out of judging.
 	for name in $left; do
