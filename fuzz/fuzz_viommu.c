@@ -967,6 +967,16 @@ static void toggle(struct reader *r)
 	bool on = what & 0x10;
 	uint16_t cap;
 
+	if (what >= 0xc0) {	/* the PRI device's PRI control: Enable, Reset, an allocation */
+		pci = simdev_pci(m.sims[PRI_DEV]);
+		if (!(cap = ext_cap(pci, PCI_EXT_CAP_ID_PRI)))
+			return;
+		if (what & 0x8)
+			pci_device_config_write(pci, cap + PRI_ALLOCATION, 4, what & 0x7);
+		pci_device_config_write(pci, cap + PRI_CTRL, 2,
+					(on ? PRI_CTRL_ENABLE : 0) | (what & 0x20 ? PRI_CTRL_RESET : 0));
+		return;
+	}
 	switch (what % 3) {
 	case 0:
 		pci_device_config_write(pci, 0x04, 2, on ? 0x0006 : 0x0002);
@@ -1468,8 +1478,11 @@ static void prq_setup(unsigned int k)
 			pci_device_config_write(pci, cap + 6, 2, 0x8000);
 		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_PASID)))
 			pci_device_config_write(pci, cap + 6, 2, 1);
-		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_PRI)))
+		/* Linux's pci_enable_pri(): the allocation first, or the device asks nothing. */
+		if ((cap = ext_cap(pci, PCI_EXT_CAP_ID_PRI))) {
+			pci_device_config_write(pci, cap + PRI_ALLOCATION, 4, 32);
 			pci_device_config_write(pci, cap + PRI_CTRL, 2, PRI_CTRL_ENABLE);
+		}
 	}
 }
 
