@@ -128,14 +128,25 @@ static int lookup_fault(struct vtd_fault *f, uint8_t reason, bool suppress)
 	return -1;
 }
 
-/* Copy @len bytes of guest RAM, or fail when any of it is outside RAM. */
+/*
+ * Copy @len bytes of guest RAM, or fail when any of it is outside RAM.
+ * The entries are qwords other threads may write meanwhile (the walker's
+ * atomic A/D updates, when a guest aliases its page tables with these
+ * tables): read each with a relaxed atomic load, as hardware reads them
+ * whole.
+ */
 static bool read_guest(struct viommu *u, uint64_t gpa, void *buf, size_t len)
 {
 	const void *p = vm_gpa(u->vm, gpa, len);
 
 	if (!p)
 		return false;
-	memcpy(buf, p, len);
+	if (((uintptr_t)p | (uintptr_t)buf | len) % sizeof(uint64_t)) {
+		memcpy(buf, p, len);
+		return true;
+	}
+	for (size_t i = 0; i < len / sizeof(uint64_t); i++)
+		((uint64_t *)buf)[i] = __atomic_load_n((const uint64_t *)p + i, __ATOMIC_RELAXED);
 	return true;
 }
 
