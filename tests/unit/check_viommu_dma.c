@@ -135,7 +135,7 @@ START_TEST(viommu_v_beyond_placed_units_is_refused)
 	struct viommu_options o = { .units = 1 };
 
 	ck_assert_int_eq(setup_devices(&o, specs, 2), -1);
-	ck_assert_msg(strstr(err, "viommu=2, but there are 2 vIOMMUs (one per host unit named"),
+	ck_assert_msg(strstr(err, "viommu=2, but there are 2 vIOMMUs (one per host unit the sim"),
 		      "%s", err);
 }
 END_TEST
