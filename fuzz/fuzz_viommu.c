@@ -238,6 +238,13 @@ static int no_msi(struct vm *vm, uint64_t address, uint32_t data)
 	return 0;
 }
 
+/* Device @d's DMA ran in this op (check_trace(); one thread: the DMA thread's ops are not counted). */
+static void note_unit_of(unsigned int d)
+{
+	if (!threads)
+		m.op_units |= 1u << dev_cfg[d].viommu;
+}
+
 static void die(const char *what)
 {
 	fprintf(stderr, "fuzz_viommu: oracle failed: %s\n", what);
@@ -940,7 +947,7 @@ static void dma(struct reader *r)
 	uint64_t len = take(r, 2) % 0x3000 + 1, pasid = take(r, 1);
 	struct pci_device *pci = simdev_pci(m.sims[d]);
 
-	m.op_units |= 1u << dev_cfg[d].viommu;
+	note_unit_of(d);
 	/* Any IOVA at all: non-canonical, beyond the address width, in a large page. */
 	if (pasid & 0x40)
 		src = take(r, 8);
@@ -982,7 +989,7 @@ static void toggle(struct reader *r)
 
 	if (what >= 0xc0) {	/* the PRI device's PRI control: Enable, Reset, an allocation */
 		pci = simdev_pci(m.sims[PRI_DEV]);
-		m.op_units |= 1u << dev_cfg[PRI_DEV].viommu;	/* a waiting copy may end */
+		note_unit_of(PRI_DEV);	/* a waiting copy may end */
 		if (!(cap = ext_cap(pci, PCI_EXT_CAP_ID_PRI)))
 			return;
 		if (what & 0x8)
@@ -1127,7 +1134,7 @@ static void simdev_access(struct reader *r)
 	uint8_t buf[16] = { 0 };
 	uint64_t v = take(r, 8);
 
-	m.op_units |= 1u << dev_cfg[d].viommu;
+	note_unit_of(d);
 	memcpy(buf, &v, 8);
 	pci->bars[0].fn(pci->bars[0].opaque, off, buf, len, how & 8);
 }
@@ -1292,7 +1299,7 @@ static uint64_t simdev_status(unsigned int d)
 	uint8_t buf[8] = { 0 };
 	uint64_t v;
 
-	m.op_units |= 1u << dev_cfg[d].viommu;	/* a waiting copy resumes */
+	note_unit_of(d);	/* a waiting copy resumes */
 	pci->bars[0].fn(pci->bars[0].opaque, SIMDEV_STATUS, buf, 8, false);
 	memcpy(&v, buf, 8);
 	return v;
